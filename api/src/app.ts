@@ -1,0 +1,207 @@
+/**
+ * buildApp(deps) -> { start(port), stop() }. Picks the adapters from the config (PGlite or
+ * PostgreSQL, memory or Redis bus); does no I/O until start().
+ */
+import { createServer, type Server } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { openStore } from './adapters/create-store.js';
+import { createMemoryEventBus } from './adapters/memory-event-bus.js';
+import { createRedisEventBus } from './adapters/redis-event-bus.js';
+import { systemClock, type Clock } from './ports/clock.js';
+import type { EventBus } from './ports/event-bus.js';
+import type { Store } from './ports/store.js';
+import { createAuthService } from './services/auth-service.js';
+import { createDashboardService } from './services/dashboard-service.js';
+import { createCollabEngine } from './services/collab-engine.js';
+import { createHub } from './services/hub.js';
+import type { Services } from './services/services.js';
+import { getSchema } from './schema/index.js';
+import { createLoaders, type GraphQLContext } from './schema/context.js';
+import { toGraphQLError } from './schema/errors.js';
+import { DomainError } from './errors.js';
+import { attachWebSocket, type WsTransport } from './transport/ws.js';
+import { clientIp, sendJson, serveStatic } from './transport/http.js';
+
+export interface AppDeps {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  /** Injected adapters win over the config (tests wrap them, e.g. a lossy bus). */
+  store?: Store;
+  bus?: EventBus;
+}
+
+export interface App {
+  /** Opens storage and the bus, then listens. Port 0 picks a free port. */
+  start(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Graceful: not ready, sockets closed with 1001, queued commits finished, all closed. */
+  stop(): Promise<void>;
+  /** Available after start(). */
+  readonly services: Services;
+  readonly server: Server;
+}
+
+export function buildApp(deps: AppDeps): App {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  let services: Services | undefined;
+  let server: Server | undefined;
+  let ws: WsTransport | undefined;
+  let ownsStore = false;
+  let ownsBus = false;
+  let shuttingDown = false;
+
+  async function openBus(): Promise<EventBus> {
+    if (deps.bus) return deps.bus;
+    ownsBus = true;
+    if (config.redisUrl) return createRedisEventBus({ url: config.redisUrl, logger });
+    return createMemoryEventBus({ onError: (error) => logger.error({ err: error }, 'event handler failed') });
+  }
+
+  async function buildServices(): Promise<Services> {
+    ownsStore = !deps.store;
+    const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+    const bus = await openBus();
+    // JWT_SECRET unset: the first instance generates one; every instance on this database agrees.
+    const secret =
+      config.jwtSecret ?? (await store.getOrCreateSetting('jwt_secret', () => randomBytes(48).toString('base64url')));
+    const onPublishError = (error: unknown) => logger.warn({ err: error }, 'publish failed (catch-up covers it)');
+    const auth = createAuthService({
+      store,
+      clock,
+      secret,
+      accessTokenTtl: config.accessTokenTtl,
+      refreshTokenTtl: config.refreshTokenTtl,
+    });
+    const dashboards = createDashboardService({ store, bus, clock, onPublishError });
+    const engine = createCollabEngine({
+      store,
+      bus,
+      clock,
+      dashboards,
+      snapshotEvery: config.snapshotEvery,
+      onPublishError,
+    });
+    const hub = createHub({ store, bus, onError: (error, where) => logger.error({ err: error, where }, 'hub error') });
+    return { config, clock, store, bus, auth, dashboards, engine, hub };
+  }
+
+  function buildYoga(s: Services) {
+    return createYoga<Record<string, unknown>, GraphQLContext>({
+      schema: getSchema(),
+      graphqlEndpoint: '/graphql',
+      landingPage: false,
+      logging: logger,
+      graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
+      maskedErrors: {
+        maskError: (error) => toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error')),
+      },
+      cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: false } : undefined,
+      context: async (initial): Promise<GraphQLContext> => {
+        const fromSocket = initial as Partial<GraphQLContext>;
+        if (fromSocket.requestId) {
+          return {
+            ...(initial as object),
+            viewer: fromSocket.viewer ?? null,
+            services: s,
+            ip: fromSocket.ip ?? null,
+            requestId: fromSocket.requestId,
+            loaders: createLoaders(s),
+          } as GraphQLContext;
+        }
+        const request = (initial as { request: Request }).request;
+        const header = request.headers.get('authorization');
+        const node = (initial as { req?: import('node:http').IncomingMessage }).req;
+        let viewer = null;
+        if (header) {
+          const match = /^Bearer\s+(\S+)$/i.exec(header);
+          if (!match) throw new DomainError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"');
+          viewer = await s.auth.authenticate(match[1]!);
+        }
+        return {
+          viewer,
+          services: s,
+          ip: node ? clientIp(node, config.trustProxy) : null,
+          requestId: request.headers.get('x-request-id') ?? randomUUID(),
+          loaders: createLoaders(s),
+        };
+      },
+    });
+  }
+
+  return {
+    get services() {
+      if (!services) throw new Error('App not started');
+      return services;
+    },
+    get server() {
+      if (!server) throw new Error('App not started');
+      return server;
+    },
+
+    async start(port = config.port, host = config.host) {
+      const s = (services = await buildServices());
+      const yoga = buildYoga(s) as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+      const httpServer = (server = createServer(async (req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        try {
+          if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+          if (path === '/readyz') {
+            if (shuttingDown) return sendJson(res, 503, { status: 'shutting down' });
+            try {
+              await s.store.ping();
+              return sendJson(res, 200, { status: 'ready', database: 'up', bus: s.bus.isUp() ? 'up' : 'down' });
+            } catch {
+              return sendJson(res, 503, { status: 'unready', database: 'down' });
+            }
+          }
+          if (path === yoga.graphqlEndpoint || path?.startsWith(`${yoga.graphqlEndpoint}/`)) {
+            return yoga(req, res);
+          }
+          if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(config.webDist, req, res))) return;
+          if (path === '/') {
+            res.writeHead(302, { location: yoga.graphqlEndpoint });
+            return res.end();
+          }
+          sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'Not found' } });
+        } catch (error) {
+          logger.error({ err: error }, 'http handler failed');
+          if (!res.headersSent)
+            sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
+          else res.destroy();
+        }
+      }));
+      ws = attachWebSocket({ server: httpServer, yoga, services: s, logger });
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => resolve());
+      });
+      const address = httpServer.address() as AddressInfo;
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+      const url = `http://${shownHost}:${address.port}`;
+      logger.info({ url, storage: s.store.kind, bus: config.redisUrl ? 'redis' : 'memory' }, 'listening');
+      return { port: address.port, url };
+    },
+
+    async stop() {
+      shuttingDown = true;
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        await ws?.close();
+        server.closeAllConnections();
+        await closed;
+      }
+      if (services) {
+        await services.engine.drain();
+        await services.hub.stop();
+        if (ownsBus) await services.bus.close();
+        if (ownsStore) await services.store.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Configuration from environment variables, validated once at start (DESIGN.md section 3).
+ * Every variable is optional; a bad value throws a ConfigError naming the variable.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** When unset, generated once and stored in the database (settings table). */
+  jwtSecret: string | undefined;
+  accessTokenTtl: number; // seconds
+  refreshTokenTtl: number; // seconds
+  snapshotEvery: number; // ops
+  presenceTtl: number; // seconds
+  idleAfter: number; // seconds
+  graphiql: boolean;
+  introspection: boolean;
+  corsOrigins: string[] | undefined;
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  rateLimits: {
+    /** Mutations per user per minute (submitOperation and updatePresence have their own). */
+    mutationsPerMinute: number;
+    submitsPerMinute: number;
+    presencePerMinute: number;
+    /** signUp/logIn per IP per minute. */
+    authPerIpPerMinute: number;
+    subscriptionsPerSocket: number;
+    socketsPerUser: number;
+  };
+  /** Max size of one WebSocket message or HTTP body, bytes. */
+  maxMessageBytes: number;
+  /** Seconds a socket may stay open without connection_init. */
+  connectionInitTimeout: number;
+  /** Where the built web UI lives (served at `/` when present). */
+  webDist: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads and validates the configuration. `overrides` win over `env` (tests use them). */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const jwtSecret = env.JWT_SECRET || undefined;
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters');
+  }
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const cors = env.CORS_ORIGINS?.trim();
+  const config: Config = {
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    dataDir: env.DATA_DIR || './data',
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    jwtSecret,
+    accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 1),
+    refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 24 * 3600, 60),
+    snapshotEvery: int(env, 'SNAPSHOT_EVERY', 100, 1, 100_000),
+    presenceTtl: int(env, 'PRESENCE_TTL', 30, 1),
+    idleAfter: int(env, 'IDLE_AFTER', 60, 1),
+    graphiql: bool(env, 'GRAPHIQL', true),
+    introspection: bool(env, 'INTROSPECTION', true),
+    corsOrigins: cors
+      ? cors
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    logLevel: logLevel as Config['logLevel'],
+    rateLimits: {
+      mutationsPerMinute: int(env, 'RATE_LIMIT_MUTATIONS', 600, 1),
+      submitsPerMinute: int(env, 'RATE_LIMIT_SUBMITS', 6000, 1),
+      presencePerMinute: int(env, 'RATE_LIMIT_PRESENCE', 12000, 1),
+      authPerIpPerMinute: int(env, 'RATE_LIMIT_AUTH_PER_IP', 30, 1),
+      subscriptionsPerSocket: int(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 50, 1),
+      socketsPerUser: int(env, 'MAX_SOCKETS_PER_USER', 50, 1),
+    },
+    maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 1024 * 1024, 1024),
+    connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
+    webDist: env.WEB_DIST || 'web/dist',
+  };
+  return { ...config, ...overrides, rateLimits: { ...config.rateLimits, ...overrides.rateLimits } };
+}

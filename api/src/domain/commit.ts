@@ -1,0 +1,75 @@
+/**
+ * Pure steps of committing an op (rules OP3, OP5, UN1): rebuild the document an op was
+ * made against, validate it there, transform it over what was committed since, invert it.
+ */
+import {
+  applyOp,
+  checkOp,
+  invertOp,
+  transformWithConflictInfo,
+  validateDocument,
+  type JSONOp,
+} from '../../../core/src/index.js';
+
+/** A committed op as the commit path needs it. */
+export interface HistoryOp {
+  version: number;
+  op: JSONOp | null;
+  inverse: JSONOp | null;
+}
+
+/**
+ * The document at the version just before `later[0]`, from the head document and the
+ * stored inverses (each inverse undoes its op on the document after it). Cheaper than a
+ * replay from a snapshot: later ops are the ones the commit transforms over anyway.
+ */
+export function documentBefore(head: unknown, later: readonly HistoryOp[]): unknown {
+  let doc = head;
+  for (let i = later.length - 1; i >= 0; i--) {
+    const inverse = later[i]!.inverse;
+    if (inverse !== null) doc = applyOp(doc, inverse);
+  }
+  return doc;
+}
+
+export type Validation = { ok: true; after: unknown } | { ok: false; message: string };
+
+/** Rule OP5: a well-formed ot-json1 op that applies and keeps the document shape. */
+export function validateSubmittedOp(op: unknown, docAtBase: unknown): Validation {
+  if (op === null) return { ok: false, message: 'op must not be null' };
+  const structural = checkOp(op);
+  if (structural) return { ok: false, message: `not a valid ot-json1 op: ${structural}` };
+  let after: unknown;
+  try {
+    after = applyOp(docAtBase, op as JSONOp);
+  } catch (error) {
+    return { ok: false, message: `op does not apply to the document: ${(error as Error).message}` };
+  }
+  const shape = validateDocument(after);
+  if (shape) return { ok: false, message: `op breaks the document shape: ${shape}` };
+  return { ok: true, after };
+}
+
+/**
+ * Transforms `op` over every later op, incoming on the left (rule OP3). Returns the op as
+ * it will be committed (null when absorbed, rule OP1a) and how many transforms had to
+ * resolve a conflict.
+ */
+export function rebase(op: JSONOp | null, later: readonly HistoryOp[]): { op: JSONOp | null; conflicts: number } {
+  let current = op;
+  let conflicts = 0;
+  for (const committed of later) {
+    if (current === null) break;
+    if (committed.op === null) continue;
+    const result = transformWithConflictInfo(current, committed.op, 'left');
+    current = result.op;
+    if (result.conflicted) conflicts++;
+  }
+  return { op: current, conflicts };
+}
+
+/** Applies a committed op to the head and computes its inverse against the head before it. */
+export function applyCommitted(head: unknown, op: JSONOp | null): { after: unknown; inverse: JSONOp | null } {
+  if (op === null) return { after: head, inverse: null };
+  return { after: applyOp(head, op), inverse: invertOp(op, head) };
+}

@@ -1,0 +1,105 @@
+import { DomainError, badInput } from '../errors.js';
+import { checkClientId } from '../domain/validation.js';
+import type { DashboardEvent, OperationEvent } from '../services/hub.js';
+import { builder } from './builder.js';
+import { requireViewer } from './context.js';
+import { CheckpointRef, DashboardRef } from './dashboard.js';
+import { UserRef } from './user.js';
+
+const RevokeReason = builder.enumType('RevokeReason', { values: ['REMOVED', 'DASHBOARD_DELETED'] as const });
+
+const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').implement({
+  description: 'An op committed as `version`. Events arrive in version order without gaps.',
+  fields: (t) => ({
+    version: t.exposeInt('version'),
+    op: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.op }),
+    clientId: t.exposeID('clientId'),
+    seq: t.exposeInt('seq'),
+    author: t.field({
+      type: UserRef,
+      resolve: async (e, _a, ctx) => {
+        const user = await ctx.loaders.user.load(e.authorId);
+        if (!user) throw new Error(`user ${e.authorId} missing`);
+        return user;
+      },
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+  }),
+});
+
+type Of<N extends DashboardEvent['__typename']> = Extract<DashboardEvent, { __typename: N }>;
+
+const SyncCompleted = builder.objectRef<Of<'SyncCompleted'>>('SyncCompleted').implement({
+  description: 'Catch-up is over: every op up to `version` has been delivered; live events follow.',
+  fields: (t) => ({ version: t.exposeInt('version') }),
+});
+
+const CheckpointCreated = builder.objectRef<Of<'CheckpointCreated'>>('CheckpointCreated').implement({
+  fields: (t) => ({
+    checkpoint: t.field({
+      type: CheckpointRef,
+      resolve: async (e, _a, ctx) => {
+        const checkpoint = await ctx.services.store.getCheckpoint(e.checkpointId);
+        if (!checkpoint) throw new DomainError('NOT_FOUND', 'Checkpoint not found');
+        return checkpoint;
+      },
+    }),
+  }),
+});
+
+const DashboardChanged = builder.objectRef<Of<'DashboardChanged'>>('DashboardChanged').implement({
+  description: 'Collaborators or roles changed.',
+  fields: (t) => ({
+    dashboard: t.field({
+      type: DashboardRef,
+      resolve: async (e, _a, ctx) => {
+        const found = await ctx.services.dashboards.find(requireViewer(ctx), e.dashboardId);
+        if (!found) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+        return { ...found.dashboard, role: found.role };
+      },
+    }),
+  }),
+});
+
+const AccessRevoked = builder.objectRef<Of<'AccessRevoked'>>('AccessRevoked').implement({
+  description: 'The last event of a subscription whose user lost access to the dashboard.',
+  fields: (t) => ({
+    dashboardId: t.exposeID('dashboardId'),
+    reason: t.field({ type: RevokeReason, resolve: (e) => e.reason }),
+  }),
+});
+
+const DashboardEventUnion = builder.unionType('DashboardEvent', {
+  types: [OperationApplied, SyncCompleted, CheckpointCreated, DashboardChanged, AccessRevoked],
+  resolveType: (event) => event.__typename,
+});
+
+builder.subscriptionField('dashboardEvents', (t) =>
+  t.field({
+    type: DashboardEventUnion,
+    description:
+      'With fromVersion: every op after it, then SyncCompleted, then live events, with no gap or duplicate at the seam. Without: SyncCompleted at the current version, then live events.',
+    args: {
+      dashboardId: t.arg.id(),
+      clientId: t.arg.id(),
+      fromVersion: t.arg.int({ required: false }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const userId = requireViewer(ctx);
+      const dashboardId = String(args.dashboardId);
+      const clientId = checkClientId(String(args.clientId));
+      const role = await ctx.services.dashboards.authorize(userId, dashboardId, 'read');
+      const owner = await ctx.services.store.claimClientId(clientId, userId);
+      if (owner !== userId) throw new DomainError('FORBIDDEN', 'This clientId belongs to another user');
+      const fromVersion = args.fromVersion ?? null;
+      if (fromVersion !== null) {
+        const current = (await ctx.services.store.getDashboard(dashboardId))?.version ?? 0;
+        if (!Number.isSafeInteger(fromVersion) || fromVersion < 0 || fromVersion > current) {
+          throw badInput(`fromVersion must be between 0 and the current version ${current}`);
+        }
+      }
+      return ctx.services.hub.events({ dashboardId, userId, role, fromVersion });
+    },
+    resolve: (event) => event,
+  }),
+);

@@ -1,0 +1,219 @@
+/**
+ * Accounts and credentials: passwords (scrypt), JWT access tokens (jose, HS256), rotating
+ * refresh tokens with reuse detection, and API tokens for integrators (DESIGN.md section 7).
+ * Only hashes of refresh and API tokens are stored.
+ */
+import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { DomainError, unauthenticated } from '../errors.js';
+import { checkName, checkPassword, checkTokenName, colorFor, normalizeEmail } from '../domain/validation.js';
+import type { Clock } from '../ports/clock.js';
+import type { ApiTokenRow, Store, UserRow } from '../ports/store.js';
+
+const scrypt = promisify(scryptCb) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: object,
+) => Promise<Buffer>;
+
+/** scrypt parameters: N=2^15 costs ~32 MiB and ~60 ms per hash here. */
+const KDF = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const API_TOKEN_PREFIX = 'dsh_';
+/** A refresh token presented again this soon after its rotation gets the same successor. */
+export const REFRESH_GRACE_MS = 10_000;
+
+export interface AuthSession {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: Date;
+  user: UserRow;
+}
+
+/** Who is calling, once a bearer token has been verified. */
+export interface Viewer {
+  userId: string;
+  /** 'access' tokens expire (AU1); API tokens live until revoked. */
+  via: 'access' | 'api';
+  /** When the credential stops being valid (access tokens only). */
+  expiresAt: Date | null;
+  apiTokenId: string | null;
+}
+
+export interface AuthService {
+  signUp(email: string, name: string, password: string): Promise<AuthSession>;
+  logIn(email: string, password: string): Promise<AuthSession>;
+  refresh(refreshToken: string): Promise<AuthSession>;
+  logOut(refreshToken: string): Promise<boolean>;
+  /** Verifies an access token or an API token. Throws UNAUTHENTICATED. */
+  authenticate(token: string): Promise<Viewer>;
+  createApiToken(userId: string, name: string): Promise<{ token: string; apiToken: ApiTokenRow }>;
+  listApiTokens(userId: string): Promise<ApiTokenRow[]>;
+  revokeApiToken(userId: string, id: string): Promise<boolean>;
+  /** Issues a session for a user directly (benchmarks and tests seed through it). */
+  issueSession(user: UserRow): Promise<AuthSession>;
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, 32, KDF);
+  return `scrypt$${KDF.N}$${KDF.r}$${KDF.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: KDF.maxmem,
+  });
+  return timingSafeEqual(actual, expected);
+}
+
+export function createAuthService(deps: {
+  store: Store;
+  clock: Clock;
+  secret: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+}): AuthService {
+  const { store, clock } = deps;
+  const key = new TextEncoder().encode(deps.secret);
+  // A hash we compare against when the email is unknown, so logIn takes as long either way.
+  const dummyHash = hashPassword(randomUUID());
+
+  /**
+   * A successor is derived from its predecessor with a keyed hash, so presenting the old
+   * token again within the grace window yields the very same successor without storing any
+   * token in clear.
+   */
+  const successorOf = (refreshToken: string) =>
+    createHmac('sha256', key).update(`refresh:${refreshToken}`).digest('base64url');
+
+  async function accessToken(userId: string): Promise<{ token: string; expiresAt: Date }> {
+    const now = Math.floor(clock.now().getTime() / 1000);
+    const exp = now + deps.accessTokenTtl;
+    const token = await new SignJWT({ typ: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .setJti(randomUUID())
+      .sign(key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async function session(user: UserRow, refreshToken: string): Promise<AuthSession> {
+    const { token, expiresAt } = await accessToken(user.id);
+    return { accessToken: token, refreshToken, expiresAt, user };
+  }
+
+  async function newSession(user: UserRow): Promise<AuthSession> {
+    const refreshToken = randomBytes(32).toString('base64url');
+    await store.insertRefreshToken({
+      id: randomUUID(),
+      userId: user.id,
+      familyId: randomUUID(),
+      tokenHash: sha256(refreshToken),
+      expiresAt: new Date(clock.now().getTime() + deps.refreshTokenTtl * 1000),
+    });
+    return session(user, refreshToken);
+  }
+
+  async function userById(id: string): Promise<UserRow> {
+    const [user] = await store.findUsersByIds([id]);
+    if (!user) throw unauthenticated('Account no longer exists');
+    return user;
+  }
+
+  return {
+    async signUp(email, name, password) {
+      const normalized = normalizeEmail(email);
+      const cleanName = checkName(name);
+      checkPassword(password);
+      const id = randomUUID();
+      const user = await store.createUser({
+        id,
+        email: normalized,
+        name: cleanName,
+        color: colorFor(id),
+        passwordHash: await hashPassword(password),
+      });
+      if (!user) throw new DomainError('BAD_USER_INPUT', 'An account with this email already exists');
+      return newSession(user);
+    },
+
+    async logIn(email, password) {
+      const user = await store.findUserByEmail(email.trim().toLowerCase());
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
+      if (!user || !ok) throw unauthenticated('Wrong email or password');
+      return newSession(user);
+    },
+
+    async refresh(refreshToken) {
+      const successor = successorOf(refreshToken);
+      const outcome = await store.rotateRefreshToken(
+        sha256(refreshToken),
+        {
+          id: randomUUID(),
+          tokenHash: sha256(successor),
+          expiresAt: new Date(clock.now().getTime() + deps.refreshTokenTtl * 1000),
+        },
+        clock.now(),
+        REFRESH_GRACE_MS,
+      );
+      if (outcome.status === 'reused') throw unauthenticated('Refresh token reused: please log in again');
+      if (outcome.status === 'invalid') throw unauthenticated('Invalid or expired refresh token');
+      return session(await userById(outcome.userId), successor);
+    },
+
+    async logOut(refreshToken) {
+      return (await store.revokeRefreshFamily(sha256(refreshToken), clock.now())) !== null;
+    },
+
+    async authenticate(token) {
+      if (token.startsWith(API_TOKEN_PREFIX)) {
+        const found = await store.useApiToken(sha256(token), clock.now());
+        if (!found) throw unauthenticated('Invalid or revoked API token');
+        return { userId: found.userId, via: 'api', expiresAt: null, apiTokenId: found.id };
+      }
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          currentDate: clock.now(),
+        });
+        if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+          throw unauthenticated('Invalid access token');
+        }
+        return { userId: payload.sub, via: 'access', expiresAt: new Date(payload.exp * 1000), apiTokenId: null };
+      } catch (error) {
+        if (error instanceof DomainError) throw error;
+        if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');
+        throw unauthenticated('Invalid access token');
+      }
+    },
+
+    async createApiToken(userId, name) {
+      const token = API_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const apiToken = await store.insertApiToken({
+        id: randomUUID(),
+        userId,
+        name: checkTokenName(name),
+        tokenHash: sha256(token),
+      });
+      return { token, apiToken };
+    },
+
+    listApiTokens: (userId) => store.listApiTokens(userId),
+
+    revokeApiToken: (userId, id) => store.revokeApiToken(userId, id, clock.now()),
+
+    issueSession: newSession,
+  };
+}

@@ -1,0 +1,443 @@
+/**
+ * The collaboration engine: commits ops (rules OP1-OP5, UN1) and serves history.
+ *
+ * Commits for one dashboard go through one in-process queue per dashboard; whatever
+ * arrives while a commit transaction runs is committed together in the next one (group
+ * commit). Across instances the dashboard row lock serialises commits, so the history
+ * never forks. Ops are published only after their transaction committed.
+ */
+import { randomUUID } from 'node:crypto';
+import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
+import { DomainError, badInput, forbidden } from '../errors.js';
+import { applyCommitted, documentBefore, rebase, validateSubmittedOp, type HistoryOp } from '../domain/commit.js';
+import { diffDocuments } from '../domain/restore.js';
+import { checkClientId, checkSeq, checkTitle } from '../domain/validation.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { CheckpointRow, DashboardRow, OperationRow, Store, UndoState } from '../ports/store.js';
+import type { DashboardService } from './dashboard-service.js';
+import type { Actor } from './services.js';
+
+export const MAX_OP_BYTES = 256 * 1024;
+const MAX_BATCH = 200;
+
+export interface OperationAck {
+  version: number;
+  op: JSONOp | null;
+  duplicate: boolean;
+}
+
+export interface CollabEngine {
+  submit(
+    actor: Actor,
+    input: { dashboardId: string; clientId: string; seq: number; baseVersion: number; op: unknown },
+  ): Promise<OperationAck>;
+  undo(actor: Actor, input: { dashboardId: string; clientId: string; seq: number }): Promise<OperationAck | null>;
+  redo(actor: Actor, input: { dashboardId: string; clientId: string; seq: number }): Promise<OperationAck | null>;
+  restore(
+    actor: Actor,
+    input: { dashboardId: string; clientId: string; seq: number; version: number },
+  ): Promise<OperationAck>;
+  /** Commits a title change as an op (Dashboard.title always equals document.title). */
+  rename(actor: Actor, dashboardId: string, title: string): Promise<DashboardRow>;
+  createCheckpoint(actor: Actor, dashboardId: string, name: string): Promise<CheckpointRow>;
+  documentAt(dashboardId: string, version: number): Promise<unknown>;
+  operations(dashboardId: string, fromVersion: number, limit: number): Promise<OperationRow[]>;
+  /** Resolves when queued commits are done (graceful shutdown). */
+  drain(): Promise<void>;
+}
+
+export interface EngineMetrics {
+  committed(count: number, seconds: number): void;
+  conflicts(count: number): void;
+}
+
+type Submission =
+  | { kind: 'edit'; clientId: string; seq: number; authorId: string; baseVersion: number; op: JSONOp }
+  | { kind: 'undo' | 'redo'; clientId: string; seq: number; authorId: string }
+  | { kind: 'restore'; clientId: string; seq: number; authorId: string; target: unknown }
+  | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string };
+
+interface Pending {
+  submission: Submission;
+  resolve(ack: OperationAck | null): void;
+  reject(error: unknown): void;
+}
+
+export function createCollabEngine(deps: {
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  dashboards: DashboardService;
+  snapshotEvery: number;
+  metrics?: EngineMetrics;
+  onPublishError?: (error: unknown) => void;
+}): CollabEngine {
+  const { store, bus, clock, dashboards } = deps;
+  const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting
+  const running = new Map<string, Promise<void>>(); // dashboardId -> commit loop
+  const clientOwners = new Map<string, string>(); // clientId -> userId (immutable once set)
+
+  /** Rule OP2: a clientId belongs to the user who first used it. */
+  async function claim(clientId: string, userId: string) {
+    checkClientId(clientId);
+    let owner = clientOwners.get(clientId);
+    if (owner === undefined) {
+      owner = await store.claimClientId(clientId, userId);
+      if (clientOwners.size > 100_000) clientOwners.clear();
+      clientOwners.set(clientId, owner);
+    }
+    if (owner !== userId) throw forbidden('This clientId belongs to another user');
+  }
+
+  function enqueue(dashboardId: string, submission: Submission): Promise<OperationAck | null> {
+    return new Promise((resolve, reject) => {
+      let queue = queues.get(dashboardId);
+      if (!queue) queues.set(dashboardId, (queue = []));
+      queue.push({ submission, resolve, reject });
+      if (!running.has(dashboardId)) {
+        const loop = runQueue(dashboardId).finally(() => running.delete(dashboardId));
+        running.set(dashboardId, loop);
+      }
+    });
+  }
+
+  async function runQueue(dashboardId: string) {
+    for (;;) {
+      const queue = queues.get(dashboardId);
+      if (!queue || queue.length === 0) {
+        queues.delete(dashboardId);
+        return;
+      }
+      const batch = queue.splice(0, MAX_BATCH);
+      try {
+        await commitBatch(dashboardId, batch);
+      } catch (error) {
+        for (const p of batch) p.reject(mapStorageError(error));
+      }
+    }
+  }
+
+  async function commitBatch(dashboardId: string, batch: Pending[]) {
+    const started = process.hrtime.bigint();
+    const outcomes: Array<{ pending: Pending; ack?: OperationAck | null; error?: unknown }> = [];
+    let conflicts = 0;
+    const committed = await store.withDashboardLock(dashboardId, async (tx) => {
+      const now = clock.now();
+      const dbVersion = tx.version;
+      let head = tx.document;
+      let version = dbVersion;
+      const rows: OperationRow[] = []; // committed in this batch, ascending
+      const stateChanges = new Map<number, UndoState>(); // version (before this batch) -> new state
+      const clearRedoFor = new Set<string>();
+      const snapshots: Array<{ version: number; document: unknown }> = [];
+      let historyCache: OperationRow[] | null = null; // ops after some version, loaded once
+
+      /** Ops with from < version <= current head, including this batch's. */
+      async function later(from: number): Promise<OperationRow[]> {
+        const fromDb: OperationRow[] = [];
+        if (from < dbVersion) {
+          if (!historyCache || historyCache.length === 0 || historyCache[0]!.version > from + 1) {
+            historyCache = await tx.operations(from, dbVersion);
+          }
+          for (const row of historyCache) if (row.version > from) fromDb.push(row);
+        }
+        return [...fromDb, ...rows.filter((r) => r.version > from)];
+      }
+
+      async function existing(clientId: string, seq: number) {
+        return rows.find((r) => r.clientId === clientId && r.seq === seq) ?? (await tx.findOperation(clientId, seq));
+      }
+
+      function commit(
+        s: Submission,
+        op: JSONOp | null,
+        extra: { kind: OperationRow['kind']; undoState: UndoState | null; refVersion: number | null },
+      ) {
+        const { after, inverse } = applyCommitted(head, op);
+        head = after;
+        version += 1;
+        const row: OperationRow = {
+          dashboardId,
+          version,
+          op,
+          inverse,
+          authorId: s.authorId,
+          clientId: s.clientId,
+          seq: s.seq,
+          createdAt: now,
+          ...extra,
+          undoState: op === null ? null : extra.undoState,
+        };
+        rows.push(row);
+        if (version % deps.snapshotEvery === 0) snapshots.push({ version, document: head });
+        return row;
+      }
+
+      function setState(row: OperationRow, state: UndoState) {
+        if (row.version > dbVersion) row.undoState = state;
+        else stateChanges.set(row.version, state);
+      }
+
+      /** The top of the client's undo ('active') or redo ('redoable') stack, this batch first. */
+      async function stackTop(clientId: string, state: 'active' | 'redoable') {
+        for (let i = rows.length - 1; i >= 0; i--) {
+          const r = rows[i]!;
+          if (r.clientId === clientId && r.undoState === state) return r;
+        }
+        // An edit earlier in this batch emptied the redo stack kept in the database.
+        if (state === 'redoable' && clearRedoFor.has(clientId)) return null;
+        return tx.stackTop(clientId, state, [...stateChanges.keys()]);
+      }
+
+      for (const pending of batch) {
+        const s = pending.submission;
+        try {
+          const dup = await existing(s.clientId, s.seq);
+          if (dup) {
+            outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
+            continue;
+          }
+          if (s.kind === 'edit') {
+            if (s.baseVersion > version) {
+              throw badInput(`baseVersion ${s.baseVersion} is ahead of the current version ${version}`);
+            }
+            const newer = await later(s.baseVersion);
+            const docAtBase = newer.length === 0 ? head : documentBefore(head, newer as HistoryOp[]);
+            const valid = validateSubmittedOp(s.op, docAtBase);
+            if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
+            const rebased = rebase(s.op, newer as HistoryOp[]);
+            conflicts += rebased.conflicts;
+            const row = commit(s, rebased.op, { kind: 'edit', undoState: 'active', refVersion: null });
+            clearRedo(s.clientId, row.version);
+            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+          } else if (s.kind === 'undo' || s.kind === 'redo') {
+            const state = s.kind === 'undo' ? 'active' : 'redoable';
+            const target = await stackTop(s.clientId, state);
+            if (!target) {
+              outcomes.push({ pending, ack: null });
+              continue;
+            }
+            const rebased = rebase(target.inverse as JSONOp | null, (await later(target.version)) as HistoryOp[]);
+            setState(target, s.kind === 'undo' ? 'undone' : 'redone');
+            const row = commit(s, rebased.op, {
+              kind: s.kind,
+              undoState: s.kind === 'undo' ? 'redoable' : 'active',
+              refVersion: target.version,
+            });
+            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+          } else if (s.kind === 'restore') {
+            const row = commit(s, diffDocuments(head, s.target), {
+              kind: 'restore',
+              undoState: 'active',
+              refVersion: null,
+            });
+            clearRedo(s.clientId, row.version);
+            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+          } else if (s.kind === 'rename') {
+            const op =
+              (head as DashboardDocument).title === s.title ? null : setTitle(head as DashboardDocument, s.title);
+            const row = commit(s, op, { kind: 'rename', undoState: null, refVersion: null });
+            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+          }
+        } catch (error) {
+          outcomes.push({ pending, error });
+        }
+      }
+
+      function clearRedo(clientId: string, fromVersion: number) {
+        clearRedoFor.add(clientId);
+        for (const r of rows) {
+          if (r.clientId === clientId && r.undoState === 'redoable' && r.version < fromVersion) r.undoState = 'cleared';
+        }
+      }
+
+      if (rows.length === 0) return rows;
+      for (const clientId of clearRedoFor) await tx.clearRedo(clientId);
+      for (const [v, state] of stateChanges) await tx.setUndoState(v, state);
+      await tx.insertOperations(rows);
+      for (const snap of snapshots) await tx.insertSnapshot(snap.version, snap.document);
+      await tx.updateHead(version, head, (head as { title: string }).title, now);
+      return rows;
+    });
+
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (committed.length > 0) deps.metrics?.committed(committed.length, seconds);
+    if (conflicts > 0) deps.metrics?.conflicts(conflicts);
+    for (const o of outcomes) {
+      if (o.error !== undefined) o.pending.reject(o.error);
+      else o.pending.resolve(o.ack ?? null);
+    }
+    const committedAt = Date.now();
+    for (const row of committed) {
+      await bus
+        .publish(`dashboard:${dashboardId}`, {
+          type: 'op',
+          dashboardId,
+          version: row.version,
+          op: row.op,
+          clientId: row.clientId,
+          seq: row.seq,
+          authorId: row.authorId,
+          createdAt: row.createdAt.toISOString(),
+          committedAt,
+        })
+        .catch((error) => deps.onPublishError?.(error));
+    }
+  }
+
+  async function prepare(actor: Actor, dashboardId: string, clientId: string, seq: number) {
+    checkSeq(seq);
+    await dashboards.authorize(actor.userId, dashboardId, 'edit');
+    await claim(clientId, actor.userId);
+  }
+
+  async function documentAt(dashboardId: string, version: number): Promise<unknown> {
+    const snapshot = await store.latestSnapshot(dashboardId, version);
+    if (!snapshot) throw badInput(`No version ${version}`);
+    let doc = snapshot.document;
+    for (const row of await store.listOperationRange(dashboardId, snapshot.version, version)) {
+      if (row.op !== null) doc = applyOp(doc, row.op as JSONOp);
+    }
+    return doc;
+  }
+
+  return {
+    async submit(actor, input) {
+      const size = Buffer.byteLength(JSON.stringify(input.op ?? null));
+      if (size > MAX_OP_BYTES) {
+        throw new DomainError('PAYLOAD_TOO_LARGE', `op is ${size} bytes; the limit is ${MAX_OP_BYTES}`);
+      }
+      if (!Number.isSafeInteger(input.baseVersion) || input.baseVersion < 0) {
+        throw badInput('baseVersion must be a non-negative integer');
+      }
+      await prepare(actor, input.dashboardId, input.clientId, input.seq);
+      const ack = await enqueue(input.dashboardId, {
+        kind: 'edit',
+        clientId: input.clientId,
+        seq: input.seq,
+        authorId: actor.userId,
+        baseVersion: input.baseVersion,
+        op: input.op as JSONOp,
+      });
+      return ack!;
+    },
+
+    async undo(actor, input) {
+      await prepare(actor, input.dashboardId, input.clientId, input.seq);
+      const ack = await enqueue(input.dashboardId, {
+        kind: 'undo',
+        clientId: input.clientId,
+        seq: input.seq,
+        authorId: actor.userId,
+      });
+      if (ack) await dashboards.audit(actor, 'undo', input.dashboardId, { version: ack.version });
+      return ack;
+    },
+
+    async redo(actor, input) {
+      await prepare(actor, input.dashboardId, input.clientId, input.seq);
+      const ack = await enqueue(input.dashboardId, {
+        kind: 'redo',
+        clientId: input.clientId,
+        seq: input.seq,
+        authorId: actor.userId,
+      });
+      if (ack) await dashboards.audit(actor, 'redo', input.dashboardId, { version: ack.version });
+      return ack;
+    },
+
+    async restore(actor, input) {
+      await prepare(actor, input.dashboardId, input.clientId, input.seq);
+      const current = await store.getDashboard(input.dashboardId);
+      if (!Number.isSafeInteger(input.version) || input.version < 0 || !current || input.version > current.version) {
+        throw badInput(`version must be between 0 and ${current?.version ?? 0}`);
+      }
+      const target = await documentAt(input.dashboardId, input.version);
+      const ack = await enqueue(input.dashboardId, {
+        kind: 'restore',
+        clientId: input.clientId,
+        seq: input.seq,
+        authorId: actor.userId,
+        target,
+      });
+      await dashboards.audit(actor, 'restoreVersion', input.dashboardId, {
+        version: input.version,
+        committed: ack!.version,
+      });
+      return ack!;
+    },
+
+    async rename(actor, dashboardId, title) {
+      const clean = checkTitle(title);
+      await dashboards.authorize(actor.userId, dashboardId, 'edit');
+      // Renames are server-made ops: a fresh clientId of the caller's, so OP2 holds.
+      const clientId = `rename:${randomUUID()}`;
+      await claim(clientId, actor.userId);
+      await enqueue(dashboardId, { kind: 'rename', clientId, seq: 1, authorId: actor.userId, title: clean });
+      await dashboards.audit(actor, 'renameDashboard', dashboardId, { title: clean });
+      const row = await store.getDashboard(dashboardId);
+      if (!row) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+      return row;
+    },
+
+    async createCheckpoint(actor, dashboardId, name) {
+      await dashboards.authorize(actor.userId, dashboardId, 'edit');
+      const clean = name.trim();
+      if (clean.length < 1 || clean.length > 200) throw badInput('Checkpoint name must be 1 to 200 characters');
+      const dashboard = await store.getDashboard(dashboardId);
+      if (!dashboard) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+      const checkpoint = await store.insertCheckpoint({
+        id: randomUUID(),
+        dashboardId,
+        name: clean,
+        version: dashboard.version,
+        createdBy: actor.userId,
+        createdAt: clock.now(),
+      });
+      await dashboards.audit(actor, 'createCheckpoint', dashboardId, { name: clean, version: checkpoint.version });
+      await bus
+        .publish(`dashboard:${dashboardId}`, { type: 'checkpoint', dashboardId, checkpointId: checkpoint.id })
+        .catch((error) => deps.onPublishError?.(error));
+      return checkpoint;
+    },
+
+    async documentAt(dashboardId, version) {
+      const current = await store.getDashboard(dashboardId);
+      if (!current) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+      if (!Number.isSafeInteger(version) || version < 0 || version > current.version) {
+        throw badInput(`version must be between 0 and ${current.version}`);
+      }
+      if (version === current.version) return current.document;
+      return documentAt(dashboardId, version);
+    },
+
+    async operations(dashboardId, fromVersion, limit) {
+      if (!Number.isSafeInteger(fromVersion) || fromVersion < 0)
+        throw badInput('fromVersion must be a non-negative integer');
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw badInput('limit must be 1 to 1000');
+      return store.listOperations(dashboardId, fromVersion, limit);
+    },
+
+    async drain() {
+      while (running.size > 0) await Promise.allSettled([...running.values()]);
+    },
+  };
+}
+
+/** Database trouble means nothing was committed and the caller may retry (UNAVAILABLE). */
+export function mapStorageError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  const code = (error as { code?: string } | null)?.code ?? '';
+  if (/^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) {
+    return new DomainError('UNAVAILABLE', 'The database is unavailable; nothing was committed. Retry shortly.', {
+      retryAfter: 1,
+    });
+  }
+  if (/Connection terminated|timeout exceeded when trying to connect/i.test((error as Error)?.message ?? '')) {
+    return new DomainError('UNAVAILABLE', 'The database is unavailable; nothing was committed. Retry shortly.', {
+      retryAfter: 1,
+    });
+  }
+  return error;
+}

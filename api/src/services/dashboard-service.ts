@@ -1,0 +1,152 @@
+/**
+ * Dashboards and their collaborators (rules RO1, AC1). Every check goes through
+ * `can(role, action)`; a non-member gets NOT_FOUND, a member lacking the role FORBIDDEN.
+ */
+import { randomUUID } from 'node:crypto';
+import { createDocument, validateDocument, type DashboardDocument } from '../../../core/src/index.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { can, INVITABLE_ROLES, type Action, type Role } from '../domain/permissions.js';
+import { checkTitle, isId, normalizeEmail } from '../domain/validation.js';
+import type { Clock } from '../ports/clock.js';
+import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
+import type { AuditRow, CollaboratorRow, DashboardRow, Store } from '../ports/store.js';
+import type { Actor } from './services.js';
+
+export interface DashboardService {
+  create(actor: Actor, title: string, document?: unknown): Promise<DashboardRow>;
+  list(userId: string): Promise<Array<DashboardRow & { role: Role }>>;
+  /** The dashboard and the caller's role, or null when it does not exist for the caller (AC1). */
+  find(userId: string, id: string): Promise<{ dashboard: DashboardRow; role: Role } | null>;
+  /** Resolves the caller's role or throws NOT_FOUND / FORBIDDEN. */
+  authorize(userId: string, dashboardId: string, action: Action): Promise<Role>;
+  delete(actor: Actor, id: string): Promise<boolean>;
+  invite(actor: Actor, dashboardId: string, email: string, role: Role): Promise<CollaboratorRow>;
+  updateRole(actor: Actor, dashboardId: string, userId: string, role: Role): Promise<CollaboratorRow>;
+  remove(actor: Actor, dashboardId: string, userId: string): Promise<boolean>;
+  collaborators(dashboardId: string): Promise<CollaboratorRow[]>;
+  auditLog(userId: string, dashboardId: string, limit: number): Promise<AuditRow[]>;
+  /** Records a state-changing action (DESIGN.md section 7). */
+  audit(actor: Actor | null, action: string, dashboardId: string | null, details?: unknown): Promise<void>;
+}
+
+export function createDashboardService(deps: {
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  onPublishError?: (e: unknown) => void;
+}): DashboardService {
+  const { store, bus, clock } = deps;
+
+  const publish = (dashboardId: string, message: DashboardMessage) =>
+    bus.publish(`dashboard:${dashboardId}`, message).catch((error) => deps.onPublishError?.(error));
+
+  async function authorize(userId: string, dashboardId: string, action: Action): Promise<Role> {
+    const role = isId(dashboardId) ? await store.getRole(dashboardId, userId) : null;
+    if (!role) throw notFound();
+    if (!can(role, action)) throw forbidden();
+    return role;
+  }
+
+  async function audit(actor: Actor | null, action: string, dashboardId: string | null, details?: unknown) {
+    await store.insertAudit({
+      at: clock.now(),
+      dashboardId,
+      userId: actor?.userId ?? null,
+      action,
+      details: details ?? null,
+      ip: actor?.ip ?? null,
+    });
+  }
+
+  return {
+    authorize,
+    audit,
+
+    async create(actor, title, document) {
+      const cleanTitle = checkTitle(title);
+      let initial: DashboardDocument = createDocument(cleanTitle);
+      if (document !== undefined && document !== null) {
+        const candidate = { ...(document as DashboardDocument), title: cleanTitle };
+        const problem = validateDocument(candidate);
+        if (problem) throw badInput(`document: ${problem}`);
+        initial = candidate;
+      }
+      const row = await store.createDashboard({
+        id: randomUUID(),
+        ownerId: actor.userId,
+        title: cleanTitle,
+        document: initial,
+        now: clock.now(),
+      });
+      await audit(actor, 'createDashboard', row.id, { title: cleanTitle });
+      return row;
+    },
+
+    list: (userId) => store.listDashboardsForUser(userId),
+
+    async find(userId, id) {
+      if (!isId(id)) return null;
+      const role = await store.getRole(id, userId);
+      if (!role) return null;
+      const dashboard = await store.getDashboard(id);
+      return dashboard ? { dashboard, role } : null;
+    },
+
+    async delete(actor, id) {
+      await authorize(actor.userId, id, 'delete');
+      const deleted = await store.softDeleteDashboard(id, clock.now());
+      if (!deleted) throw notFound();
+      await audit(actor, 'deleteDashboard', id);
+      await publish(id, { type: 'revoked', dashboardId: id, userId: null, reason: 'DASHBOARD_DELETED' });
+      return true;
+    },
+
+    async invite(actor, dashboardId, email, role) {
+      await authorize(actor.userId, dashboardId, 'manage');
+      if (!INVITABLE_ROLES.includes(role)) throw badInput('An invitation grants EDITOR or VIEWER');
+      const user = await store.findUserByEmail(normalizeEmail(email));
+      if (!user) throw notFound('User');
+      const added = await store.addCollaborator(dashboardId, user.id, role, clock.now());
+      if (!added) throw badInput('That person is already a collaborator');
+      await audit(actor, 'inviteCollaborator', dashboardId, { userId: user.id, role });
+      await publish(dashboardId, { type: 'changed', dashboardId });
+      return added;
+    },
+
+    async updateRole(actor, dashboardId, userId, role) {
+      await authorize(actor.userId, dashboardId, 'manage');
+      if (!INVITABLE_ROLES.includes(role)) throw badInput('A collaborator is EDITOR or VIEWER; there is one OWNER');
+      if (!isId(userId)) throw notFound('Collaborator');
+      const current = await store.getRole(dashboardId, userId);
+      if (!current) throw notFound('Collaborator');
+      if (current === 'OWNER') throw new DomainError('FORBIDDEN', "The owner's role cannot be changed");
+      const updated = await store.updateCollaboratorRole(dashboardId, userId, role);
+      if (!updated) throw notFound('Collaborator');
+      await audit(actor, 'updateCollaboratorRole', dashboardId, { userId, from: current, to: role });
+      await publish(dashboardId, { type: 'changed', dashboardId });
+      return updated;
+    },
+
+    async remove(actor, dashboardId, userId) {
+      const myRole = await authorize(actor.userId, dashboardId, 'read');
+      if (userId !== actor.userId && !can(myRole, 'manage')) throw forbidden();
+      if (!isId(userId)) throw notFound('Collaborator');
+      const current = await store.getRole(dashboardId, userId);
+      if (!current) throw notFound('Collaborator');
+      if (current === 'OWNER') throw forbidden('The owner cannot be removed; delete the dashboard instead');
+      await store.removeCollaborator(dashboardId, userId);
+      await audit(actor, 'removeCollaborator', dashboardId, { userId, role: current });
+      await publish(dashboardId, { type: 'revoked', dashboardId, userId, reason: 'REMOVED' });
+      await publish(dashboardId, { type: 'changed', dashboardId });
+      return true;
+    },
+
+    collaborators: (dashboardId) => store.listCollaborators(dashboardId),
+
+    async auditLog(userId, dashboardId, limit) {
+      await authorize(userId, dashboardId, 'audit');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput('limit must be 1 to 1000');
+      return store.listAudit(dashboardId, limit);
+    },
+  };
+}

@@ -1,0 +1,305 @@
+/**
+ * Live dashboard events (rules SUB1, SUB2, AU1).
+ *
+ * One room per dashboard per instance holds one bus subscription, whatever the number of
+ * local subscribers. A room delivers ops in version order without gaps: a version jump is
+ * filled from the database, and after a bus reconnect the room re-reads what it may have
+ * missed. Each subscriber first replays history from the database, then follows the room,
+ * skipping what it already sent, so the seam has no gap and no duplicate.
+ */
+import { Repeater } from 'graphql-yoga';
+import type { Role } from '../domain/permissions.js';
+import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
+import type { OperationRow, Store } from '../ports/store.js';
+
+export interface OperationEvent {
+  __typename: 'OperationApplied';
+  version: number;
+  op: unknown;
+  clientId: string;
+  seq: number;
+  authorId: string;
+  createdAt: Date;
+  /** Commit time (ms) when the op came live from the bus, for delivery-latency metrics. */
+  committedAt?: number;
+}
+
+export type DashboardEvent =
+  | OperationEvent
+  | { __typename: 'SyncCompleted'; version: number }
+  | { __typename: 'CheckpointCreated'; dashboardId: string; checkpointId: string }
+  | { __typename: 'DashboardChanged'; dashboardId: string }
+  | { __typename: 'AccessRevoked'; dashboardId: string; reason: 'REMOVED' | 'DASHBOARD_DELETED' };
+
+/** What a room hands its listeners: ops as events, the other bus messages as they are. */
+type RoomEvent = (OperationEvent & { type: 'op' }) | Exclude<DashboardMessage, { type: 'op' }>;
+
+interface Listener {
+  userId: string;
+  deliver(event: RoomEvent): void;
+}
+
+interface Room {
+  dashboardId: string;
+  version: number;
+  listeners: Set<Listener>;
+  /** userId -> role, re-read when collaborators change; null = no longer a member. */
+  roles: Map<string, Role | null>;
+  chain: Promise<void>;
+  unsubscribe: () => Promise<void>;
+  closing: Promise<void> | null;
+}
+
+export interface Hub {
+  /**
+   * The event stream of one subscriber. The caller has authorized `role` and checked
+   * `fromVersion` (null = start live with SyncCompleted at the current version).
+   */
+  events(input: {
+    dashboardId: string;
+    userId: string;
+    role: Role;
+    fromVersion: number | null;
+  }): AsyncIterableIterator<DashboardEvent>;
+  /** Number of rooms open on this instance (tests, metrics). */
+  roomCount(): number;
+  stop(): Promise<void>;
+}
+
+const PAGE = 1000;
+
+const fromRow = (row: OperationRow): OperationEvent & { type: 'op' } => ({
+  type: 'op',
+  __typename: 'OperationApplied',
+  version: row.version,
+  op: row.op,
+  clientId: row.clientId,
+  seq: row.seq,
+  authorId: row.authorId,
+  createdAt: row.createdAt,
+});
+
+export function createHub(deps: {
+  store: Store;
+  bus: EventBus;
+  onError?: (error: unknown, context: string) => void;
+  metrics?: { catchUp(seconds: number): void; syncFailure(): void };
+}): Hub {
+  const { store, bus } = deps;
+  const rooms = new Map<string, Room>(); // dashboardId -> room
+  const report = (error: unknown, context: string) => deps.onError?.(error, context);
+
+  const stopReconnect = bus.onReconnect(() => {
+    for (const room of rooms.values()) enqueue(room, () => catchUpRoom(room));
+  });
+
+  function enqueue(room: Room, task: () => Promise<void>) {
+    room.chain = room.chain.then(task).catch((error) => report(error, 'room'));
+  }
+
+  function broadcast(room: Room, event: RoomEvent) {
+    for (const listener of room.listeners) listener.deliver(event);
+  }
+
+  /** Delivers every committed op after the room's version, from the database. */
+  async function catchUpRoom(room: Room, upTo = Number.MAX_SAFE_INTEGER) {
+    while (room.version < upTo) {
+      const rows = await store.listOperations(room.dashboardId, room.version, Math.min(PAGE, upTo - room.version));
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        room.version = row.version;
+        broadcast(room, fromRow(row));
+      }
+    }
+  }
+
+  async function refreshRoles(room: Room) {
+    for (const userId of new Set([...room.listeners].map((l) => l.userId))) {
+      room.roles.set(userId, await store.getRole(room.dashboardId, userId));
+    }
+  }
+
+  function onMessage(room: Room, message: DashboardMessage) {
+    enqueue(room, async () => {
+      if (message.type === 'op') {
+        if (message.version <= room.version) return;
+        if (message.version > room.version + 1) await catchUpRoom(room, message.version - 1); // SUB2: fill the gap
+        if (message.version !== room.version + 1) return; // the database already delivered it
+        room.version = message.version;
+        broadcast(room, {
+          type: 'op',
+          __typename: 'OperationApplied',
+          version: message.version,
+          op: message.op,
+          clientId: message.clientId,
+          seq: message.seq,
+          authorId: message.authorId,
+          createdAt: new Date(message.createdAt),
+          committedAt: message.committedAt,
+        });
+        return;
+      }
+      if (message.type === 'revoked') {
+        if (message.userId === null) for (const userId of room.roles.keys()) room.roles.set(userId, null);
+        else room.roles.set(message.userId, null);
+      } else if (message.type === 'changed') {
+        await refreshRoles(room);
+      }
+      broadcast(room, message);
+    });
+  }
+
+  async function join(dashboardId: string, listener: Listener, role: Role): Promise<Room> {
+    for (;;) {
+      const existing = rooms.get(dashboardId);
+      if (existing?.closing) {
+        await existing.closing;
+        continue;
+      }
+      if (existing) {
+        existing.listeners.add(listener);
+        existing.roles.set(listener.userId, role);
+        return existing;
+      }
+      const room: Room = {
+        dashboardId,
+        version: 0,
+        listeners: new Set([listener]),
+        roles: new Map([[listener.userId, role]]),
+        chain: Promise.resolve(),
+        unsubscribe: async () => {},
+        closing: null,
+      };
+      rooms.set(dashboardId, room);
+      // Subscribe first, then read the version: nothing committed in between is missed.
+      let ready!: () => void;
+      room.chain = new Promise<void>((resolve) => (ready = resolve));
+      try {
+        room.unsubscribe = await bus.subscribe(`dashboard:${dashboardId}`, (m) => onMessage(room, m));
+      } catch (error) {
+        // The bus is a hint (SUB2): without it the room still serves catch-up and re-checks.
+        report(error, 'bus subscribe');
+      }
+      try {
+        const row = await store.getDashboard(dashboardId);
+        room.version = row?.version ?? 0;
+      } catch (error) {
+        rooms.delete(dashboardId);
+        await room.unsubscribe().catch(() => {});
+        throw error;
+      } finally {
+        ready();
+      }
+      return room;
+    }
+  }
+
+  function leave(room: Room, listener: Listener) {
+    room.listeners.delete(listener);
+    if (room.listeners.size > 0 || room.closing) return;
+    room.closing = (async () => {
+      await room.chain;
+      try {
+        await room.unsubscribe();
+      } catch (error) {
+        report(error, 'bus unsubscribe');
+      }
+      rooms.delete(room.dashboardId);
+    })();
+  }
+
+  return {
+    events({ dashboardId, userId, role, fromVersion }) {
+      return new Repeater<DashboardEvent>(async (push, stop) => {
+        let lastSent = fromVersion ?? 0;
+        let ended = false;
+        let chain: Promise<void> = Promise.resolve();
+        const started = performance.now();
+
+        const end = () => {
+          ended = true;
+          stop();
+        };
+
+        const revoke = async (reason: 'REMOVED' | 'DASHBOARD_DELETED') => {
+          if (ended) return;
+          await push({ __typename: 'AccessRevoked', dashboardId, reason });
+          end();
+        };
+
+        const handle = async (event: RoomEvent) => {
+          if (ended) return;
+          // AU1: authorization is checked on every delivered event, not only at subscribe.
+          if (room.roles.get(userId) == null) {
+            const deleted = event.type === 'revoked' && event.userId === null;
+            return revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+          }
+          if (event.type === 'op') {
+            if (event.version <= lastSent) return;
+            if (event.version > lastSent + 1) {
+              // Cannot happen while the room is gap-free; kept so a subscriber never skips.
+              for (const row of await store.listOperationRange(dashboardId, lastSent, event.version - 1)) {
+                lastSent = row.version;
+                await push(fromRow(row));
+              }
+            }
+            lastSent = event.version;
+            await push(event);
+          } else if (event.type === 'checkpoint') {
+            await push({ __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId });
+          } else if (event.type === 'changed') {
+            await push({ __typename: 'DashboardChanged', dashboardId });
+          }
+        };
+
+        const listener: Listener = {
+          userId,
+          deliver(event) {
+            chain = chain.then(() => handle(event)).catch((error) => report(error, 'subscriber'));
+          },
+        };
+
+        // Catch-up runs first on the subscriber's chain; live events queue behind it.
+        const catchUp = async () => {
+          await room.chain; // the room has read its version
+          if (fromVersion === null) {
+            lastSent = room.version;
+          } else {
+            for (;;) {
+              const rows = await store.listOperations(dashboardId, lastSent, PAGE);
+              if (rows.length === 0) break;
+              for (const row of rows) {
+                if (ended) return;
+                lastSent = row.version;
+                await push(fromRow(row));
+              }
+            }
+          }
+          deps.metrics?.catchUp((performance.now() - started) / 1000);
+          await push({ __typename: 'SyncCompleted', version: lastSent });
+        };
+        let openGate!: () => void;
+        chain = new Promise<void>((resolve) => (openGate = resolve)).then(catchUp).catch((error) => {
+          deps.metrics?.syncFailure();
+          report(error, 'catch-up');
+          stop(error);
+        });
+        // `room` is read by catchUp only after the gate opens, once it is assigned.
+        const room = await join(dashboardId, listener, role);
+        openGate();
+
+        await stop;
+        ended = true;
+        leave(room, listener);
+      });
+    },
+
+    roomCount: () => rooms.size,
+
+    async stop() {
+      stopReconnect();
+      await Promise.allSettled([...rooms.values()].map((room) => room.unsubscribe()));
+      rooms.clear();
+    },
+  };
+}

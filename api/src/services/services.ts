@@ -1,0 +1,26 @@
+/** The services resolvers call, built once per app in app.ts. */
+import type { Config } from '../config.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Store } from '../ports/store.js';
+import type { AuthService } from './auth-service.js';
+import type { CollabEngine } from './collab-engine.js';
+import type { DashboardService } from './dashboard-service.js';
+import type { Hub } from './hub.js';
+
+export interface Services {
+  config: Config;
+  clock: Clock;
+  store: Store;
+  bus: EventBus;
+  auth: AuthService;
+  dashboards: DashboardService;
+  engine: CollabEngine;
+  hub: Hub;
+}
+
+/** Who does something, and from where (for the audit log). */
+export interface Actor {
+  userId: string;
+  ip: string | null;
+}

@@ -1,0 +1,132 @@
+/**
+ * graphql-ws on `ws`, on the HTTP server's /graphql path. Every operation runs through
+ * Yoga's envelop (`yoga.getEnveloped`), so the same plugins (masking, limits) apply as
+ * over HTTP. Auth comes from `connection_init { authToken }` (rule AU1): a missing or bad
+ * token closes with 4401, and an access token closes the socket with 4401 when it expires.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Context as WsContext } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { ExecutionArgs } from 'graphql';
+import type { Logger } from '../logger.js';
+import type { Viewer } from '../services/auth-service.js';
+import type { Services } from '../services/services.js';
+import { DomainError } from '../errors.js';
+import { CloseCode } from './close-codes.js';
+import { clientIp } from './http.js';
+
+export interface Connection {
+  id: string;
+  viewer: Viewer | null;
+  ip: string | null;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export interface WsTransport {
+  wss: WebSocketServer;
+  /** Closes every socket with `code` (1001 on shutdown) and stops accepting. */
+  close(code?: number, reason?: string): Promise<void>;
+  connectionCount(): number;
+}
+
+type Extra = { socket: WebSocket; request: IncomingMessage };
+
+export function attachWebSocket(deps: {
+  server: Server;
+  yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+  services: Services;
+  logger: Logger;
+}): WsTransport {
+  const { services, logger, yoga } = deps;
+  const config = services.config;
+  const connections = new WeakMap<object, Connection>();
+  const wss = new WebSocketServer({
+    server: deps.server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: config.maxMessageBytes,
+    // Only the graphql-transport-ws subprotocol is spoken.
+    handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
+  });
+
+  const connectionOf = (ctx: WsContext<Record<string, unknown> | undefined, Extra>) => {
+    let conn = connections.get(ctx);
+    if (!conn) {
+      conn = { id: randomUUID(), viewer: null, ip: clientIp(ctx.extra.request, config.trustProxy) };
+      connections.set(ctx, conn);
+    }
+    return conn;
+  };
+
+  useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      connectionInitWaitTimeout: config.connectionInitTimeout * 1000,
+      execute: (args) => (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const conn = connectionOf(ctx);
+        const token = ctx.connectionParams?.authToken;
+        if (typeof token !== 'string' || token === '') {
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: connection_init needs an authToken');
+          return false;
+        }
+        try {
+          conn.viewer = await services.auth.authenticate(token);
+        } catch (error) {
+          const reason = error instanceof DomainError ? error.message : 'Unauthorized';
+          ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
+          return false;
+        }
+        const expiresAt = conn.viewer.expiresAt;
+        if (expiresAt) {
+          // AU1: close at expiry, not at the next message. setTimeout caps at ~24.8 days.
+          const ms = Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 2 ** 31 - 1);
+          conn.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Token expired'), ms);
+          conn.expiryTimer.unref();
+        }
+        logger.debug({ connectionId: conn.id, userId: conn.viewer.userId }, 'socket connected');
+        return true;
+      },
+      onClose: (ctx, code) => {
+        const conn = connections.get(ctx);
+        if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
+        logger.debug({ connectionId: conn?.id, code }, 'socket closed');
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const conn = connectionOf(ctx);
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          viewer: conn.viewer,
+          ip: conn.ip,
+          requestId: conn.id,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length > 0) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+
+  return {
+    wss,
+    connectionCount: () => wss.clients.size,
+    async close(code = CloseCode.GoingAway, reason = 'Server shutting down') {
+      for (const socket of wss.clients) socket.close(code, reason);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The Store contract (CONVENTIONS.md 3): every adapter passes these same tests.
+ * `registerStoreContract(name, factory)` registers them against one backend.
+ */
+import { randomUUID } from 'node:crypto';
+import type { OperationRow, Store } from '../../src/ports/store.js';
+
+export function registerStoreContract(name: string, factory: () => Promise<{ store: Store; cleanup(): Promise<void> }>) {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterAll(() => cleanup());
+
+    const newUser = async (name = 'U') => {
+      const id = randomUUID();
+      const user = await store.createUser({ id, email: `${id}@example.com`, name, color: '#123456', passwordHash: 'h' });
+      return user!;
+    };
+    const newDashboard = async (ownerId: string) =>
+      store.createDashboard({
+        id: randomUUID(),
+        ownerId,
+        title: 'T',
+        document: { title: 'T', widgets: {}, layout: [] },
+        now: new Date(),
+      });
+    const op = (d: string, version: number, over: Partial<OperationRow> = {}): OperationRow => ({
+      dashboardId: d,
+      version,
+      op: ['widgets', `w${version}`, { i: version }],
+      inverse: ['widgets', `w${version}`, { r: true }],
+      authorId: over.authorId!,
+      clientId: 'c1',
+      seq: version,
+      kind: 'edit',
+      undoState: 'active',
+      refVersion: null,
+      createdAt: new Date(),
+      ...over,
+    });
+
+    it('migrate is idempotent', async () => {
+      await store.migrate();
+      await store.migrate();
+      await store.ping();
+    });
+
+    it('getOrCreateSetting: every caller agrees on the first value', async () => {
+      const key = `k-${randomUUID()}`;
+      const values = await Promise.all([1, 2, 3, 4].map((n) => store.getOrCreateSetting(key, () => `v${n}`)));
+      expect(new Set(values).size).toBe(1);
+      expect(await store.getOrCreateSetting(key, () => 'other')).toBe(values[0]);
+    });
+
+    it('users: unique email, lookups by email and ids', async () => {
+      const user = await newUser('Ada');
+      expect(await store.createUser({ ...user, id: randomUUID() })).toBeNull();
+      expect((await store.findUserByEmail(user.email))?.id).toBe(user.id);
+      expect(await store.findUserByEmail('nobody@example.com')).toBeNull();
+      const other = await newUser();
+      const found = await store.findUsersByIds([user.id, other.id, randomUUID()]);
+      expect(found.map((u) => u.id).sort()).toEqual([user.id, other.id].sort());
+      expect(await store.findUsersByIds([])).toEqual([]);
+      expect(found[0]!.createdAt).toBeInstanceOf(Date);
+    });
+
+    it('refresh tokens: rotate, grace, reuse revokes the family, expiry', async () => {
+      const user = await newUser();
+      const t0 = new Date();
+      await store.insertRefreshToken({ id: randomUUID(), userId: user.id, familyId: randomUUID(), tokenHash: 'h1' + user.id, expiresAt: new Date(t0.getTime() + 60_000) });
+      const succ = { id: randomUUID(), tokenHash: 'h2' + user.id, expiresAt: new Date(t0.getTime() + 60_000) };
+      expect(await store.rotateRefreshToken('h1' + user.id, succ, t0, 10_000)).toMatchObject({ status: 'rotated', userId: user.id });
+      expect(await store.rotateRefreshToken('h1' + user.id, { ...succ, id: randomUUID() }, new Date(t0.getTime() + 5000), 10_000)).toMatchObject({ status: 'grace' });
+      expect(await store.rotateRefreshToken('h1' + user.id, { ...succ, id: randomUUID() }, new Date(t0.getTime() + 11_000), 10_000)).toEqual({ status: 'reused' });
+      // The successor died with its family.
+      expect((await store.rotateRefreshToken('h2' + user.id, { id: randomUUID(), tokenHash: 'h3' + user.id, expiresAt: succ.expiresAt }, new Date(t0.getTime() + 12_000), 10_000)).status).toBe('invalid');
+      await store.insertRefreshToken({ id: randomUUID(), userId: user.id, familyId: randomUUID(), tokenHash: 'old' + user.id, expiresAt: new Date(t0.getTime() - 1) });
+      expect((await store.rotateRefreshToken('old' + user.id, { id: randomUUID(), tokenHash: 'x' + user.id, expiresAt: succ.expiresAt }, t0, 10_000)).status).toBe('invalid');
+      expect(await store.revokeRefreshFamily('unknown', t0)).toBeNull();
+    });
+
+    it('API tokens: insert, list, use, revoke', async () => {
+      const user = await newUser();
+      const row = await store.insertApiToken({ id: randomUUID(), userId: user.id, name: 'ci', tokenHash: 'api' + user.id });
+      expect(row.lastUsedAt).toBeNull();
+      expect(await store.useApiToken('api' + user.id, new Date())).toEqual({ id: row.id, userId: user.id });
+      expect((await store.listApiTokens(user.id))[0]!.lastUsedAt).toBeInstanceOf(Date);
+      expect(await store.revokeApiToken(randomUUID(), row.id, new Date())).toBe(false);
+      expect(await store.revokeApiToken(user.id, row.id, new Date())).toBe(true);
+      expect(await store.useApiToken('api' + user.id, new Date())).toBeNull();
+      expect(await store.listApiTokens(user.id)).toEqual([]);
+    });
+
+    it('dashboards and collaborators: roles, listing, soft delete', async () => {
+      const owner = await newUser();
+      const member = await newUser();
+      const d = await newDashboard(owner.id);
+      expect(d.version).toBe(0);
+      expect(await store.getRole(d.id, owner.id)).toBe('OWNER');
+      expect(await store.getRole(d.id, member.id)).toBeNull();
+      expect((await store.addCollaborator(d.id, member.id, 'VIEWER', new Date()))?.role).toBe('VIEWER');
+      expect(await store.addCollaborator(d.id, member.id, 'EDITOR', new Date())).toBeNull();
+      expect((await store.updateCollaboratorRole(d.id, member.id, 'EDITOR'))?.role).toBe('EDITOR');
+      expect((await store.listCollaborators(d.id)).map((c) => c.role)).toEqual(['OWNER', 'EDITOR']);
+      expect((await store.listDashboardsForUser(member.id)).map((x) => [x.id, x.role])).toEqual([[d.id, 'EDITOR']]);
+      expect(await store.removeCollaborator(d.id, member.id)).toBe(true);
+      expect(await store.removeCollaborator(d.id, member.id)).toBe(false);
+      expect(await store.softDeleteDashboard(d.id, new Date())).toBe(true);
+      expect(await store.softDeleteDashboard(d.id, new Date())).toBe(false);
+      expect(await store.getDashboard(d.id)).toBeNull();
+      expect(await store.getRole(d.id, owner.id)).toBeNull();
+      expect(await store.listDashboardsForUser(owner.id)).toEqual([]);
+      await expect(store.withDashboardLock(d.id, async () => 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('claimClientId: first user wins', async () => {
+      const a = await newUser();
+      const b = await newUser();
+      const clientId = `c-${randomUUID()}`;
+      expect(await store.claimClientId(clientId, a.id)).toBe(a.id);
+      expect(await store.claimClientId(clientId, b.id)).toBe(a.id);
+    });
+
+    it('operations: insert in a locked commit, list, range, find, unique (client, seq)', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      await store.withDashboardLock(d.id, async (tx) => {
+        expect(tx.version).toBe(0);
+        await tx.insertOperations([op(d.id, 1, { authorId: user.id }), op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null })]);
+        await tx.insertSnapshot(2, { title: 'T', widgets: { w1: 1 }, layout: [] });
+        await tx.updateHead(2, { title: 'T2', widgets: { w1: 1 }, layout: [] }, 'T2', new Date());
+      });
+      const head = await store.getDashboard(d.id);
+      expect([head?.version, head?.title, head?.document]).toEqual([2, 'T2', { title: 'T2', widgets: { w1: 1 }, layout: [] }]);
+      const all = await store.listOperations(d.id, 0, 10);
+      expect(all.map((o) => o.version)).toEqual([1, 2]);
+      expect(all[0]!.op).toEqual(['widgets', 'w1', { i: 1 }]);
+      expect(all[1]!.op).toBeNull();
+      expect((await store.listOperations(d.id, 1, 10)).map((o) => o.version)).toEqual([2]);
+      expect((await store.listOperationRange(d.id, 0, 1)).map((o) => o.version)).toEqual([1]);
+      expect((await store.findOperation(d.id, 'c1', 2))?.version).toBe(2);
+      expect(await store.findOperation(d.id, 'c1', 3)).toBeNull();
+      expect(await store.latestSnapshot(d.id, 1)).toEqual({ version: 0, document: { title: 'T', widgets: {}, layout: [] } });
+      expect((await store.latestSnapshot(d.id, 5))?.version).toBe(2);
+      await expect(
+        store.withDashboardLock(d.id, (tx) => tx.insertOperations([op(d.id, 3, { authorId: user.id, seq: 1 })])),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect((await store.getDashboard(d.id))?.version).toBe(2);
+    });
+
+    it('withDashboardLock serialises commits to one dashboard', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      const order: number[] = [];
+      await Promise.all(
+        [1, 2, 3, 4, 5].map(() =>
+          store.withDashboardLock(d.id, async (tx) => {
+            const next = tx.version + 1;
+            order.push(next);
+            await tx.insertOperations([op(d.id, next, { authorId: user.id })]);
+            await tx.updateHead(next, { title: 'T', widgets: {}, layout: [] }, 'T', new Date());
+          }),
+        ),
+      );
+      expect(order).toEqual([1, 2, 3, 4, 5]);
+      expect((await store.getDashboard(d.id))?.version).toBe(5);
+    });
+
+    it('undo stacks: stackTop with exclusions, state changes, clearRedo', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      await store.withDashboardLock(d.id, async (tx) => {
+        await tx.insertOperations([
+          op(d.id, 1, { authorId: user.id, clientId: 'me', seq: 1 }),
+          op(d.id, 2, { authorId: user.id, clientId: 'me', seq: 2 }),
+          op(d.id, 3, { authorId: user.id, clientId: 'me', seq: 3, kind: 'undo', undoState: 'redoable', refVersion: 2 }),
+          op(d.id, 4, { authorId: user.id, clientId: 'other', seq: 1 }),
+        ]);
+        expect((await tx.stackTop('me', 'active', []))?.version).toBe(2);
+        expect((await tx.stackTop('me', 'active', [2]))?.version).toBe(1);
+        expect((await tx.stackTop('me', 'redoable', []))?.version).toBe(3);
+        await tx.setUndoState(2, 'undone');
+        expect((await tx.stackTop('me', 'active', []))?.version).toBe(1);
+        await tx.clearRedo('me');
+        expect(await tx.stackTop('me', 'redoable', [])).toBeNull();
+        expect((await tx.stackTop('other', 'active', []))?.version).toBe(4);
+      });
+    });
+
+    it('checkpoints and the audit log', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      const cp = await store.insertCheckpoint({ id: randomUUID(), dashboardId: d.id, name: 'v0', version: 0, createdBy: user.id, createdAt: new Date() });
+      expect(await store.getCheckpoint(cp.id)).toEqual(cp);
+      expect(await store.listCheckpoints(d.id)).toEqual([cp]);
+      await store.insertAudit({ at: new Date(), dashboardId: d.id, userId: user.id, action: 'a1', details: { x: [1] }, ip: '::1' });
+      await store.insertAudit({ at: new Date(), dashboardId: d.id, userId: null, action: 'a2', details: null, ip: null });
+      const log = await store.listAudit(d.id, 10);
+      expect(log.map((e) => e.action)).toEqual(['a2', 'a1']);
+      expect(log[1]).toMatchObject({ userId: user.id, details: { x: [1] }, ip: '::1' });
+      expect(await store.listAudit(d.id, 1)).toHaveLength(1);
+    });
+  });
+}

@@ -1,0 +1,18 @@
+// GraphQL Code Generator: typed documents for the web clients, from the committed schema
+// (never a live server). Output is committed; a test fails when it drifts.
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema/schema.graphql',
+  documents: ['schema/operations/*.graphql'],
+  ignoreNoDocuments: true,
+  importExtension: '.js',
+  generates: {
+    'web/src/gql/': {
+      preset: 'client',
+      config: { useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' } },
+    },
+  },
+};
+
+export default config;
