@@ -1,9 +1,18 @@
-/** Jest runs TypeScript through SWC (no type-check: `npm run typecheck` does that). */
+/**
+ * Jest runs the TypeScript sources as native ES modules through SWC (no type-check:
+ * `npm run typecheck` does that). ESM because some dependencies (jose) ship only ESM.
+ */
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/api', '<rootDir>/core', '<rootDir>/web'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.tsx?$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } },
+    ],
+  },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
 };

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 /**
  * EventBus adapters: the shared contract on the memory bus and on Redis, plus Redis fault
  * behaviour (SUB2: pub/sub is a hint; after a reconnect receivers re-check the database).

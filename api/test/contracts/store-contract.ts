@@ -5,7 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { OperationRow, Store } from '../../src/ports/store.js';
 
-export function registerStoreContract(name: string, factory: () => Promise<{ store: Store; cleanup(): Promise<void> }>) {
+export function registerStoreContract(
+  name: string,
+  factory: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
+) {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => Promise<void>;
@@ -17,7 +20,13 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
 
     const newUser = async (name = 'U') => {
       const id = randomUUID();
-      const user = await store.createUser({ id, email: `${id}@example.com`, name, color: '#123456', passwordHash: 'h' });
+      const user = await store.createUser({
+        id,
+        email: `${id}@example.com`,
+        name,
+        color: '#123456',
+        passwordHash: 'h',
+      });
       return user!;
     };
     const newDashboard = async (ownerId: string) =>
@@ -71,21 +80,73 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
     it('refresh tokens: rotate, grace, reuse revokes the family, expiry', async () => {
       const user = await newUser();
       const t0 = new Date();
-      await store.insertRefreshToken({ id: randomUUID(), userId: user.id, familyId: randomUUID(), tokenHash: 'h1' + user.id, expiresAt: new Date(t0.getTime() + 60_000) });
+      await store.insertRefreshToken({
+        id: randomUUID(),
+        userId: user.id,
+        familyId: randomUUID(),
+        tokenHash: 'h1' + user.id,
+        expiresAt: new Date(t0.getTime() + 60_000),
+      });
       const succ = { id: randomUUID(), tokenHash: 'h2' + user.id, expiresAt: new Date(t0.getTime() + 60_000) };
-      expect(await store.rotateRefreshToken('h1' + user.id, succ, t0, 10_000)).toMatchObject({ status: 'rotated', userId: user.id });
-      expect(await store.rotateRefreshToken('h1' + user.id, { ...succ, id: randomUUID() }, new Date(t0.getTime() + 5000), 10_000)).toMatchObject({ status: 'grace' });
-      expect(await store.rotateRefreshToken('h1' + user.id, { ...succ, id: randomUUID() }, new Date(t0.getTime() + 11_000), 10_000)).toEqual({ status: 'reused' });
+      expect(await store.rotateRefreshToken('h1' + user.id, succ, t0, 10_000)).toMatchObject({
+        status: 'rotated',
+        userId: user.id,
+      });
+      expect(
+        await store.rotateRefreshToken(
+          'h1' + user.id,
+          { ...succ, id: randomUUID() },
+          new Date(t0.getTime() + 5000),
+          10_000,
+        ),
+      ).toMatchObject({ status: 'grace' });
+      expect(
+        await store.rotateRefreshToken(
+          'h1' + user.id,
+          { ...succ, id: randomUUID() },
+          new Date(t0.getTime() + 11_000),
+          10_000,
+        ),
+      ).toEqual({ status: 'reused' });
       // The successor died with its family.
-      expect((await store.rotateRefreshToken('h2' + user.id, { id: randomUUID(), tokenHash: 'h3' + user.id, expiresAt: succ.expiresAt }, new Date(t0.getTime() + 12_000), 10_000)).status).toBe('invalid');
-      await store.insertRefreshToken({ id: randomUUID(), userId: user.id, familyId: randomUUID(), tokenHash: 'old' + user.id, expiresAt: new Date(t0.getTime() - 1) });
-      expect((await store.rotateRefreshToken('old' + user.id, { id: randomUUID(), tokenHash: 'x' + user.id, expiresAt: succ.expiresAt }, t0, 10_000)).status).toBe('invalid');
+      expect(
+        (
+          await store.rotateRefreshToken(
+            'h2' + user.id,
+            { id: randomUUID(), tokenHash: 'h3' + user.id, expiresAt: succ.expiresAt },
+            new Date(t0.getTime() + 12_000),
+            10_000,
+          )
+        ).status,
+      ).toBe('invalid');
+      await store.insertRefreshToken({
+        id: randomUUID(),
+        userId: user.id,
+        familyId: randomUUID(),
+        tokenHash: 'old' + user.id,
+        expiresAt: new Date(t0.getTime() - 1),
+      });
+      expect(
+        (
+          await store.rotateRefreshToken(
+            'old' + user.id,
+            { id: randomUUID(), tokenHash: 'x' + user.id, expiresAt: succ.expiresAt },
+            t0,
+            10_000,
+          )
+        ).status,
+      ).toBe('invalid');
       expect(await store.revokeRefreshFamily('unknown', t0)).toBeNull();
     });
 
     it('API tokens: insert, list, use, revoke', async () => {
       const user = await newUser();
-      const row = await store.insertApiToken({ id: randomUUID(), userId: user.id, name: 'ci', tokenHash: 'api' + user.id });
+      const row = await store.insertApiToken({
+        id: randomUUID(),
+        userId: user.id,
+        name: 'ci',
+        tokenHash: 'api' + user.id,
+      });
       expect(row.lastUsedAt).toBeNull();
       expect(await store.useApiToken('api' + user.id, new Date())).toEqual({ id: row.id, userId: user.id });
       expect((await store.listApiTokens(user.id))[0]!.lastUsedAt).toBeInstanceOf(Date);
@@ -130,12 +191,19 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
       const d = await newDashboard(user.id);
       await store.withDashboardLock(d.id, async (tx) => {
         expect(tx.version).toBe(0);
-        await tx.insertOperations([op(d.id, 1, { authorId: user.id }), op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null })]);
+        await tx.insertOperations([
+          op(d.id, 1, { authorId: user.id }),
+          op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null }),
+        ]);
         await tx.insertSnapshot(2, { title: 'T', widgets: { w1: 1 }, layout: [] });
         await tx.updateHead(2, { title: 'T2', widgets: { w1: 1 }, layout: [] }, 'T2', new Date());
       });
       const head = await store.getDashboard(d.id);
-      expect([head?.version, head?.title, head?.document]).toEqual([2, 'T2', { title: 'T2', widgets: { w1: 1 }, layout: [] }]);
+      expect([head?.version, head?.title, head?.document]).toEqual([
+        2,
+        'T2',
+        { title: 'T2', widgets: { w1: 1 }, layout: [] },
+      ]);
       const all = await store.listOperations(d.id, 0, 10);
       expect(all.map((o) => o.version)).toEqual([1, 2]);
       expect(all[0]!.op).toEqual(['widgets', 'w1', { i: 1 }]);
@@ -144,7 +212,10 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
       expect((await store.listOperationRange(d.id, 0, 1)).map((o) => o.version)).toEqual([1]);
       expect((await store.findOperation(d.id, 'c1', 2))?.version).toBe(2);
       expect(await store.findOperation(d.id, 'c1', 3)).toBeNull();
-      expect(await store.latestSnapshot(d.id, 1)).toEqual({ version: 0, document: { title: 'T', widgets: {}, layout: [] } });
+      expect(await store.latestSnapshot(d.id, 1)).toEqual({
+        version: 0,
+        document: { title: 'T', widgets: {}, layout: [] },
+      });
       expect((await store.latestSnapshot(d.id, 5))?.version).toBe(2);
       await expect(
         store.withDashboardLock(d.id, (tx) => tx.insertOperations([op(d.id, 3, { authorId: user.id, seq: 1 })])),
@@ -177,7 +248,14 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
         await tx.insertOperations([
           op(d.id, 1, { authorId: user.id, clientId: 'me', seq: 1 }),
           op(d.id, 2, { authorId: user.id, clientId: 'me', seq: 2 }),
-          op(d.id, 3, { authorId: user.id, clientId: 'me', seq: 3, kind: 'undo', undoState: 'redoable', refVersion: 2 }),
+          op(d.id, 3, {
+            authorId: user.id,
+            clientId: 'me',
+            seq: 3,
+            kind: 'undo',
+            undoState: 'redoable',
+            refVersion: 2,
+          }),
           op(d.id, 4, { authorId: user.id, clientId: 'other', seq: 1 }),
         ]);
         expect((await tx.stackTop('me', 'active', []))?.version).toBe(2);
@@ -194,11 +272,32 @@ export function registerStoreContract(name: string, factory: () => Promise<{ sto
     it('checkpoints and the audit log', async () => {
       const user = await newUser();
       const d = await newDashboard(user.id);
-      const cp = await store.insertCheckpoint({ id: randomUUID(), dashboardId: d.id, name: 'v0', version: 0, createdBy: user.id, createdAt: new Date() });
+      const cp = await store.insertCheckpoint({
+        id: randomUUID(),
+        dashboardId: d.id,
+        name: 'v0',
+        version: 0,
+        createdBy: user.id,
+        createdAt: new Date(),
+      });
       expect(await store.getCheckpoint(cp.id)).toEqual(cp);
       expect(await store.listCheckpoints(d.id)).toEqual([cp]);
-      await store.insertAudit({ at: new Date(), dashboardId: d.id, userId: user.id, action: 'a1', details: { x: [1] }, ip: '::1' });
-      await store.insertAudit({ at: new Date(), dashboardId: d.id, userId: null, action: 'a2', details: null, ip: null });
+      await store.insertAudit({
+        at: new Date(),
+        dashboardId: d.id,
+        userId: user.id,
+        action: 'a1',
+        details: { x: [1] },
+        ip: '::1',
+      });
+      await store.insertAudit({
+        at: new Date(),
+        dashboardId: d.id,
+        userId: null,
+        action: 'a2',
+        details: null,
+        ip: null,
+      });
       const log = await store.listAudit(d.id, 10);
       expect(log.map((e) => e.action)).toEqual(['a2', 'a1']);
       expect(log[1]).toMatchObject({ userId: user.id, details: { x: [1] }, ip: '::1' });

@@ -1,0 +1,116 @@
+import {
+  addWidget,
+  applyOp,
+  createDocument,
+  insertText,
+  invertOp,
+  moveWidget,
+  newWidget,
+  removeWidget,
+  type DashboardDocument,
+  type JSONOp,
+} from '../../../core/src/index.js';
+import { applyCommitted, documentBefore, rebase, validateSubmittedOp, type HistoryOp } from './commit.js';
+import { diffDocuments } from './restore.js';
+
+/** Builds a history of ops from v0, keeping each op's inverse as the store does. */
+function history(start: DashboardDocument, ops: Array<(doc: DashboardDocument) => JSONOp>) {
+  let doc = start;
+  const docs = [doc];
+  const rows: HistoryOp[] = [];
+  ops.forEach((make, i) => {
+    const op = make(doc);
+    const { after, inverse } = applyCommitted(doc, op);
+    rows.push({ version: i + 1, op, inverse });
+    doc = after as DashboardDocument;
+    docs.push(doc);
+  });
+  return { head: doc, docs, rows };
+}
+
+const note = (id: string, text = '') => newWidget('note', { id, text });
+
+describe('documentBefore', () => {
+  it('[OP5] rebuilds every past version from the head and the stored inverses', () => {
+    const { head, docs, rows } = history(createDocument('t'), [
+      (d) => addWidget(d, note('a', 'hello')),
+      (d) => insertText(d, 'a', 5, ' world'),
+      (d) => moveWidget(d, 'a', 3, 4),
+      (d) => addWidget(d, note('b')),
+      (d) => removeWidget(d, 'a'),
+    ]);
+    for (let v = 0; v <= rows.length; v++) {
+      expect(documentBefore(head, rows.slice(v))).toEqual(docs[v]);
+    }
+  });
+});
+
+describe('validateSubmittedOp', () => {
+  const doc = applyOp(createDocument('t'), addWidget(createDocument('t'), note('a', 'abc')));
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['an object', { i: 1 }],
+    ['an empty descent', []],
+    ['an edit of a missing widget', ['widgets', 'zzz', 'text', { es: [0, 'x'] }]],
+    ['a widget without geometry', ['widgets', 'q', { i: { id: 'q', type: 'note' } }]],
+    ['a layout that is not a list', ['layout', { r: true, i: 'x' }]],
+  ])('[OP5] refuses %s', (_name, op) => {
+    expect(validateSubmittedOp(op, doc)).toMatchObject({ ok: false });
+  });
+
+  it('accepts a valid op and returns the document after it', () => {
+    const op = moveWidget(doc, 'a', 1, 2);
+    const result = validateSubmittedOp(op, doc);
+    expect(result).toEqual({ ok: true, after: applyOp(doc, op) });
+  });
+});
+
+describe('rebase', () => {
+  it('[OP3] transforms over later ops with the incoming op on the left and converges', () => {
+    const base = applyOp(createDocument('t'), addWidget(createDocument('t'), note('a', 'xy')));
+    const theirs = insertText(base, 'a', 1, 'T');
+    const mine = insertText(base, 'a', 1, 'M');
+    const { op, conflicts } = rebase(mine, [{ version: 2, op: theirs, inverse: invertOp(theirs, base) }]);
+    expect(conflicts).toBe(0);
+    const after = applyOp(applyOp(base, theirs), op!) as DashboardDocument;
+    // Left wins ties: the incoming insert goes first at the same offset.
+    expect(after.widgets.a!.text).toBe('xMTy');
+  });
+
+  it('[OP1a] an edit inside a removed widget is absorbed to null, and counted as a conflict', () => {
+    const base = applyOp(createDocument('t'), addWidget(createDocument('t'), note('a', 'xy')));
+    const removal = removeWidget(base, 'a');
+    const edit = insertText(base, 'a', 0, 'late');
+    const result = rebase(edit, [{ version: 2, op: removal, inverse: invertOp(removal, base) }]);
+    expect(result.op).toBeNull();
+    expect(result.conflicts).toBe(1);
+  });
+
+  it('skips absorbed (null) ops in the history', () => {
+    const base = createDocument('t');
+    const op = addWidget(base, note('a'));
+    expect(rebase(op, [{ version: 1, op: null, inverse: null }]).op).toEqual(op);
+  });
+});
+
+describe('diffDocuments (restoreVersion)', () => {
+  it('turns one document into another, touching only what differs', () => {
+    const { docs } = history(createDocument('old'), [
+      (d) => addWidget(d, note('keep', 'same')),
+      (d) => addWidget(d, note('gone', 'bye')),
+      (d) => moveWidget(d, 'keep', 5, 5),
+    ]);
+    const target = docs[1]!;
+    const current = applyOp(docs[3]!, addWidget(docs[3]!, note('new')));
+    const op = diffDocuments(current, { ...target, title: 'older' })!;
+    expect(applyOp(current, op)).toEqual({ ...target, title: 'older' });
+    expect(diffDocuments(target, target)).toBeNull();
+    // An edit to an untouched widget, concurrent with the restore, survives it.
+    const unrelated = applyOp(createDocument('t'), addWidget(createDocument('t'), note('u', 'u')));
+    const withBoth = applyOp(unrelated, addWidget(unrelated, note('v')));
+    const restoreOp = diffDocuments(withBoth, unrelated)!;
+    const concurrent = insertText(withBoth, 'u', 1, '!');
+    const rebased = rebase(concurrent, [{ version: 1, op: restoreOp, inverse: invertOp(restoreOp, withBoth) }]);
+    expect((applyOp(applyOp(withBoth, restoreOp), rebased.op!) as DashboardDocument).widgets.u!.text).toBe('u!');
+  });
+});
