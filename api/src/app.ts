@@ -87,7 +87,12 @@ export function buildApp(deps: AppDeps): App {
       snapshotEvery: config.snapshotEvery,
       onPublishError,
     });
-    const hub = createHub({ store, bus, onError: (error, where) => logger.error({ err: error, where }, 'hub error') });
+    const hub = createHub({
+      store,
+      bus,
+      recheckIntervalMs: config.recheckIntervalMs,
+      onError: (error, where) => logger.error({ err: error, where }, 'hub error'),
+    });
     return { config, clock, store, bus, auth, dashboards, engine, hub };
   }
 

@@ -34,6 +34,8 @@ export interface Config {
   maxMessageBytes: number;
   /** Seconds a socket may stay open without connection_init. */
   connectionInitTimeout: number;
+  /** How often (ms) live subscriptions re-check the database for ops the bus lost. */
+  recheckIntervalMs: number;
   /** Where the built web UI lives (served at `/` when present). */
   webDist: string;
 }
@@ -128,6 +130,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 1024 * 1024, 1024),
     connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
+    recheckIntervalMs: int(env, 'RECHECK_INTERVAL_MS', 5000, 0),
     webDist: env.WEB_DIST || 'web/dist',
   };
   return { ...config, ...overrides, rateLimits: { ...config.rateLimits, ...overrides.rateLimits } };

@@ -285,6 +285,15 @@ export function createSqlStore(db: SqlDb): Store {
       return rows[0] ? toDashboard(rows[0]) : null;
     },
 
+    async dashboardVersions(ids) {
+      if (ids.length === 0) return new Map();
+      const { rows } = await db.query<Row>(
+        'SELECT id, version FROM dashboards WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL',
+        [[...ids]],
+      );
+      return new Map(rows.map((r) => [r.id as string, Number(r.version)]));
+    },
+
     async listDashboardsForUser(userId) {
       const { rows } = await db.query<Row>(
         `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id

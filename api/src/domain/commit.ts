@@ -8,6 +8,7 @@ import {
   invertOp,
   transformWithConflictInfo,
   validateDocument,
+  type DashboardDocument,
   type JSONOp,
 } from '../../../core/src/index.js';
 
@@ -16,6 +17,27 @@ export interface HistoryOp {
   version: number;
   op: JSONOp | null;
   inverse: JSONOp | null;
+  /** For undo and redo ops: the version of the op they revert. */
+  refVersion?: number | null;
+}
+
+/**
+ * Drops pairs that cancel out exactly: an op immediately followed (once inner pairs are
+ * gone) by the undo or redo that reverted it. Such an undo was committed as the exact
+ * inverse, so the pair is the identity, and transforming across it would only lose work:
+ * an edit rebased over "remove widget" then "re-insert widget" is absorbed by the removal
+ * though the widget is back. Pairs with other people's ops between them are kept, since
+ * dropping them would misplace those ops (list indices shift). Used when rebasing an undo or
+ * a redo (rule UN1: undo then redo is the identity).
+ */
+export function withoutCancelledPairs<T extends HistoryOp>(later: readonly T[]): T[] {
+  const kept: T[] = [];
+  for (const row of later) {
+    const top = kept[kept.length - 1];
+    if (top && row.refVersion != null && row.refVersion === top.version && row.op !== null) kept.pop();
+    else kept.push(row);
+  }
+  return kept;
 }
 
 /**
@@ -45,7 +67,7 @@ export function validateSubmittedOp(op: unknown, docAtBase: unknown): Validation
   } catch (error) {
     return { ok: false, message: `op does not apply to the document: ${(error as Error).message}` };
   }
-  const shape = validateDocument(after);
+  const shape = validateDocument(after, docAtBase as DashboardDocument);
   if (shape) return { ok: false, message: `op breaks the document shape: ${shape}` };
   return { ok: true, after };
 }

@@ -154,6 +154,8 @@ export interface Store {
   }): Promise<DashboardRow>;
   /** A live (not deleted) dashboard. */
   getDashboard(id: string): Promise<DashboardRow | null>;
+  /** dashboardId -> current version, for the given live dashboards. */
+  dashboardVersions(ids: readonly string[]): Promise<Map<string, number>>;
   listDashboardsForUser(userId: string): Promise<Array<DashboardRow & { role: Role }>>;
   softDeleteDashboard(id: string, now: Date): Promise<boolean>;
 

@@ -9,7 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
 import { DomainError, badInput, forbidden } from '../errors.js';
-import { applyCommitted, documentBefore, rebase, validateSubmittedOp, type HistoryOp } from '../domain/commit.js';
+import {
+  applyCommitted,
+  documentBefore,
+  rebase,
+  validateSubmittedOp,
+  withoutCancelledPairs,
+  type HistoryOp,
+} from '../domain/commit.js';
 import { diffDocuments } from '../domain/restore.js';
 import { checkClientId, checkSeq, checkTitle } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
@@ -218,7 +225,8 @@ export function createCollabEngine(deps: {
               outcomes.push({ pending, ack: null });
               continue;
             }
-            const rebased = rebase(target.inverse as JSONOp | null, (await later(target.version)) as HistoryOp[]);
+            const history = (await later(target.version)) as unknown as HistoryOp[];
+            const rebased = rebase(target.inverse as JSONOp | null, withoutCancelledPairs(history));
             setState(target, s.kind === 'undo' ? 'undone' : 'redone');
             const row = commit(s, rebased.op, {
               kind: s.kind,

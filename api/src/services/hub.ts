@@ -82,6 +82,11 @@ const fromRow = (row: OperationRow): OperationEvent & { type: 'op' } => ({
 export function createHub(deps: {
   store: Store;
   bus: EventBus;
+  /**
+   * How often (ms) rooms compare their version with the database, so an op whose bus
+   * message was lost, with no later op to reveal the gap, still arrives (SUB2). 0 = never.
+   */
+  recheckIntervalMs?: number;
   onError?: (error: unknown, context: string) => void;
   metrics?: { catchUp(seconds: number): void; syncFailure(): void };
 }): Hub {
@@ -92,6 +97,27 @@ export function createHub(deps: {
   const stopReconnect = bus.onReconnect(() => {
     for (const room of rooms.values()) enqueue(room, () => catchUpRoom(room));
   });
+
+  // One query for all rooms of this instance, however many there are.
+  let rechecking = false;
+  const recheckTimer =
+    deps.recheckIntervalMs && deps.recheckIntervalMs > 0
+      ? setInterval(async () => {
+          if (rechecking || rooms.size === 0) return;
+          rechecking = true;
+          try {
+            const versions = await store.dashboardVersions([...rooms.keys()]);
+            for (const room of rooms.values()) {
+              if ((versions.get(room.dashboardId) ?? 0) > room.version) enqueue(room, () => catchUpRoom(room));
+            }
+          } catch (error) {
+            report(error, 'recheck');
+          } finally {
+            rechecking = false;
+          }
+        }, deps.recheckIntervalMs)
+      : undefined;
+  recheckTimer?.unref();
 
   function enqueue(room: Room, task: () => Promise<void>) {
     room.chain = room.chain.then(task).catch((error) => report(error, 'room'));
@@ -298,6 +324,7 @@ export function createHub(deps: {
 
     async stop() {
       stopReconnect();
+      clearInterval(recheckTimer);
       await Promise.allSettled([...rooms.values()].map((room) => room.unsubscribe()));
       rooms.clear();
     },

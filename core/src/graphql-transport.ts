@@ -1,0 +1,164 @@
+/**
+ * A SyncTransport over the public GraphQL API, on any graphql-ws-like client (one socket
+ * carries the event stream and the mutations). The client is injected, so this file does
+ * no I/O of its own and runs in browsers and Node alike.
+ */
+import type { DashboardDocument } from './document.js';
+import type { JSONOp } from './ot.js';
+import type { OperationAck, SyncTransport } from './sync-engine.js';
+
+/** The part of a graphql-ws `Client` the transport uses. */
+export interface GraphQLSubscriber {
+  subscribe(
+    payload: { query: string; variables?: Record<string, unknown> },
+    sink: {
+      next(value: {
+        data?: unknown;
+        errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
+      }): void;
+      error(error: unknown): void;
+      complete(): void;
+    },
+  ): () => void;
+}
+
+/** An error the server answered with, carrying its `extensions.code` (and retryAfter). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const ACK = 'version op duplicate';
+const SUBMIT = `mutation Submit($d: ID!, $c: ID!, $s: Int!, $b: Int!, $op: JSON!) { submitOperation(dashboardId: $d, clientId: $c, seq: $s, baseVersion: $b, op: $op) { ${ACK} } }`;
+const UNDO = `mutation Undo($d: ID!, $c: ID!, $s: Int!) { undo(dashboardId: $d, clientId: $c, seq: $s) { ${ACK} } }`;
+const REDO = `mutation Redo($d: ID!, $c: ID!, $s: Int!) { redo(dashboardId: $d, clientId: $c, seq: $s) { ${ACK} } }`;
+const LOAD = `query Load($d: ID!) { dashboard(id: $d) { version document } }`;
+const EVENTS = `subscription Events($d: ID!, $c: ID!, $f: Int) {
+  dashboardEvents(dashboardId: $d, clientId: $c, fromVersion: $f) {
+    __typename
+    ... on OperationApplied { version op clientId seq }
+    ... on SyncCompleted { version }
+    ... on AccessRevoked { reason }
+  }
+}`;
+
+/** Runs one query or mutation over the subscriber; rejects with ApiError on GraphQL errors. */
+export function request<T>(client: GraphQLSubscriber, query: string, variables: Record<string, unknown>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    client.subscribe(
+      { query, variables },
+      {
+        next(result) {
+          if (settled) return;
+          settled = true;
+          const first = result.errors?.[0];
+          if (first) {
+            const ext = first.extensions ?? {};
+            reject(new ApiError(first.message, ext.code as string | undefined, ext.retryAfter as number | undefined));
+          } else resolve(result.data as T);
+        },
+        error(error) {
+          if (settled) return;
+          settled = true;
+          reject(error instanceof Error ? error : new Error(describeClose(error)));
+        },
+        complete() {
+          if (settled) return;
+          settled = true;
+          reject(new Error('the server completed the request without a result'));
+        },
+      },
+    );
+  });
+}
+
+function describeClose(error: unknown): string {
+  const e = error as { code?: number; reason?: string } | null;
+  return e && typeof e.code === 'number' ? `socket closed (${e.code} ${e.reason ?? ''})` : String(error);
+}
+
+/** A SyncTransport for one dashboard and one clientId. */
+export function createGraphQLTransport(options: {
+  client: GraphQLSubscriber;
+  dashboardId: string;
+  clientId: string;
+}): SyncTransport {
+  const { client, dashboardId: d, clientId: c } = options;
+  return {
+    async submit({ clientId, seq, baseVersion, op }) {
+      const data = await request<{ submitOperation: OperationAck }>(client, SUBMIT, {
+        d,
+        c: clientId,
+        s: seq,
+        b: baseVersion,
+        op,
+      });
+      return data.submitOperation;
+    },
+    async undo({ clientId, seq }) {
+      return (await request<{ undo: OperationAck | null }>(client, UNDO, { d, c: clientId, s: seq })).undo;
+    },
+    async redo({ clientId, seq }) {
+      return (await request<{ redo: OperationAck | null }>(client, REDO, { d, c: clientId, s: seq })).redo;
+    },
+    async load() {
+      const data = await request<{ dashboard: { version: number; document: DashboardDocument } | null }>(client, LOAD, {
+        d,
+      });
+      if (!data.dashboard) throw new ApiError('Dashboard not found', 'NOT_FOUND');
+      return data.dashboard;
+    },
+    subscribe(fromVersion, handlers) {
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        fn();
+      };
+      const unsubscribe = client.subscribe(
+        { query: EVENTS, variables: { d, c, f: fromVersion } },
+        {
+          next(result) {
+            if (done) return;
+            const first = result.errors?.[0];
+            if (first) {
+              const code = first.extensions?.code as string | undefined;
+              return finish(() => handlers.error(new ApiError(first.message, code)));
+            }
+            const event = (result.data as { dashboardEvents: Record<string, unknown> }).dashboardEvents;
+            switch (event.__typename) {
+              case 'OperationApplied':
+                handlers.op({
+                  version: event.version as number,
+                  op: event.op as JSONOp,
+                  clientId: event.clientId as string,
+                  seq: event.seq as number,
+                });
+                break;
+              case 'SyncCompleted':
+                handlers.synced(event.version as number);
+                break;
+              case 'AccessRevoked':
+                finish(() => handlers.error(new ApiError('Access to the dashboard was revoked', 'NOT_FOUND')));
+                break;
+            }
+          },
+          error: (error) =>
+            finish(() => handlers.error(error instanceof Error ? error : new Error(describeClose(error)))),
+          complete: () => finish(() => handlers.closed()),
+        },
+      );
+      return () => {
+        done = true;
+        unsubscribe();
+      };
+    },
+  };
+}
