@@ -14,6 +14,10 @@ import { createRedisEventBus } from './adapters/redis-event-bus.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { EventBus } from './ports/event-bus.js';
 import type { Store } from './ports/store.js';
+import type { PresenceStore } from './ports/presence-store.js';
+import { createMemoryPresenceStore } from './adapters/memory-presence-store.js';
+import { createRedisPresenceStore } from './adapters/redis-presence-store.js';
+import { createPresenceService } from './services/presence-service.js';
 import { createAuthService } from './services/auth-service.js';
 import { createDashboardService } from './services/dashboard-service.js';
 import { createCollabEngine } from './services/collab-engine.js';
@@ -33,6 +37,7 @@ export interface AppDeps {
   /** Injected adapters win over the config (tests wrap them, e.g. a lossy bus). */
   store?: Store;
   bus?: EventBus;
+  presenceStore?: PresenceStore;
 }
 
 export interface App {
@@ -54,6 +59,7 @@ export function buildApp(deps: AppDeps): App {
   let ws: WsTransport | undefined;
   let ownsStore = false;
   let ownsBus = false;
+  let ownsPresence = false;
   let shuttingDown = false;
 
   async function openBus(): Promise<EventBus> {
@@ -93,7 +99,26 @@ export function buildApp(deps: AppDeps): App {
       recheckIntervalMs: config.recheckIntervalMs,
       onError: (error, where) => logger.error({ err: error, where }, 'hub error'),
     });
-    return { config, clock, store, bus, auth, dashboards, engine, hub };
+    ownsPresence = !deps.presenceStore;
+    const presenceStore =
+      deps.presenceStore ??
+      (config.redisUrl
+        ? createRedisPresenceStore({
+            url: config.redisUrl,
+            onError: (error) => logger.warn({ err: error }, 'presence store error'),
+          })
+        : createMemoryPresenceStore());
+    const presence = createPresenceService({
+      store,
+      presence: presenceStore,
+      bus,
+      clock,
+      dashboards,
+      ttlMs: config.presenceTtl * 1000,
+      idleAfterMs: config.idleAfter * 1000,
+      onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
+    });
+    return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
   }
 
   function buildYoga(s: Services) {
@@ -203,7 +228,9 @@ export function buildApp(deps: AppDeps): App {
       }
       if (services) {
         await services.engine.drain();
+        await services.presence.stop({ cleanup: true });
         await services.hub.stop();
+        if (ownsPresence) await services.presenceStore.close();
         if (ownsBus) await services.bus.close();
         if (ownsStore) await services.store.close();
       }

@@ -32,6 +32,8 @@ export interface Config {
   };
   /** Max size of one WebSocket message or HTTP body, bytes. */
   maxMessageBytes: number;
+  /** Ping interval (ms); a socket that misses a pong by the next ping is closed. */
+  keepAliveMs: number;
   /** Seconds a socket may stay open without connection_init. */
   connectionInitTimeout: number;
   /** How often (ms) live subscriptions re-check the database for ops the bus lost. */
@@ -130,6 +132,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 1024 * 1024, 1024),
     connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
+    keepAliveMs: int(env, 'KEEPALIVE_MS', 12_000, 100),
     recheckIntervalMs: int(env, 'RECHECK_INTERVAL_MS', 5000, 0),
     webDist: env.WEB_DIST || 'web/dist',
   };

@@ -28,6 +28,11 @@ let editor: Awaited<ReturnType<typeof signUp>>;
 let viewer: Awaited<ReturnType<typeof signUp>>;
 let stranger: Awaited<ReturnType<typeof signUp>>;
 
+// clientIds belong to the user who first used them (OP2): unique per run, so reruns on a
+// kept database do not collide.
+const RUN = Math.random().toString(36).slice(2, 8);
+const C = (name: string) => `${name}-${RUN}`;
+
 const DOC = `query($id: ID!) { dashboard(id: $id) { version document } }`;
 
 beforeAll(async () => {
@@ -63,7 +68,7 @@ async function submit(
 ) {
   return t.gql(
     SUBMIT,
-    { d: id, c: opts.clientId ?? 'client-owner', s: opts.seq ?? ++seqs, b: base, op },
+    { d: id, c: opts.clientId ?? C('client-owner'), s: opts.seq ?? ++seqs, b: base, op },
     opts.token ?? owner.token,
   );
 }
@@ -101,7 +106,7 @@ describe('[OP1] one linear history', () => {
     const { document } = await doc(id);
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        submit(id, addWidget(document, newWidget('metric', { id: `m${i}` })), 0, { clientId: `burst-${i}`, seq: 1 }),
+        submit(id, addWidget(document, newWidget('metric', { id: `m${i}` })), 0, { clientId: C(`burst-${i}`), seq: 1 }),
       ),
     );
     const versions = results.map((r) => r.data.submitOperation.version).sort((a, b) => a - b);
@@ -118,8 +123,8 @@ describe('[OP3] concurrent edits never fail', () => {
     const id = await board();
     await addNote(id, 'n', 'hello');
     const { document } = await doc(id);
-    const a = await submit(id, insertText(document, 'n', 0, 'A'), 1, { clientId: 'c-a' });
-    const b = await submit(id, insertText(document, 'n', 5, 'B'), 1, { clientId: 'c-b', token: editor.token });
+    const a = await submit(id, insertText(document, 'n', 0, 'A'), 1, { clientId: C('c-a') });
+    const b = await submit(id, insertText(document, 'n', 5, 'B'), 1, { clientId: C('c-b'), token: editor.token });
     expect(a.data.submitOperation.version).toBe(2);
     expect(b.data.submitOperation.version).toBe(3);
     expect((await doc(id)).document.widgets.n!.text).toBe('AhelloB');
@@ -129,9 +134,9 @@ describe('[OP3] concurrent edits never fail', () => {
     const id = await board();
     await addNote(id, 'n', 'text');
     const { document } = await doc(id);
-    await submit(id, removeWidget(document, 'n'), 1, { clientId: 'c-rm' });
+    await submit(id, removeWidget(document, 'n'), 1, { clientId: C('c-rm') });
     const absorbed = await submit(id, insertText(document, 'n', 0, 'late '), 1, {
-      clientId: 'c-late',
+      clientId: C('c-late'),
       token: editor.token,
     });
     expect(absorbed.data.submitOperation).toEqual({ version: 3, op: null, duplicate: false });
@@ -146,8 +151,8 @@ describe('[OP2] idempotent submits', () => {
     const id = await board();
     const { document } = await doc(id);
     const op = addWidget(document, newWidget('note', { id: 'x' }));
-    const first = await submit(id, op, 0, { clientId: 'idem', seq: 7 });
-    const again = await submit(id, op, 0, { clientId: 'idem', seq: 7 });
+    const first = await submit(id, op, 0, { clientId: C('idem'), seq: 7 });
+    const again = await submit(id, op, 0, { clientId: C('idem'), seq: 7 });
     expect(first.data.submitOperation.duplicate).toBe(false);
     expect(again.data.submitOperation).toEqual({ ...first.data.submitOperation, duplicate: true });
     expect((await doc(id)).version).toBe(1);
@@ -156,9 +161,9 @@ describe('[OP2] idempotent submits', () => {
   it('a clientId belongs to the user who first used it', async () => {
     const id = await board();
     const { document } = await doc(id);
-    await submit(id, addWidget(document, newWidget('note', { id: 'y' })), 0, { clientId: 'owned-by-owner', seq: 1 });
+    await submit(id, addWidget(document, newWidget('note', { id: 'y' })), 0, { clientId: C('owned-by-owner'), seq: 1 });
     const stolen = await submit(id, moveWidget((await doc(id)).document, 'y', 3, 3), 1, {
-      clientId: 'owned-by-owner',
+      clientId: C('owned-by-owner'),
       seq: 2,
       token: editor.token,
     });
@@ -193,7 +198,7 @@ describe('[OP5] validation: nothing is committed for a bad op', () => {
   });
 
   it('a null op is refused by the schema', async () => {
-    const r = await t.gql(SUBMIT, { d: id, c: 'c', s: 1, b: 1, op: null }, owner.token);
+    const r = await t.gql(SUBMIT, { d: id, c: C('c'), s: 1, b: 1, op: null }, owner.token);
     expect(r.errors).toBeDefined();
     expect((await doc(id)).version).toBe(1);
   });
@@ -202,9 +207,9 @@ describe('[OP5] validation: nothing is committed for a bad op', () => {
     const fresh = await board();
     await addNote(fresh, 'n', 'one');
     const v1 = (await doc(fresh)).document;
-    await submit(fresh, insertText(v1, 'n', 3, ' two'), 1, { clientId: 'v-a' }); // v2: "one two"
+    await submit(fresh, insertText(v1, 'n', 3, ' two'), 1, { clientId: C('v-a') }); // v2: "one two"
     // Offset 3 is valid at v1; it lands after "one" and before " two" once transformed.
-    const late = await submit(fresh, insertText(v1, 'n', 3, '!'), 1, { clientId: 'v-b' });
+    const late = await submit(fresh, insertText(v1, 'n', 3, '!'), 1, { clientId: C('v-b') });
     expect(late.data.submitOperation.version).toBe(3);
     expect((await doc(fresh)).document.widgets.n!.text).toMatch(/^one(!| two)/);
     expect((await doc(fresh)).document.widgets.n!.text.length).toBe(8);
@@ -212,10 +217,10 @@ describe('[OP5] validation: nothing is committed for a bad op', () => {
 
   it('viewers and strangers cannot submit', async () => {
     expect(
-      errorCode(await submit(id, moveWidget(document, 'n', 2, 2), 1, { token: viewer.token, clientId: 'v' })),
+      errorCode(await submit(id, moveWidget(document, 'n', 2, 2), 1, { token: viewer.token, clientId: C('v') })),
     ).toBe('FORBIDDEN');
     expect(
-      errorCode(await submit(id, moveWidget(document, 'n', 2, 2), 1, { token: stranger.token, clientId: 's' })),
+      errorCode(await submit(id, moveWidget(document, 'n', 2, 2), 1, { token: stranger.token, clientId: C('s') })),
     ).toBe('NOT_FOUND');
   });
 });
@@ -225,7 +230,7 @@ describe('[SUB1] catch-up then live, gap-free', () => {
     const id = await board();
     for (let i = 1; i <= 3; i++) await addNote(id, `n${i}`);
     const client = t.wsClient(viewer.token);
-    const log = subscribeEvents(client, { d: id, c: 'viewer-tab', f: 1 });
+    const log = subscribeEvents(client, { d: id, c: C('viewer-tab'), f: 1 });
     const live = (async () => {
       await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
       await addNote(id, 'n4');
@@ -246,10 +251,10 @@ describe('[SUB1] catch-up then live, gap-free', () => {
     const id = await board();
     const { document } = await doc(id);
     const client = t.wsClient(editor.token);
-    const log = subscribeEvents(client, { d: id, c: 'seam', f: 0 });
+    const log = subscribeEvents(client, { d: id, c: C('seam'), f: 0 });
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        submit(id, addWidget(document, newWidget('note', { id: `s${i}` })), 0, { clientId: `seam-${i}`, seq: 1 }),
+        submit(id, addWidget(document, newWidget('note', { id: `s${i}` })), 0, { clientId: C(`seam-${i}`), seq: 1 }),
       ),
     );
     await log.until((e) => e.filter((x) => x.__typename === 'OperationApplied').length >= 30);
@@ -262,7 +267,7 @@ describe('[SUB1] catch-up then live, gap-free', () => {
   it('without fromVersion starts with SyncCompleted at the current version', async () => {
     const id = await board();
     await addNote(id, 'a');
-    const log = subscribeEvents(t.wsClient(owner.token), { d: id, c: 'now' });
+    const log = subscribeEvents(t.wsClient(owner.token), { d: id, c: C('now') });
     await log.until((e) => e.length >= 1);
     expect(log.events[0]).toEqual({ __typename: 'SyncCompleted', version: 1 });
     log.dispose();
@@ -270,9 +275,9 @@ describe('[SUB1] catch-up then live, gap-free', () => {
 
   it('refuses a fromVersion in the future and a non-member', async () => {
     const id = await board();
-    const future = subscribeEvents(t.wsClient(owner.token), { d: id, c: 'f', f: 5 });
+    const future = subscribeEvents(t.wsClient(owner.token), { d: id, c: C('f'), f: 5 });
     await expect(future.until(() => false, 5000)).rejects.toThrow(/BAD_USER_INPUT/);
-    const stranger$ = subscribeEvents(t.wsClient(stranger.token), { d: id, c: 's' });
+    const stranger$ = subscribeEvents(t.wsClient(stranger.token), { d: id, c: C('s') });
     await expect(stranger$.until(() => false, 5000)).rejects.toThrow(/NOT_FOUND/);
   });
 });
@@ -311,53 +316,56 @@ describe('[UN1] undo and redo', () => {
     const id = await board();
     await addNote(id, 'n', 'base');
     let cur = await doc(id);
-    await submit(id, insertText(cur.document, 'n', 4, ' mine'), cur.version, { clientId: 'me', seq: 1 });
+    await submit(id, insertText(cur.document, 'n', 4, ' mine'), cur.version, { clientId: C('me'), seq: 1 });
     cur = await doc(id);
     await submit(id, insertText(cur.document, 'n', 0, 'theirs '), cur.version, {
-      clientId: 'them',
+      clientId: C('them'),
       seq: 1,
       token: editor.token,
     });
     expect((await doc(id)).document.widgets.n!.text).toBe('theirs base mine');
 
-    const undo = await t.ok(UNDO, { d: id, c: 'me', s: 2 }, owner.token);
+    const undo = await t.ok(UNDO, { d: id, c: C('me'), s: 2 }, owner.token);
     expect(undo.undo.duplicate).toBe(false);
     expect((await doc(id)).document.widgets.n!.text).toBe('theirs base');
     // A retry of the same undo is a duplicate, not a second undo.
-    expect((await t.ok(UNDO, { d: id, c: 'me', s: 2 }, owner.token)).undo).toEqual({ ...undo.undo, duplicate: true });
+    expect((await t.ok(UNDO, { d: id, c: C('me'), s: 2 }, owner.token)).undo).toEqual({
+      ...undo.undo,
+      duplicate: true,
+    });
 
-    await t.ok(REDO, { d: id, c: 'me', s: 3 }, owner.token);
+    await t.ok(REDO, { d: id, c: C('me'), s: 3 }, owner.token);
     expect((await doc(id)).document.widgets.n!.text).toBe('theirs base mine');
-    await t.ok(UNDO, { d: id, c: 'me', s: 4 }, owner.token);
-    await t.ok(REDO, { d: id, c: 'me', s: 5 }, owner.token);
+    await t.ok(UNDO, { d: id, c: C('me'), s: 4 }, owner.token);
+    await t.ok(REDO, { d: id, c: C('me'), s: 5 }, owner.token);
     expect((await doc(id)).document.widgets.n!.text).toBe('theirs base mine');
   });
 
   it('returns null with nothing to undo or redo; a new edit empties the redo stack', async () => {
     const id = await board();
-    expect(await t.ok(UNDO, { d: id, c: 'fresh', s: 1 }, owner.token)).toEqual({ undo: null });
-    expect(await t.ok(REDO, { d: id, c: 'fresh', s: 2 }, owner.token)).toEqual({ redo: null });
+    expect(await t.ok(UNDO, { d: id, c: C('fresh'), s: 1 }, owner.token)).toEqual({ undo: null });
+    expect(await t.ok(REDO, { d: id, c: C('fresh'), s: 2 }, owner.token)).toEqual({ redo: null });
     await submit(id, addWidget((await doc(id)).document, newWidget('note', { id: 'a' })), 0, {
-      clientId: 'fresh',
+      clientId: C('fresh'),
       seq: 3,
     });
-    await t.ok(UNDO, { d: id, c: 'fresh', s: 4 }, owner.token);
+    await t.ok(UNDO, { d: id, c: C('fresh'), s: 4 }, owner.token);
     expect((await doc(id)).document.widgets).toEqual({});
     const cur = await doc(id);
     await submit(id, addWidget(cur.document, newWidget('note', { id: 'b' })), cur.version, {
-      clientId: 'fresh',
+      clientId: C('fresh'),
       seq: 5,
     });
-    expect(await t.ok(REDO, { d: id, c: 'fresh', s: 6 }, owner.token)).toEqual({ redo: null });
+    expect(await t.ok(REDO, { d: id, c: C('fresh'), s: 6 }, owner.token)).toEqual({ redo: null });
     // The undo stack still holds the new edit.
-    await t.ok(UNDO, { d: id, c: 'fresh', s: 7 }, owner.token);
+    await t.ok(UNDO, { d: id, c: C('fresh'), s: 7 }, owner.token);
     expect(Object.keys((await doc(id)).document.widgets)).toEqual([]);
-    expect(await t.ok(UNDO, { d: id, c: 'fresh', s: 8 }, owner.token)).toEqual({ undo: null });
+    expect(await t.ok(UNDO, { d: id, c: C('fresh'), s: 8 }, owner.token)).toEqual({ undo: null });
   });
 
   it('viewers cannot undo', async () => {
     const id = await board();
-    expect(errorCode(await t.gql(UNDO, { d: id, c: 'v', s: 1 }, viewer.token))).toBe('FORBIDDEN');
+    expect(errorCode(await t.gql(UNDO, { d: id, c: C('v'), s: 1 }, viewer.token))).toBe('FORBIDDEN');
   });
 });
 
@@ -365,7 +373,7 @@ describe('checkpoints and restore', () => {
   it('creates a checkpoint (event delivered), restores a version with one undoable op', async () => {
     const id = await board();
     await addNote(id, 'keep', 'v1 text');
-    const log = subscribeEvents(t.wsClient(viewer.token), { d: id, c: 'cp-watch' });
+    const log = subscribeEvents(t.wsClient(viewer.token), { d: id, c: C('cp-watch') });
     await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
     const { createCheckpoint } = await t.ok(
       `mutation($d: ID!) { createCheckpoint(dashboardId: $d, name: "before") { id name version createdBy { id } } }`,
@@ -385,7 +393,7 @@ describe('checkpoints and restore', () => {
     cur = await doc(id);
     await submit(id, addWidget(cur.document, newWidget('chart', { id: 'c' })), cur.version);
     const restore = `mutation($d: ID!, $v: Int!, $c: ID!, $s: Int!) { restoreVersion(dashboardId: $d, version: $v, clientId: $c, seq: $s) { version duplicate } }`;
-    const r = await t.ok(restore, { d: id, v: 1, c: 'restorer', s: 1 }, editor.token);
+    const r = await t.ok(restore, { d: id, v: 1, c: C('restorer'), s: 1 }, editor.token);
     expect(r.restoreVersion.version).toBe(4);
     const restored = await doc(id);
     const { dashboard } = await t.ok(
@@ -397,12 +405,14 @@ describe('checkpoints and restore', () => {
     expect(dashboard.checkpoints).toEqual([{ name: 'before' }]);
     // The restore is undoable like any edit.
     await t.ok(
-      `mutation($d: ID!) { undo(dashboardId: $d, clientId: "restorer", seq: 2) { version } }`,
-      { d: id },
+      `mutation($d: ID!, $c: ID!) { undo(dashboardId: $d, clientId: $c, seq: 2) { version } }`,
+      { d: id, c: C('restorer') },
       editor.token,
     );
     expect(Object.keys((await doc(id)).document.widgets)).toEqual(['c']);
-    expect(errorCode(await t.gql(restore, { d: id, v: 99, c: 'restorer', s: 3 }, editor.token))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await t.gql(restore, { d: id, v: 99, c: C('restorer'), s: 3 }, editor.token))).toBe(
+      'BAD_USER_INPUT',
+    );
     log.dispose();
   });
 });
@@ -410,8 +420,8 @@ describe('checkpoints and restore', () => {
 describe('[AU1] access revoked on a live subscription', () => {
   it('removing a collaborator ends his stream with AccessRevoked REMOVED; deleting ends others with DASHBOARD_DELETED', async () => {
     const id = await board();
-    const editorLog = subscribeEvents(t.wsClient(editor.token), { d: id, c: 'ed-tab' });
-    const viewerLog = subscribeEvents(t.wsClient(viewer.token), { d: id, c: 'vw-tab' });
+    const editorLog = subscribeEvents(t.wsClient(editor.token), { d: id, c: C('ed-tab') });
+    const viewerLog = subscribeEvents(t.wsClient(viewer.token), { d: id, c: C('vw-tab') });
     await editorLog.until((e) => e.length > 0);
     await viewerLog.until((e) => e.length > 0);
     await t.ok(

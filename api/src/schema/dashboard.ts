@@ -4,6 +4,7 @@ import type { OperationAck } from '../services/collab-engine.js';
 import { builder } from './builder.js';
 import { requireViewer, type GraphQLContext } from './context.js';
 import { UserRef } from './user.js';
+import { PresenceRef } from './presence.js';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'OWNER ⊇ EDITOR ⊇ VIEWER. There is one OWNER per dashboard.',
@@ -101,6 +102,11 @@ export const DashboardRef = builder.objectRef<DashboardShape>('Dashboard').imple
       description: 'The document as it was at a past version.',
       args: { version: t.arg.int() },
       resolve: (d, args, ctx) => ctx.services.engine.documentAt(d.id, args.version),
+    }),
+    presence: t.field({
+      type: [PresenceRef],
+      description: 'Everyone present now, on any instance.',
+      resolve: (d, _a, ctx) => ctx.services.presence.list(d.id),
     }),
     checkpoints: t.field({
       type: [CheckpointRef],

@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 import { requireViewer } from './context.js';
 import { CheckpointRef, DashboardRef } from './dashboard.js';
 import { UserRef } from './user.js';
+import { PresenceRef } from './presence.js';
 
 const RevokeReason = builder.enumType('RevokeReason', { values: ['REMOVED', 'DASHBOARD_DELETED'] as const });
 
@@ -69,8 +70,36 @@ const AccessRevoked = builder.objectRef<Of<'AccessRevoked'>>('AccessRevoked').im
   }),
 });
 
+const PresenceUpdated = builder.objectRef<Of<'PresenceUpdated'>>('PresenceUpdated').implement({
+  description: 'Someone joined, moved a cursor or selection, or changed status.',
+  fields: (t) => ({ presence: t.field({ type: PresenceRef, resolve: (e) => e.presence }) }),
+});
+
+const PresenceLeft = builder.objectRef<Of<'PresenceLeft'>>('PresenceLeft').implement({
+  description: 'A client left (its subscription ended, or its instance stopped refreshing it).',
+  fields: (t) => ({
+    clientId: t.exposeID('clientId'),
+    user: t.field({
+      type: UserRef,
+      resolve: async (e, _a, ctx) => {
+        const user = await ctx.loaders.user.load(e.userId);
+        if (!user) throw new Error(`user ${e.userId} missing`);
+        return user;
+      },
+    }),
+  }),
+});
+
 const DashboardEventUnion = builder.unionType('DashboardEvent', {
-  types: [OperationApplied, SyncCompleted, CheckpointCreated, DashboardChanged, AccessRevoked],
+  types: [
+    OperationApplied,
+    SyncCompleted,
+    PresenceUpdated,
+    PresenceLeft,
+    CheckpointCreated,
+    DashboardChanged,
+    AccessRevoked,
+  ],
   resolveType: (event) => event.__typename,
 });
 
@@ -91,14 +120,24 @@ builder.subscriptionField('dashboardEvents', (t) =>
       const role = await ctx.services.dashboards.authorize(userId, dashboardId, 'read');
       const owner = await ctx.services.store.claimClientId(clientId, userId);
       if (owner !== userId) throw new DomainError('FORBIDDEN', 'This clientId belongs to another user');
+      const current = (await ctx.services.store.getDashboard(dashboardId))?.version ?? 0;
       const fromVersion = args.fromVersion ?? null;
-      if (fromVersion !== null) {
-        const current = (await ctx.services.store.getDashboard(dashboardId))?.version ?? 0;
-        if (!Number.isSafeInteger(fromVersion) || fromVersion < 0 || fromVersion > current) {
-          throw badInput(`fromVersion must be between 0 and the current version ${current}`);
-        }
+      if (fromVersion !== null && (!Number.isSafeInteger(fromVersion) || fromVersion < 0 || fromVersion > current)) {
+        throw badInput(`fromVersion must be between 0 and the current version ${current}`);
       }
-      return ctx.services.hub.events({ dashboardId, userId, role, fromVersion });
+      // PR1: subscribing joins the room; the end of the stream, however it ends, leaves it.
+      const { presence } = ctx.services;
+      const sessionId = await presence.join({ dashboardId, clientId, userId, version: current }).catch(() => null); // presence is best effort: the stream of ops must not depend on it
+      return ctx.services.hub.events({
+        dashboardId,
+        userId,
+        clientId,
+        role,
+        fromVersion,
+        onStop: async () => {
+          if (sessionId) await presence.leave(dashboardId, clientId, sessionId);
+        },
+      });
     },
     resolve: (event) => event,
   }),

@@ -9,7 +9,7 @@
  */
 import { Repeater } from 'graphql-yoga';
 import type { Role } from '../domain/permissions.js';
-import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
+import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';
 import type { OperationRow, Store } from '../ports/store.js';
 
 export interface OperationEvent {
@@ -28,6 +28,8 @@ export type DashboardEvent =
   | OperationEvent
   | { __typename: 'SyncCompleted'; version: number }
   | { __typename: 'CheckpointCreated'; dashboardId: string; checkpointId: string }
+  | { __typename: 'PresenceUpdated'; dashboardId: string; presence: PresenceEntryMessage }
+  | { __typename: 'PresenceLeft'; dashboardId: string; clientId: string; userId: string }
   | { __typename: 'DashboardChanged'; dashboardId: string }
   | { __typename: 'AccessRevoked'; dashboardId: string; reason: 'REMOVED' | 'DASHBOARD_DELETED' };
 
@@ -58,8 +60,12 @@ export interface Hub {
   events(input: {
     dashboardId: string;
     userId: string;
+    /** The subscriber's clientId: its own presence is not echoed back to it. */
+    clientId: string;
     role: Role;
     fromVersion: number | null;
+    /** Runs once the stream has ended, however it ended (e.g. leaving the room, PR1). */
+    onStop?: () => Promise<void>;
   }): AsyncIterableIterator<DashboardEvent>;
   /** Number of rooms open on this instance (tests, metrics). */
   roomCount(): number;
@@ -235,7 +241,7 @@ export function createHub(deps: {
   }
 
   return {
-    events({ dashboardId, userId, role, fromVersion }) {
+    events({ dashboardId, userId, clientId, role, fromVersion, onStop }) {
       return new Repeater<DashboardEvent>(async (push, stop) => {
         let lastSent = fromVersion ?? 0;
         let ended = false;
@@ -275,6 +281,14 @@ export function createHub(deps: {
             await push({ __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId });
           } else if (event.type === 'changed') {
             await push({ __typename: 'DashboardChanged', dashboardId });
+          } else if (event.type === 'presence') {
+            if (event.presence.clientId !== clientId) {
+              await push({ __typename: 'PresenceUpdated', dashboardId, presence: event.presence });
+            }
+          } else if (event.type === 'presence-left') {
+            if (event.clientId !== clientId) {
+              await push({ __typename: 'PresenceLeft', dashboardId, clientId: event.clientId, userId: event.userId });
+            }
           }
         };
 
@@ -311,12 +325,19 @@ export function createHub(deps: {
           stop(error);
         });
         // `room` is read by catchUp only after the gate opens, once it is assigned.
-        const room = await join(dashboardId, listener, role);
+        let room: Room;
+        try {
+          room = await join(dashboardId, listener, role);
+        } catch (error) {
+          await onStop?.().catch((e) => report(e, 'subscription stop'));
+          throw error;
+        }
         openGate();
 
         await stop;
         ended = true;
         leave(room, listener);
+        await onStop?.().catch((error) => report(error, 'subscription stop'));
       });
     },
 

@@ -3,10 +3,12 @@ import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
+import type { PresenceStore } from '../ports/presence-store.js';
 import type { AuthService } from './auth-service.js';
 import type { CollabEngine } from './collab-engine.js';
 import type { DashboardService } from './dashboard-service.js';
 import type { Hub } from './hub.js';
+import type { PresenceService } from './presence-service.js';
 
 export interface Services {
   config: Config;
@@ -17,6 +19,8 @@ export interface Services {
   dashboards: DashboardService;
   engine: CollabEngine;
   hub: Hub;
+  presence: PresenceService;
+  presenceStore: PresenceStore;
 }
 
 /** Who does something, and from where (for the audit log). */

@@ -121,10 +121,30 @@ export function attachWebSocket(deps: {
     wss,
   );
 
+  // Keep-alive: a socket that has not answered the previous ping is dead (PR1: its
+  // subscriptions end, so its clients leave the room).
+  const alive = new WeakSet<WebSocket>();
+  wss.on('connection', (socket) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+  });
+  const keepAlive = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, config.keepAliveMs);
+  keepAlive.unref();
+
   return {
     wss,
     connectionCount: () => wss.clients.size,
     async close(code = CloseCode.GoingAway, reason = 'Server shutting down') {
+      clearInterval(keepAlive);
       for (const socket of wss.clients) socket.close(code, reason);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

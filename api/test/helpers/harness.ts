@@ -16,6 +16,9 @@ import { createMemoryEventBus } from '../../src/adapters/memory-event-bus.js';
 import { createRedisEventBus } from '../../src/adapters/redis-event-bus.js';
 import type { EventBus } from '../../src/ports/event-bus.js';
 import type { Store } from '../../src/ports/store.js';
+import type { PresenceStore } from '../../src/ports/presence-store.js';
+import { createMemoryPresenceStore } from '../../src/adapters/memory-presence-store.js';
+import { createRedisPresenceStore } from '../../src/adapters/redis-presence-store.js';
 import type { Clock } from '../../src/ports/clock.js';
 
 export interface Backend {
@@ -23,6 +26,8 @@ export interface Backend {
   store: Store;
   /** A bus for one instance: on Redis, its own connections; in memory, the shared bus. */
   newBus(): EventBus;
+  /** A presence store for one instance: on Redis its own connection; in memory, shared. */
+  newPresenceStore(): PresenceStore;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   close(): Promise<void>;
@@ -34,6 +39,9 @@ export async function createBackend(options: { redisUrl?: string } = {}): Promis
   const store = await openStore(databaseUrl ? { databaseUrl } : { dataDir: 'memory://' });
   const buses: EventBus[] = [];
   const shared = createMemoryEventBus();
+  const sharedPresence = createMemoryPresenceStore();
+  const presenceStores: PresenceStore[] = [];
+  const prefix = `test-${randomUUID().slice(0, 8)}:`;
   return {
     store,
     databaseUrl,
@@ -43,8 +51,15 @@ export async function createBackend(options: { redisUrl?: string } = {}): Promis
       if (redisUrl) buses.push(bus);
       return bus;
     },
+    newPresenceStore() {
+      if (!redisUrl) return sharedPresence;
+      const store = createRedisPresenceStore({ url: redisUrl, prefix, onError: () => {} });
+      presenceStores.push(store);
+      return store;
+    },
     async close() {
       await Promise.all(buses.map((b) => b.close()));
+      await Promise.all(presenceStores.map((p) => p.close()));
       await shared.close();
       await store.close();
     },
@@ -90,6 +105,7 @@ export async function startApp(
     clock: options.clock,
     store: backend.databaseUrl ? undefined : backend.store,
     bus: options.bus ?? backend.newBus(),
+    presenceStore: backend.newPresenceStore(),
   });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
@@ -163,6 +179,8 @@ export const EVENTS = `subscription($d: ID!, $c: ID!, $f: Int) {
     ... on CheckpointCreated { checkpoint { id name version } }
     ... on DashboardChanged { dashboard { id myRole } }
     ... on AccessRevoked { dashboardId reason }
+    ... on PresenceUpdated { presence { clientId user { id name color } cursor selection version status lastSeen } }
+    ... on PresenceLeft { clientId user { id } }
   }
 }`;
 

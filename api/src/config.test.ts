@@ -1,0 +1,55 @@
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('has embedded defaults for everything', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      dataDir: './data',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      jwtSecret: undefined,
+      accessTokenTtl: 900,
+      refreshTokenTtl: 30 * 24 * 3600,
+      snapshotEvery: 100,
+      presenceTtl: 30,
+      idleAfter: 60,
+      graphiql: true,
+      introspection: true,
+    });
+  });
+
+  it('reads the variables', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u@h:5432/db',
+      REDIS_URL: 'redis://h:6379',
+      GRAPHIQL: 'off',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      SNAPSHOT_EVERY: '50',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u@h:5432/db',
+      redisUrl: 'redis://h:6379',
+      graphiql: false,
+      corsOrigins: ['https://a.example', 'https://b.example'],
+      snapshotEvery: 50,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'not a url'],
+    ['JWT_SECRET', 'short'],
+    ['ACCESS_TOKEN_TTL', '0'],
+    ['GRAPHIQL', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['SNAPSHOT_EVERY', '-1'],
+  ])('refuses a bad %s (%s) with a message naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});
