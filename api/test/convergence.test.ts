@@ -27,7 +27,16 @@ import {
   type SyncEngine,
 } from '../../core/src/index.js';
 import type { DashboardMessage, EventBus, Topic } from '../src/ports/event-bus.js';
-import { createBackend, createDashboard, signUp, startApp, type Backend, type TestApp } from './helpers/harness.js';
+import {
+  createBackend,
+  createDashboard,
+  signUp,
+  startApp,
+  subscribeEvents,
+  SUBMIT,
+  type Backend,
+  type TestApp,
+} from './helpers/harness.js';
 import { createRng, type Rng } from './helpers/random.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -308,6 +317,51 @@ describe('[SUB2] pub/sub is a hint: clients converge when the bus loses messages
       expect(result.committed).toBeGreaterThan(0);
     } finally {
       await lossy.stop();
+    }
+  });
+});
+
+describe('[SUB2] after a bus reconnect, live subscriptions re-check the database', () => {
+  it('ops whose messages were lost during an outage arrive once the bus reports a reconnect', async () => {
+    const inner = backend.newBus();
+    const reconnects = new Set<() => void>();
+    let outage = true;
+    const flaky: EventBus = {
+      ...inner,
+      publish: (topic, message) => inner.publish(topic, message),
+      subscribe: ((topic: Topic, handler: (m: unknown) => void) =>
+        inner.subscribe(topic, (message) => {
+          if (outage && (message as DashboardMessage).type === 'op') return; // lost while "down"
+          handler(message);
+        })) as EventBus['subscribe'],
+      onReconnect: (cb) => {
+        reconnects.add(cb);
+        return () => reconnects.delete(cb);
+      },
+      isUp: () => !outage,
+      close: () => inner.close(),
+    };
+    // No periodic re-check: only the reconnect can reveal the lost ops.
+    const lonely = await startApp(backend, { bus: flaky, config: { recheckIntervalMs: 0 } });
+    try {
+      const [owner] = users;
+      const id = await createDashboard(instances[0]!, owner!.token, 'reconnect');
+      const log = subscribeEvents(lonely.wsClient(owner!.token), { d: id, c: `rc-${RUN}` });
+      await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+      let doc = createDocument('reconnect');
+      for (let i = 0; i < 3; i++) {
+        const op = addWidget(doc, newWidget('note', { id: `r${i}` }));
+        await instances[0]!.ok(SUBMIT, { d: id, c: `rc-w-${RUN}`, s: i + 1, b: i, op }, owner!.token);
+        doc = applyOp(doc, op);
+      }
+      expect(log.events.filter((x) => x.__typename === 'OperationApplied')).toHaveLength(0);
+      outage = false;
+      for (const cb of reconnects) cb();
+      await log.until((e) => e.filter((x) => x.__typename === 'OperationApplied').length === 3);
+      expect(log.events.filter((x) => x.__typename === 'OperationApplied').map((x) => x.version)).toEqual([1, 2, 3]);
+      log.dispose();
+    } finally {
+      await lonely.stop();
     }
   });
 });

@@ -1,4 +1,5 @@
 /** Presence and live cursors across instances (rules PR1, PR2). */
+import WebSocket from 'ws';
 import { addWidget, insertText, newWidget, removeWidget, request } from '../../core/src/index.js';
 import {
   createBackend,
@@ -313,6 +314,40 @@ describe('[PR1] liveness', () => {
       await request(bobWs, UPDATE, { d: id, c: cid('bob-idle'), cursor: { x: 3, y: 4 } });
       await annLog.until((e) => presenceOf(e, cid('bob-idle')).at(-1)?.status === 'ACTIVE');
       expect(presenceOf(annLog.events, cid('bob-idle')).at(-1).cursor).toEqual({ x: 3, y: 4 });
+      annLog.dispose();
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('[PR1] keep-alive', () => {
+  it('a socket that stops answering pings is closed, and its client leaves the room', async () => {
+    const id = await board();
+    const t = await startApp(backend, { config: { keepAliveMs: 100 } });
+    try {
+      const annLog = subscribeEvents(one.wsClient(ann.token), { d: id, c: cid('ann-ka') });
+      await annLog.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+      // A raw client that never answers pings, like a peer whose network vanished.
+      const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws', { autoPong: false });
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: bob.token } }));
+      socket.once('message', () =>
+        socket.send(
+          JSON.stringify({
+            id: '1',
+            type: 'subscribe',
+            payload: {
+              query: `subscription($d: ID!, $c: ID!) { dashboardEvents(dashboardId: $d, clientId: $c) { __typename } }`,
+              variables: { d: id, c: cid('bob-ka') },
+            },
+          }),
+        ),
+      );
+      await annLog.until((e) => presenceOf(e, cid('bob-ka')).length > 0);
+      expect(await closed).toBe(1006); // terminated, no close frame
+      await annLog.until((e) => e.some((x) => x.__typename === 'PresenceLeft' && x.clientId === cid('bob-ka')));
       annLog.dispose();
     } finally {
       await t.stop();
