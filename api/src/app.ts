@@ -219,10 +219,14 @@ export function buildApp(deps: AppDeps): App {
     },
 
     async stop() {
-      shuttingDown = true;
+      shuttingDown = true; // /readyz answers 503 from now on
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        // Commits already queued finish and their acks go out on open connections (OP4)...
+        await services?.engine.drain();
+        // ...then sockets close with 1001 so clients reconnect to another instance.
         await ws?.close();
+        server.closeIdleConnections();
         server.closeAllConnections();
         await closed;
       }

@@ -67,7 +67,7 @@ export function request<T>(client: GraphQLSubscriber, query: string, variables: 
         error(error) {
           if (settled) return;
           settled = true;
-          reject(error instanceof Error ? error : new Error(describeClose(error)));
+          reject(toError(error));
         },
         complete() {
           if (settled) return;
@@ -77,6 +77,16 @@ export function request<T>(client: GraphQLSubscriber, query: string, variables: 
       },
     );
   });
+}
+
+/** graphql-ws reports an operation refused before execution as a list of GraphQL errors. */
+function toError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  if (Array.isArray(error) && error[0]) {
+    const first = error[0] as { message?: string; extensions?: Record<string, unknown> };
+    return new ApiError(first.message ?? 'GraphQL error', first.extensions?.code as string | undefined);
+  }
+  return new Error(describeClose(error));
 }
 
 function describeClose(error: unknown): string {
@@ -150,8 +160,7 @@ export function createGraphQLTransport(options: {
                 break;
             }
           },
-          error: (error) =>
-            finish(() => handlers.error(error instanceof Error ? error : new Error(describeClose(error)))),
+          error: (error) => finish(() => handlers.error(toError(error))),
           complete: () => finish(() => handlers.closed()),
         },
       );

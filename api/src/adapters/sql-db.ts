@@ -32,6 +32,12 @@ export function createPgDb(pool: pg.Pool): SqlDb {
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
+      // A checked-out client has no pool listener: a backend that dies mid-transaction
+      // would emit an unhandled 'error' and crash the process. The failing query rejects.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -54,6 +60,7 @@ export function createPgDb(pool: pg.Pool): SqlDb {
         }
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

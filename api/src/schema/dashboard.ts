@@ -1,6 +1,7 @@
 import type { Role } from '../domain/permissions.js';
 import type { AuditRow, CheckpointRow, CollaboratorRow, DashboardRow, OperationRow } from '../ports/store.js';
 import type { OperationAck } from '../services/collab-engine.js';
+import { notFound } from '../errors.js';
 import { builder } from './builder.js';
 import { requireViewer, type GraphQLContext } from './context.js';
 import { UserRef } from './user.js';
@@ -141,10 +142,11 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const withRole = async (ctx: GraphQLContext, row: DashboardRow): Promise<DashboardShape> => ({
-  ...row,
-  role: (await ctx.services.store.getRole(row.id, requireViewer(ctx)))!,
-});
+const withRole = async (ctx: GraphQLContext, row: DashboardRow): Promise<DashboardShape> => {
+  const role = await ctx.services.store.getRole(row.id, requireViewer(ctx));
+  if (!role) throw notFound(); // access lost meanwhile (AC1)
+  return { ...row, role };
+};
 
 builder.mutationFields((t) => ({
   createDashboard: t.field({

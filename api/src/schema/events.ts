@@ -125,15 +125,20 @@ builder.subscriptionField('dashboardEvents', (t) =>
       if (fromVersion !== null && (!Number.isSafeInteger(fromVersion) || fromVersion < 0 || fromVersion > current)) {
         throw badInput(`fromVersion must be between 0 and the current version ${current}`);
       }
-      // PR1: subscribing joins the room; the end of the stream, however it ends, leaves it.
+      // PR1: subscribing joins the room and the end of the stream, however it ends, leaves
+      // it. Both run inside the stream's lifetime, so a subscription cancelled before it
+      // started leaves no ghost.
       const { presence } = ctx.services;
-      const sessionId = await presence.join({ dashboardId, clientId, userId, version: current }).catch(() => null); // presence is best effort: the stream of ops must not depend on it
+      let sessionId: string | null = null;
       return ctx.services.hub.events({
         dashboardId,
         userId,
         clientId,
         role,
         fromVersion,
+        onStart: async () => {
+          sessionId = await presence.join({ dashboardId, clientId, userId, version: current });
+        },
         onStop: async () => {
           if (sessionId) await presence.leave(dashboardId, clientId, sessionId);
         },

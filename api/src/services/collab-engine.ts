@@ -102,10 +102,7 @@ export function createCollabEngine(deps: {
       let queue = queues.get(dashboardId);
       if (!queue) queues.set(dashboardId, (queue = []));
       queue.push({ submission, resolve, reject });
-      if (!running.has(dashboardId)) {
-        const loop = runQueue(dashboardId).finally(() => running.delete(dashboardId));
-        running.set(dashboardId, loop);
-      }
+      if (!running.has(dashboardId)) running.set(dashboardId, runQueue(dashboardId));
     });
   }
 
@@ -113,7 +110,9 @@ export function createCollabEngine(deps: {
     for (;;) {
       const queue = queues.get(dashboardId);
       if (!queue || queue.length === 0) {
+        // Synchronously with the check: an enqueue after this starts a new loop.
         queues.delete(dashboardId);
+        running.delete(dashboardId);
         return;
       }
       const batch = queue.splice(0, MAX_BATCH);
@@ -249,6 +248,9 @@ export function createCollabEngine(deps: {
             outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
           }
         } catch (error) {
+          // A database error (it carries a SQLSTATE or errno code) aborts the transaction:
+          // fail the whole group, as UNAVAILABLE. Anything else fails this submission only.
+          if (!(error instanceof DomainError) && typeof (error as { code?: unknown })?.code === 'string') throw error;
           outcomes.push({ pending, error });
         }
       }
@@ -358,8 +360,9 @@ export function createCollabEngine(deps: {
     async restore(actor, input) {
       await prepare(actor, input.dashboardId, input.clientId, input.seq);
       const current = await store.getDashboard(input.dashboardId);
-      if (!Number.isSafeInteger(input.version) || input.version < 0 || !current || input.version > current.version) {
-        throw badInput(`version must be between 0 and ${current?.version ?? 0}`);
+      if (!current) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+      if (!Number.isSafeInteger(input.version) || input.version < 0 || input.version > current.version) {
+        throw badInput(`version must be between 0 and ${current.version}`);
       }
       const target = await documentAt(input.dashboardId, input.version);
       const ack = await enqueue(input.dashboardId, {
@@ -437,7 +440,7 @@ export function createCollabEngine(deps: {
 export function mapStorageError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
   const code = (error as { code?: string } | null)?.code ?? '';
-  if (/^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) {
+  if (/^(08|57P|53|40|25P02)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) {
     return new DomainError('UNAVAILABLE', 'The database is unavailable; nothing was committed. Retry shortly.', {
       retryAfter: 1,
     });

@@ -48,7 +48,8 @@ interface Room {
   /** userId -> role, re-read when collaborators change; null = no longer a member. */
   roles: Map<string, Role | null>;
   chain: Promise<void>;
-  unsubscribe: () => Promise<void>;
+  /** The bus subscription; resolves once Redis confirmed it (it may wait out an outage). */
+  subscription: Promise<(() => Promise<void>) | null>;
   closing: Promise<void> | null;
 }
 
@@ -64,7 +65,10 @@ export interface Hub {
     clientId: string;
     role: Role;
     fromVersion: number | null;
-    /** Runs once the stream has ended, however it ended (e.g. leaving the room, PR1). */
+    /** Runs once the subscriber is in the room, before catch-up (e.g. joining presence, PR1). */
+    onStart?: () => Promise<void>;
+    /** Runs once the stream has ended, however it ended (e.g. leaving presence). Runs only
+     * if the stream started: a subscription cancelled before its first pull never starts. */
     onStop?: () => Promise<void>;
   }): AsyncIterableIterator<DashboardEvent>;
   /** Number of rooms open on this instance (tests, metrics). */
@@ -100,8 +104,14 @@ export function createHub(deps: {
   const rooms = new Map<string, Room>(); // dashboardId -> room
   const report = (error: unknown, context: string) => deps.onError?.(error, context);
 
+  // Messages may have been lost while the bus was down: ops and revocations alike.
   const stopReconnect = bus.onReconnect(() => {
-    for (const room of rooms.values()) enqueue(room, () => catchUpRoom(room));
+    for (const room of rooms.values()) {
+      enqueue(room, async () => {
+        await refreshRoles(room);
+        await catchUpRoom(room);
+      });
+    }
   });
 
   // One query for all rooms of this instance, however many there are.
@@ -114,7 +124,12 @@ export function createHub(deps: {
           try {
             const versions = await store.dashboardVersions([...rooms.keys()]);
             for (const room of rooms.values()) {
-              if ((versions.get(room.dashboardId) ?? 0) > room.version) enqueue(room, () => catchUpRoom(room));
+              const version = versions.get(room.dashboardId);
+              // Re-read roles too: a lost revocation must not leave a removed member listening.
+              enqueue(room, async () => {
+                await refreshRoles(room, version === undefined);
+                if ((version ?? 0) > room.version) await catchUpRoom(room);
+              });
             }
           } catch (error) {
             report(error, 'recheck');
@@ -145,9 +160,29 @@ export function createHub(deps: {
     }
   }
 
-  async function refreshRoles(room: Room) {
-    for (const userId of new Set([...room.listeners].map((l) => l.userId))) {
-      room.roles.set(userId, await store.getRole(room.dashboardId, userId));
+  /**
+   * Re-reads the roles of the room's users. Whoever lost access gets AccessRevoked, even
+   * when the bus lost the revocation message (SUB2).
+   */
+  async function refreshRoles(room: Room, deleted = false) {
+    const users = new Set([...room.listeners].map((l) => l.userId));
+    if (users.size === 0) return;
+    const roles = deleted
+      ? new Map()
+      : new Map((await store.listCollaborators(room.dashboardId)).map((c) => [c.userId, c.role]));
+    const gone = deleted || !(await store.getDashboard(room.dashboardId));
+    for (const userId of users) {
+      const role = gone ? null : (roles.get(userId) ?? null);
+      const had = room.roles.get(userId);
+      room.roles.set(userId, role);
+      if (had && !role) {
+        broadcast(room, {
+          type: 'revoked',
+          dashboardId: room.dashboardId,
+          userId: gone ? null : userId,
+          reason: gone ? 'DASHBOARD_DELETED' : 'REMOVED',
+        });
+      }
     }
   }
 
@@ -199,25 +234,38 @@ export function createHub(deps: {
         listeners: new Set([listener]),
         roles: new Map([[listener.userId, role]]),
         chain: Promise.resolve(),
-        unsubscribe: async () => {},
+        subscription: Promise.resolve(null),
         closing: null,
       };
       rooms.set(dashboardId, room);
-      // Subscribe first, then read the version: nothing committed in between is missed.
       let ready!: () => void;
       room.chain = new Promise<void>((resolve) => (ready = resolve));
-      try {
-        room.unsubscribe = await bus.subscribe(`dashboard:${dashboardId}`, (m) => onMessage(room, m));
-      } catch (error) {
-        // The bus is a hint (SUB2): without it the room still serves catch-up and re-checks.
-        report(error, 'bus subscribe');
-      }
+      // The bus is a hint (SUB2): the room serves catch-up without waiting for it (during a
+      // Redis outage the subscription waits for the reconnect). Once it is confirmed, a
+      // catch-up covers whatever was committed before it.
+      let readStarted = false;
+      room.subscription = bus
+        .subscribe(`dashboard:${dashboardId}`, (m) => onMessage(room, m))
+        .then(
+          (unsubscribe) => {
+            // Confirmed after we started reading the version: what came in between is re-read.
+            if (readStarted) enqueue(room, () => catchUpRoom(room));
+            return unsubscribe;
+          },
+          (error) => {
+            report(error, 'bus subscribe');
+            return null;
+          },
+        );
+      // A healthy bus confirms within milliseconds; an outage must not hold up catch-up.
+      await Promise.race([room.subscription, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
+      readStarted = true;
       try {
         const row = await store.getDashboard(dashboardId);
         room.version = row?.version ?? 0;
       } catch (error) {
         rooms.delete(dashboardId);
-        await room.unsubscribe().catch(() => {});
+        void room.subscription.then((unsubscribe) => unsubscribe?.()).catch(() => {});
         throw error;
       } finally {
         ready();
@@ -231,17 +279,14 @@ export function createHub(deps: {
     if (room.listeners.size > 0 || room.closing) return;
     room.closing = (async () => {
       await room.chain;
-      try {
-        await room.unsubscribe();
-      } catch (error) {
-        report(error, 'bus unsubscribe');
-      }
       rooms.delete(room.dashboardId);
+      // Unsubscribing waits for the subscription itself, which may wait out a Redis outage.
+      void room.subscription.then((unsubscribe) => unsubscribe?.()).catch((error) => report(error, 'bus unsubscribe'));
     })();
   }
 
   return {
-    events({ dashboardId, userId, clientId, role, fromVersion, onStop }) {
+    events({ dashboardId, userId, clientId, role, fromVersion, onStart, onStop }) {
       return new Repeater<DashboardEvent>(async (push, stop) => {
         let lastSent = fromVersion ?? 0;
         let ended = false;
@@ -302,6 +347,15 @@ export function createHub(deps: {
         // Catch-up runs first on the subscriber's chain; live events queue behind it.
         const catchUp = async () => {
           await room.chain; // the room has read its version
+          // The role checked before subscribing may be stale by now (removed meanwhile, and
+          // the revocation already published): re-read it now that the room listens.
+          const current = await store.getRole(dashboardId, userId);
+          room.roles.set(userId, current);
+          if (!current) {
+            const deleted = !(await store.getDashboard(dashboardId));
+            return revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+          }
+          await onStart?.().catch((error) => report(error, 'subscription start'));
           if (fromVersion === null) {
             lastSent = room.version;
           } else {
@@ -325,13 +379,7 @@ export function createHub(deps: {
           stop(error);
         });
         // `room` is read by catchUp only after the gate opens, once it is assigned.
-        let room: Room;
-        try {
-          room = await join(dashboardId, listener, role);
-        } catch (error) {
-          await onStop?.().catch((e) => report(e, 'subscription stop'));
-          throw error;
-        }
+        const room = await join(dashboardId, listener, role);
         openGate();
 
         await stop;
@@ -346,8 +394,14 @@ export function createHub(deps: {
     async stop() {
       stopReconnect();
       clearInterval(recheckTimer);
-      await Promise.allSettled([...rooms.values()].map((room) => room.unsubscribe()));
+      const open = [...rooms.values()];
       rooms.clear();
+      // A subscription still waiting for Redis is abandoned; the bus closes it.
+      await Promise.allSettled(
+        open.map((room) =>
+          Promise.race([room.subscription.then((u) => u?.()), new Promise((r) => setTimeout(r, 100).unref())]),
+        ),
+      );
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
@@ -51,6 +51,38 @@ export function attachWebSocket(deps: {
     handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
   });
 
+  // API tokens never expire, so a revocation must reach the sockets they opened, on every
+  // instance: userId -> { sockets by apiTokenId, the bus subscription }.
+  const apiSockets = new Map<
+    string,
+    { byToken: Map<string, Set<WebSocket>>; unsubscribe: Promise<() => Promise<void>> }
+  >();
+
+  function watchApiToken(userId: string, tokenId: string, socket: WebSocket) {
+    let entry = apiSockets.get(userId);
+    if (!entry) {
+      const byToken = new Map<string, Set<WebSocket>>();
+      const unsubscribe = services.bus.subscribe(`user:${userId}`, (message) => {
+        if (message.type !== 'api-token-revoked') return;
+        for (const s of byToken.get(message.tokenId) ?? []) s.close(CloseCode.Unauthorized, 'API token revoked');
+      });
+      unsubscribe.catch((error) => logger.warn({ err: error }, 'user topic subscribe failed'));
+      entry = { byToken, unsubscribe };
+      apiSockets.set(userId, entry);
+    }
+    let sockets = entry.byToken.get(tokenId);
+    if (!sockets) entry.byToken.set(tokenId, (sockets = new Set()));
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) entry.byToken.delete(tokenId);
+      if (entry.byToken.size === 0) {
+        apiSockets.delete(userId);
+        entry.unsubscribe.then((stop) => stop()).catch(() => {});
+      }
+    });
+  }
+
   const connectionOf = (ctx: WsContext<Record<string, unknown> | undefined, Extra>) => {
     let conn = connections.get(ctx);
     if (!conn) {
@@ -79,8 +111,9 @@ export function attachWebSocket(deps: {
           ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
           return false;
         }
+        if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, ctx.extra.socket);
         const expiresAt = conn.viewer.expiresAt;
-        if (expiresAt) {
+        if (expiresAt && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
           // AU1: close at expiry, not at the next message. setTimeout caps at ~24.8 days.
           const ms = Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 2 ** 31 - 1);
           conn.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Token expired'), ms);
@@ -105,10 +138,17 @@ export function attachWebSocket(deps: {
           ip: conn.ip,
           requestId: conn.id,
         });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // One bad operation fails alone; the socket and its other subscriptions live on.
+          return [new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },

@@ -1,0 +1,125 @@
+/** Access that ends must end everywhere at once (AU1, AC1), even when the bus loses messages. */
+import { request } from '../../core/src/index.js';
+import type { DashboardMessage, EventBus, Topic } from '../src/ports/event-bus.js';
+import {
+  createBackend,
+  createDashboard,
+  signUp,
+  startApp,
+  subscribeEvents,
+  type Backend,
+  type TestApp,
+} from './helpers/harness.js';
+import { waitFor } from './helpers/wait.js';
+
+const RUN = Math.random().toString(36).slice(2, 8);
+let backend: Backend;
+let t: TestApp;
+
+beforeAll(async () => {
+  backend = await createBackend();
+  t = await startApp(backend);
+});
+afterAll(async () => {
+  await t.stop();
+  await backend.close();
+});
+
+/** A bus that never delivers revocations or collaborator changes. */
+function forgetfulBus(inner: EventBus): EventBus {
+  return {
+    ...inner,
+    publish: (topic, message) => inner.publish(topic, message),
+    subscribe: ((topic: Topic, handler: (m: unknown) => void) =>
+      inner.subscribe(topic, (message) => {
+        const type = (message as DashboardMessage).type;
+        if (type === 'revoked' || type === 'changed') return;
+        handler(message);
+      })) as EventBus['subscribe'],
+    onReconnect: (cb) => inner.onReconnect(cb),
+    isUp: () => inner.isUp(),
+    close: () => inner.close(),
+  };
+}
+
+describe('[AU1] revocation', () => {
+  it('a removed member is cut off by the periodic re-check when the bus lost the revocation', async () => {
+    const forgetful = await startApp(backend, {
+      bus: forgetfulBus(backend.newBus()),
+      config: { recheckIntervalMs: 100 },
+    });
+    try {
+      const owner = await signUp(t, 'Owner');
+      const member = await signUp(t, 'Member');
+      const id = await createDashboard(t, owner.token, 'revoke');
+      await t.ok(
+        `mutation($d: ID!, $e: String!) { inviteCollaborator(dashboardId: $d, email: $e, role: EDITOR) { role } }`,
+        { d: id, e: member.email },
+        owner.token,
+      );
+      const log = subscribeEvents(forgetful.wsClient(member.token), { d: id, c: `m-${RUN}` });
+      await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+      await t.ok(
+        `mutation($d: ID!, $u: ID!) { removeCollaborator(dashboardId: $d, userId: $u) }`,
+        { d: id, u: member.userId },
+        owner.token,
+      );
+      await log.until((e) => e.some((x) => x.__typename === 'AccessRevoked'));
+      expect(log.events.at(-1)).toEqual({ __typename: 'AccessRevoked', dashboardId: id, reason: 'REMOVED' });
+      await log.until(() => log.completed);
+    } finally {
+      await forgetful.stop();
+    }
+  });
+
+  it('revoking an API token closes the sockets it opened with 4401', async () => {
+    const user = await signUp(t, 'Integrator');
+    const { createApiToken } = await t.ok(
+      `mutation { createApiToken(name: "bot") { token apiToken { id } } }`,
+      {},
+      user.token,
+    );
+    const client = t.wsClient(createApiToken.token);
+    const closed = new Promise<number>((resolve) => client.on('closed', (e) => resolve((e as { code: number }).code)));
+    const id = await createDashboard(t, user.token, 'bot board');
+    const log = subscribeEvents(client, { d: id, c: `bot-${RUN}` });
+    await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+    await t.ok(`mutation($id: ID!) { revokeApiToken(id: $id) }`, { id: createApiToken.apiToken.id }, user.token);
+    expect(await closed).toBe(4401);
+  });
+});
+
+describe('WebSocket robustness', () => {
+  it('a syntax error fails that operation alone; the socket and its other subscriptions live on', async () => {
+    const user = await signUp(t, 'Typo');
+    const id = await createDashboard(t, user.token, 'typo');
+    const client = t.wsClient(user.token);
+    const log = subscribeEvents(client, { d: id, c: `typo-${RUN}` });
+    await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+    await expect(request(client, '{ me { ', {})).rejects.toMatchObject({ code: 'GRAPHQL_PARSE_FAILED' });
+    const me = await request<{ me: { id: string } }>(client, '{ me { id } }', {});
+    expect(me.me.id).toBe(user.userId);
+    expect(log.errors).toEqual([]);
+    expect(log.completed).toBe(false);
+    log.dispose();
+  });
+
+  it('[PR1] subscriptions cancelled before they start leave no ghost presence', async () => {
+    const user = await signUp(t, 'Flicker');
+    const id = await createDashboard(t, user.token, 'flicker');
+    const client = t.wsClient(user.token);
+    for (let i = 0; i < 10; i++) subscribeEvents(client, { d: id, c: `flick-${RUN}-${i}` }).dispose();
+    const kept = subscribeEvents(client, { d: id, c: `kept-${RUN}` });
+    await kept.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+    const presence = async () =>
+      (
+        await t.ok(`query($d: ID!) { dashboard(id: $d) { presence { clientId } } }`, { d: id }, user.token)
+      ).dashboard.presence.map((p: { clientId: string }) => p.clientId);
+    await waitFor(async () => JSON.stringify(await presence()) === JSON.stringify([`kept-${RUN}`]), {
+      timeout: 5000,
+      interval: 20,
+      description: 'only the kept client present',
+    });
+    kept.dispose();
+  });
+});
