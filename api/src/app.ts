@@ -28,6 +28,7 @@ import { createLoaders, type GraphQLContext } from './schema/context.js';
 import { toGraphQLError } from './schema/errors.js';
 import { DomainError } from './errors.js';
 import { attachWebSocket, type WsTransport } from './transport/ws.js';
+import { createMetrics } from './metrics.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
 export interface AppDeps {
@@ -61,6 +62,16 @@ export function buildApp(deps: AppDeps): App {
   let ownsBus = false;
   let ownsPresence = false;
   let shuttingDown = false;
+  const metrics = createMetrics(() =>
+    services && ws
+      ? {
+          wsConnections: () => ws!.connectionCount(),
+          subscriptions: () => services!.hub.subscriberCount(),
+          presentClients: () => services!.presence.localCount(),
+          redisUp: () => services!.bus.isUp(),
+        }
+      : undefined,
+  );
 
   async function openBus(): Promise<EventBus> {
     if (deps.bus) return deps.bus;
@@ -86,6 +97,13 @@ export function buildApp(deps: AppDeps): App {
     });
     const dashboards = createDashboardService({ store, bus, clock, onPublishError });
     const engine = createCollabEngine({
+      metrics: {
+        committed: (seconds) => {
+          metrics.opsCommitted.inc();
+          metrics.opCommitSeconds.observe(seconds);
+        },
+        conflicts: (n) => metrics.transformConflicts.inc(n),
+      },
       store,
       bus,
       clock,
@@ -94,6 +112,11 @@ export function buildApp(deps: AppDeps): App {
       onPublishError,
     });
     const hub = createHub({
+      metrics: {
+        catchUp: (seconds) => metrics.syncCatchupSeconds.observe(seconds),
+        syncFailure: () => metrics.syncFailures.inc(),
+        delivered: (seconds) => metrics.opDeliverySeconds.observe(seconds),
+      },
       store,
       bus,
       recheckIntervalMs: config.recheckIntervalMs,
@@ -116,6 +139,7 @@ export function buildApp(deps: AppDeps): App {
       dashboards,
       ttlMs: config.presenceTtl * 1000,
       idleAfterMs: config.idleAfter * 1000,
+      metrics: { update: () => metrics.presenceUpdates.inc() },
       onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
     });
     return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
@@ -129,7 +153,11 @@ export function buildApp(deps: AppDeps): App {
       logging: logger,
       graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
       maskedErrors: {
-        maskError: (error) => toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error')),
+        maskError: (error) => {
+          const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
+          metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
+          return masked;
+        },
       },
       cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: false } : undefined,
       context: async (initial): Promise<GraphQLContext> => {
@@ -181,6 +209,11 @@ export function buildApp(deps: AppDeps): App {
         const path = (req.url ?? '/').split('?')[0];
         try {
           if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+          if (path === '/metrics') {
+            const body = await metrics.registry.metrics();
+            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            return res.end(body);
+          }
           if (path === '/readyz') {
             if (shuttingDown) return sendJson(res, 503, { status: 'shutting down' });
             try {
@@ -206,7 +239,13 @@ export function buildApp(deps: AppDeps): App {
           else res.destroy();
         }
       }));
-      ws = attachWebSocket({ server: httpServer, yoga, services: s, logger });
+      ws = attachWebSocket({
+        server: httpServer,
+        yoga,
+        services: s,
+        logger,
+        onDisconnect: (reason) => metrics.wsDisconnects.inc({ reason }),
+      });
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => resolve());

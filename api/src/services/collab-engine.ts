@@ -55,7 +55,8 @@ export interface CollabEngine {
 }
 
 export interface EngineMetrics {
-  committed(count: number, seconds: number): void;
+  /** One call per committed op: seconds from its arrival to its commit. */
+  committed(seconds: number): void;
   conflicts(count: number): void;
 }
 
@@ -67,6 +68,8 @@ type Submission =
 
 interface Pending {
   submission: Submission;
+  /** performance.now() when it arrived, for dash_op_commit_seconds. */
+  arrivedAt: number;
   resolve(ack: OperationAck | null): void;
   reject(error: unknown): void;
 }
@@ -101,7 +104,7 @@ export function createCollabEngine(deps: {
     return new Promise((resolve, reject) => {
       let queue = queues.get(dashboardId);
       if (!queue) queues.set(dashboardId, (queue = []));
-      queue.push({ submission, resolve, reject });
+      queue.push({ submission, arrivedAt: performance.now(), resolve, reject });
       if (!running.has(dashboardId)) running.set(dashboardId, runQueue(dashboardId));
     });
   }
@@ -125,7 +128,6 @@ export function createCollabEngine(deps: {
   }
 
   async function commitBatch(dashboardId: string, batch: Pending[]) {
-    const started = process.hrtime.bigint();
     const outcomes: Array<{ pending: Pending; ack?: OperationAck | null; error?: unknown }> = [];
     let conflicts = 0;
     const committed = await store.withDashboardLock(dashboardId, async (tx) => {
@@ -271,8 +273,10 @@ export function createCollabEngine(deps: {
       return rows;
     });
 
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (committed.length > 0) deps.metrics?.committed(committed.length, seconds);
+    const done = performance.now();
+    for (const o of outcomes) {
+      if (o.ack && !o.ack.duplicate) deps.metrics?.committed((done - o.pending.arrivedAt) / 1000);
+    }
     if (conflicts > 0) deps.metrics?.conflicts(conflicts);
     for (const o of outcomes) {
       if (o.error !== undefined) o.pending.reject(o.error);

@@ -73,6 +73,8 @@ export interface Hub {
   }): AsyncIterableIterator<DashboardEvent>;
   /** Number of rooms open on this instance (tests, metrics). */
   roomCount(): number;
+  /** Live subscriptions on this instance (metrics). */
+  subscriberCount(): number;
   stop(): Promise<void>;
 }
 
@@ -98,7 +100,7 @@ export function createHub(deps: {
    */
   recheckIntervalMs?: number;
   onError?: (error: unknown, context: string) => void;
-  metrics?: { catchUp(seconds: number): void; syncFailure(): void };
+  metrics?: { catchUp(seconds: number): void; syncFailure(): void; delivered(seconds: number): void };
 }): Hub {
   const { store, bus } = deps;
   const rooms = new Map<string, Room>(); // dashboardId -> room
@@ -321,6 +323,8 @@ export function createHub(deps: {
               }
             }
             lastSent = event.version;
+            if (event.committedAt !== undefined)
+              deps.metrics?.delivered(Math.max(0, Date.now() - event.committedAt) / 1000);
             await push(event);
           } else if (event.type === 'checkpoint') {
             await push({ __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId });
@@ -390,6 +394,7 @@ export function createHub(deps: {
     },
 
     roomCount: () => rooms.size,
+    subscriberCount: () => [...rooms.values()].reduce((n, room) => n + room.listeners.size, 0),
 
     async stop() {
       stopReconnect();

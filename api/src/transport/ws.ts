@@ -16,6 +16,7 @@ import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
 import { DomainError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
+import { disconnectReason } from '../metrics.js';
 import { clientIp } from './http.js';
 
 export interface Connection {
@@ -39,6 +40,8 @@ export function attachWebSocket(deps: {
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   services: Services;
   logger: Logger;
+  /** Called once per closed socket with a bounded reason label (dash_ws_disconnects_total). */
+  onDisconnect?: (reason: string) => void;
 }): WsTransport {
   const { services, logger, yoga } = deps;
   const config = services.config;
@@ -123,6 +126,7 @@ export function attachWebSocket(deps: {
         return true;
       },
       onClose: (ctx, code) => {
+        deps.onDisconnect?.(disconnectReason(code));
         const conn = connections.get(ctx);
         if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
         logger.debug({ connectionId: conn?.id, code }, 'socket closed');

@@ -1,0 +1,130 @@
+/**
+ * Prometheus metrics with the fixed names of DESIGN.md section 8, on a registry per app (so
+ * several instances can live in one test process). No per-user or per-dashboard labels.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  opsCommitted: Counter;
+  opCommitSeconds: Histogram;
+  opDeliverySeconds: Histogram;
+  syncCatchupSeconds: Histogram;
+  syncFailures: Counter;
+  transformConflicts: Counter;
+  wsDisconnects: Counter<'reason'>;
+  rejected: Counter<'code'>;
+  presenceUpdates: Counter;
+}
+
+/** Live values read when Prometheus scrapes. */
+export interface MetricSources {
+  wsConnections(): number;
+  subscriptions(): number;
+  presentClients(): number;
+  redisUp(): boolean;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createMetrics(sources: () => MetricSources | undefined): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const gauge = (name: string, help: string, read: (s: MetricSources) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = sources();
+        if (s) this.set(read(s));
+      },
+    });
+  gauge('dash_ws_connections', 'Open WebSocket connections on this instance.', (s) => s.wsConnections());
+  gauge('dash_subscriptions', 'Live dashboardEvents subscriptions on this instance.', (s) => s.subscriptions());
+  gauge('dash_present_clients', 'Clients present on dashboards through this instance.', (s) => s.presentClients());
+  gauge('dash_redis_up', '1 when the event bus is connected (always 1 for the in-memory bus).', (s) =>
+    s.redisUp() ? 1 : 0,
+  );
+  return {
+    registry,
+    opsCommitted: new Counter({
+      name: 'dash_ops_committed_total',
+      help: 'Operations committed.',
+      registers: [registry],
+    }),
+    opCommitSeconds: new Histogram({
+      name: 'dash_op_commit_seconds',
+      help: 'From submission received to committed in the database, per operation.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    opDeliverySeconds: new Histogram({
+      name: 'dash_op_delivery_seconds',
+      help: 'From commit to handed to a subscriber socket, per delivered operation.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    syncCatchupSeconds: new Histogram({
+      name: 'dash_sync_catchup_seconds',
+      help: 'From subscribe to SyncCompleted.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    syncFailures: new Counter({
+      name: 'dash_sync_failures_total',
+      help: 'Catch-ups that failed.',
+      registers: [registry],
+    }),
+    transformConflicts: new Counter({
+      name: 'dash_transform_conflicts_total',
+      help: 'Conflicts resolved by the transform (e.g. an edit inside a removed widget).',
+      registers: [registry],
+    }),
+    wsDisconnects: new Counter({
+      name: 'dash_ws_disconnects_total',
+      help: 'WebSocket connections closed, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'dash_rejected_total',
+      help: 'Errors returned to clients, by code.',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    presenceUpdates: new Counter({
+      name: 'dash_presence_updates_total',
+      help: 'updatePresence calls accepted.',
+      registers: [registry],
+    }),
+  };
+}
+
+/** A bounded label for a WebSocket close code. */
+export function disconnectReason(code: number | undefined): string {
+  switch (code) {
+    case 1000:
+      return 'normal';
+    case 1001:
+      return 'going_away';
+    case 1006:
+      return 'abnormal';
+    case 1009:
+      return 'message_too_big';
+    case 4400:
+      return 'bad_message';
+    case 4401:
+      return 'unauthorized';
+    case 4403:
+      return 'forbidden';
+    case 4408:
+      return 'init_timeout';
+    case 4409:
+      return 'duplicate_operation';
+    case 4429:
+      return 'too_many';
+    default:
+      return 'other';
+  }
+}
