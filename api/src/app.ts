@@ -29,6 +29,7 @@ import { toGraphQLError } from './schema/errors.js';
 import { DomainError } from './errors.js';
 import { attachWebSocket, type WsTransport } from './transport/ws.js';
 import { createMetrics } from './metrics.js';
+import { handleRest } from './transport/rest.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
 export interface AppDeps {
@@ -223,6 +224,7 @@ export function buildApp(deps: AppDeps): App {
               return sendJson(res, 503, { status: 'unready', database: 'down' });
             }
           }
+          if (await handleRest(yoga, req, res, { maxBodyBytes: config.maxMessageBytes })) return;
           if (path === yoga.graphqlEndpoint || path?.startsWith(`${yoga.graphqlEndpoint}/`)) {
             return yoga(req, res);
           }
