@@ -10,6 +10,9 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { sendJson } from './http.js';
 
 type Params = Record<string, string>;
+// GraphQL result data, shaped by each route's own query.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Data = Record<string, any>;
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -18,7 +21,7 @@ interface Route {
   query: string;
   variables(params: Params, body: Record<string, unknown>): Record<string, unknown>;
   /** Picks the response from `data`; undefined means 404 (AC1: not there for the caller). */
-  pick(data: Record<string, any>): unknown;
+  pick(data: Data): unknown;
   status: number;
   body?: { required: string[]; properties: Record<string, object> };
   response?: object;
