@@ -228,7 +228,7 @@ export async function handleRest(
     { req, res },
   );
   const result = (await response.json()) as {
-    data?: Record<string, any> | null;
+    data?: Data | null;
     errors?: Array<{ message: string; extensions?: { code?: string; retryAfter?: number } }>;
   };
   const error = result.errors?.[0];
