@@ -2,10 +2,10 @@
  * buildApp(deps) -> { start(port), stop() }. Picks the adapters from the config (PGlite or
  * PostgreSQL, memory or Redis bus); does no I/O until start().
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openStore } from './adapters/create-store.js';
@@ -30,6 +30,7 @@ import { DomainError } from './errors.js';
 import { attachWebSocket, type WsTransport } from './transport/ws.js';
 import { createMetrics } from './metrics.js';
 import { handleRest } from './transport/rest.js';
+import { startTracing, traced } from './tracing.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
 export interface AppDeps {
@@ -52,6 +53,37 @@ export interface App {
   readonly server: Server;
 }
 
+/** A span per GraphQL execution; resolvers' spans (commit, publish) nest under it. */
+const tracingPlugin: Plugin = {
+  onExecute({ args, executeFn, setExecuteFn }) {
+    const name = args.operationName ?? 'anonymous';
+    setExecuteFn((a) => traced('graphql.execute', { 'graphql.operation.name': name }, async () => executeFn(a)));
+  },
+};
+
+/** One debug line per GraphQL execution, with the request or connection id (never variables). */
+const loggingPlugin = (logger: Logger): Plugin => ({
+  onExecute({ args }) {
+    const started = performance.now();
+    const ctx = args.contextValue as Partial<GraphQLContext>;
+    return {
+      onExecuteDone({ result }) {
+        const errors = 'errors' in result && Array.isArray(result.errors) ? result.errors.length : 0;
+        logger.debug(
+          {
+            requestId: ctx.requestId,
+            userId: ctx.viewer?.userId,
+            operation: args.operationName ?? 'anonymous',
+            ms: Math.round(performance.now() - started),
+            errors,
+          },
+          'graphql execute',
+        );
+      },
+    };
+  },
+});
+
 export function buildApp(deps: AppDeps): App {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
@@ -63,6 +95,7 @@ export function buildApp(deps: AppDeps): App {
   let ownsBus = false;
   let ownsPresence = false;
   let shuttingDown = false;
+  let stopTracing: (() => Promise<void>) | null = null;
   const metrics = createMetrics(() =>
     services && ws
       ? {
@@ -160,6 +193,7 @@ export function buildApp(deps: AppDeps): App {
           return masked;
         },
       },
+      plugins: [tracingPlugin, loggingPlugin(logger)],
       cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: false } : undefined,
       context: async (initial): Promise<GraphQLContext> => {
         const fromSocket = initial as Partial<GraphQLContext>;
@@ -204,9 +238,17 @@ export function buildApp(deps: AppDeps): App {
     },
 
     async start(port = config.port, host = config.host) {
+      stopTracing = await startTracing(config.otelEndpoint);
       const s = (services = await buildServices());
       const yoga = buildYoga(s) as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
-      const httpServer = (server = createServer(async (req, res) => {
+      const httpServer = (server = createServer((req, res) =>
+        traced(
+          'http.request',
+          { 'http.method': req.method ?? '', 'http.target': (req.url ?? '/').split('?')[0]! },
+          () => handle(req, res),
+        ),
+      ));
+      const handle = async (req: IncomingMessage, res: ServerResponse) => {
         const path = (req.url ?? '/').split('?')[0];
         try {
           if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -240,7 +282,7 @@ export function buildApp(deps: AppDeps): App {
             sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
           else res.destroy();
         }
-      }));
+      };
       ws = attachWebSocket({
         server: httpServer,
         yoga,
@@ -279,6 +321,7 @@ export function buildApp(deps: AppDeps): App {
         if (ownsBus) await services.bus.close();
         if (ownsStore) await services.store.close();
       }
+      await stopTracing?.();
     },
   };
 }

@@ -38,6 +38,8 @@ export interface Config {
   connectionInitTimeout: number;
   /** How often (ms) live subscriptions re-check the database for ops the bus lost. */
   recheckIntervalMs: number;
+  /** OTLP/HTTP collector base URL (e.g. http://jaeger:4318); tracing is off when unset. */
+  otelEndpoint: string | undefined;
   /** Where the built web UI lives (served at `/` when present). */
   webDist: string;
 }
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
     keepAliveMs: int(env, 'KEEPALIVE_MS', 12_000, 100),
     recheckIntervalMs: int(env, 'RECHECK_INTERVAL_MS', 5000, 0),
+    otelEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     webDist: env.WEB_DIST || 'web/dist',
   };
   return { ...config, ...overrides, rateLimits: { ...config.rateLimits, ...overrides.rateLimits } };

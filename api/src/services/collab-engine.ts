@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
 import { DomainError, badInput, forbidden } from '../errors.js';
+import { traced } from '../tracing.js';
 import {
   applyCommitted,
   documentBefore,
@@ -120,7 +121,7 @@ export function createCollabEngine(deps: {
       }
       const batch = queue.splice(0, MAX_BATCH);
       try {
-        await commitBatch(dashboardId, batch);
+        await traced('dashboard.commit', { 'dashboard.ops': batch.length }, () => commitBatch(dashboardId, batch));
       } catch (error) {
         for (const p of batch) p.reject(mapStorageError(error));
       }
@@ -282,22 +283,32 @@ export function createCollabEngine(deps: {
       if (o.error !== undefined) o.pending.reject(o.error);
       else o.pending.resolve(o.ack ?? null);
     }
+    await traced('bus.publish', { 'dashboard.ops': committed.length }, () => publishCommitted(committed));
+  }
+
+  async function publishCommitted(committed: OperationRow[]) {
+    if (committed.length === 0) return;
+    const dashboardId = committed[0]!.dashboardId;
     const committedAt = Date.now();
-    for (const row of committed) {
-      await bus
-        .publish(`dashboard:${dashboardId}`, {
-          type: 'op',
-          dashboardId,
-          version: row.version,
-          op: row.op,
-          clientId: row.clientId,
-          seq: row.seq,
-          authorId: row.authorId,
-          createdAt: row.createdAt.toISOString(),
-          committedAt,
-        })
-        .catch((error) => deps.onPublishError?.(error));
-    }
+    // Issued together: one connection keeps them in order, and a group commit does not pay a
+    // round trip per op.
+    await Promise.all(
+      committed.map((row) =>
+        bus
+          .publish(`dashboard:${dashboardId}`, {
+            type: 'op',
+            dashboardId,
+            version: row.version,
+            op: row.op,
+            clientId: row.clientId,
+            seq: row.seq,
+            authorId: row.authorId,
+            createdAt: row.createdAt.toISOString(),
+            committedAt,
+          })
+          .catch((error) => deps.onPublishError?.(error)),
+      ),
+    );
   }
 
   async function prepare(actor: Actor, dashboardId: string, clientId: string, seq: number) {
