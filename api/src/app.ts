@@ -31,6 +31,7 @@ import { attachWebSocket, type WsTransport } from './transport/ws.js';
 import { createMetrics } from './metrics.js';
 import { handleRest } from './transport/rest.js';
 import { startTracing, traced } from './tracing.js';
+import { guardPlugins } from './transport/guards.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
 export interface AppDeps {
@@ -193,7 +194,11 @@ export function buildApp(deps: AppDeps): App {
           return masked;
         },
       },
-      plugins: [tracingPlugin, loggingPlugin(logger)],
+      plugins: [
+        tracingPlugin,
+        loggingPlugin(logger),
+        ...guardPlugins(config, Object.keys(getSchema().getMutationType()?.getFields() ?? {})),
+      ],
       cors: config.corsOrigins ? { origin: config.corsOrigins, credentials: false } : undefined,
       context: async (initial): Promise<GraphQLContext> => {
         const fromSocket = initial as Partial<GraphQLContext>;

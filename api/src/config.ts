@@ -30,6 +30,8 @@ export interface Config {
     subscriptionsPerSocket: number;
     socketsPerUser: number;
   };
+  /** Query limits (graphql-armor): selection depth, aliases, tokens, cost. */
+  queryLimits: { maxDepth: number; maxAliases: number; maxTokens: number; maxCost: number };
   /** Max size of one WebSocket message or HTTP body, bytes. */
   maxMessageBytes: number;
   /** Ping interval (ms); a socket that misses a pong by the next ping is closed. */
@@ -132,6 +134,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       subscriptionsPerSocket: int(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 50, 1),
       socketsPerUser: int(env, 'MAX_SOCKETS_PER_USER', 50, 1),
     },
+    queryLimits: {
+      maxDepth: int(env, 'QUERY_MAX_DEPTH', 12, 1),
+      maxAliases: int(env, 'QUERY_MAX_ALIASES', 20, 1),
+      maxTokens: int(env, 'QUERY_MAX_TOKENS', 4000, 10),
+      maxCost: int(env, 'QUERY_MAX_COST', 20_000, 10),
+    },
     maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 1024 * 1024, 1024),
     connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
     keepAliveMs: int(env, 'KEEPALIVE_MS', 12_000, 100),
@@ -139,5 +147,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     otelEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     webDist: env.WEB_DIST || 'web/dist',
   };
-  return { ...config, ...overrides, rateLimits: { ...config.rateLimits, ...overrides.rateLimits } };
+  return {
+    ...config,
+    ...overrides,
+    rateLimits: { ...config.rateLimits, ...overrides.rateLimits },
+    queryLimits: { ...config.queryLimits, ...overrides.queryLimits },
+  };
 }

@@ -96,7 +96,9 @@ export async function startApp(
   options: { config?: Partial<Config>; clock?: Clock; bus?: EventBus; env?: Record<string, string> } = {},
 ): Promise<TestApp> {
   const config = loadConfig(
-    { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...options.env },
+    // Many users sign up from 127.0.0.1 in one test file: raise the per-IP auth limit
+    // (tests of the limits themselves set it back through `env`).
+    { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', RATE_LIMIT_AUTH_PER_IP: '10000', ...options.env },
     { databaseUrl: backend.databaseUrl, redisUrl: backend.redisUrl, ...options.config },
   );
   // PostgreSQL: each instance has its own pool, like separate processes. PGlite: shared.
