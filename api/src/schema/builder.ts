@@ -2,6 +2,7 @@
 import SchemaBuilder from '@pothos/core';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { GraphQLContext } from './context.js';
+import { DomainError } from '../errors.js';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -17,7 +18,21 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+/** JSON inputs are bounded in depth, so no resolver recurses through a hostile value. */
+const MAX_JSON_DEPTH = 64;
+function checkJsonDepth(value: unknown, depth = 0): unknown {
+  if (depth > MAX_JSON_DEPTH)
+    throw new DomainError('BAD_USER_INPUT', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) checkJsonDepth(child, depth + 1);
+  }
+  return value;
+}
+
+builder.addScalarType('JSON', JSONResolver, {
+  parseValue: (value) => checkJsonDepth(JSONResolver.parseValue(value)),
+  parseLiteral: (ast, variables) => checkJsonDepth(JSONResolver.parseLiteral(ast, variables)),
+});
 
 builder.queryType({});
 builder.mutationType({});

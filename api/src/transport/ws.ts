@@ -10,7 +10,7 @@ import type { Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
@@ -24,6 +24,10 @@ export interface Connection {
   viewer: Viewer | null;
   ip: string | null;
   expiryTimer?: NodeJS.Timeout;
+  /** Live subscription ids on this socket (capped per socket). */
+  subscriptions: Set<string>;
+  /** Counted in socketsPerUser (released on close). */
+  counted: boolean;
 }
 
 export interface WsTransport {
@@ -86,10 +90,32 @@ export function attachWebSocket(deps: {
     });
   }
 
+  const socketsByUser = new Map<string, number>(); // userId -> open sockets on this instance
+  const subscribeTimes = new Map<string, number[]>(); // userId -> recent subscription starts (ms)
+  const tooMany = (message: string) => [
+    new GraphQLError(message, { extensions: { code: 'RATE_LIMITED', retryAfter: 60 } }),
+  ];
+
+  /** At most MAX_SUBSCRIPTIONS_PER_SOCKET * 4 new subscriptions a minute per user. */
+  function allowSubscriptionStart(userId: string): boolean {
+    const now = Date.now();
+    const recent = (subscribeTimes.get(userId) ?? []).filter((t) => now - t < 60_000);
+    if (recent.length >= config.rateLimits.subscriptionsPerSocket * 4) return false;
+    recent.push(now);
+    subscribeTimes.set(userId, recent);
+    return true;
+  }
+
   const connectionOf = (ctx: WsContext<Record<string, unknown> | undefined, Extra>) => {
     let conn = connections.get(ctx);
     if (!conn) {
-      conn = { id: randomUUID(), viewer: null, ip: clientIp(ctx.extra.request, config.trustProxy) };
+      conn = {
+        id: randomUUID(),
+        viewer: null,
+        ip: clientIp(ctx.extra.request, config.trustProxy),
+        subscriptions: new Set(),
+        counted: false,
+      };
       connections.set(ctx, conn);
     }
     return conn;
@@ -114,6 +140,13 @@ export function attachWebSocket(deps: {
           ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
           return false;
         }
+        const open = socketsByUser.get(conn.viewer.userId) ?? 0;
+        if (open >= config.rateLimits.socketsPerUser) {
+          ctx.extra.socket.close(CloseCode.TooManyRequests, 'Too many connections for this user');
+          return false;
+        }
+        socketsByUser.set(conn.viewer.userId, open + 1);
+        conn.counted = true;
         if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, ctx.extra.socket);
         const expiresAt = conn.viewer.expiresAt;
         if (expiresAt && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
@@ -129,9 +162,20 @@ export function attachWebSocket(deps: {
         deps.onDisconnect?.(disconnectReason(code));
         const conn = connections.get(ctx);
         if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
+        if (conn?.counted && conn.viewer) {
+          const left = (socketsByUser.get(conn.viewer.userId) ?? 1) - 1;
+          if (left > 0) socketsByUser.set(conn.viewer.userId, left);
+          else {
+            socketsByUser.delete(conn.viewer.userId);
+            subscribeTimes.delete(conn.viewer.userId);
+          }
+        }
         logger.debug({ connectionId: conn?.id, code }, 'socket closed');
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onComplete: (ctx, id) => {
+        connections.get(ctx)?.subscriptions.delete(id);
+      },
+      onSubscribe: async (ctx, id, payload) => {
         const conn = connectionOf(ctx);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -159,6 +203,16 @@ export function attachWebSocket(deps: {
         };
         const errors = validate(args.schema, args.document);
         if (errors.length > 0) return errors;
+        // Caps count subscriptions only: queries and mutations over the socket end at once.
+        if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+          if (conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket) {
+            return tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`);
+          }
+          if (conn.viewer && !allowSubscriptionStart(conn.viewer.userId)) {
+            return tooMany('Too many new subscriptions: retry after 60 seconds');
+          }
+          conn.subscriptions.add(id);
+        }
         return args;
       },
     },
