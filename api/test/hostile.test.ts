@@ -13,6 +13,7 @@ import {
   startApp,
   SUBMIT,
   type Backend,
+  type GqlError,
   type TestApp,
 } from './helpers/harness.js';
 
@@ -78,7 +79,7 @@ const submit = (token: string, vars: Record<string, unknown>) =>
   t.gql(SUBMIT, { d: id, c: `h-${RUN}`, s: 1, b: 1, ...vars }, token);
 const mutation = (q: string, vars: Record<string, unknown>, token: string) => t.gql(q, vars, token);
 
-type Case = [string, () => Promise<{ errors?: Array<{ extensions?: { code?: string } }> }>, string];
+type Case = [string, () => Promise<{ errors?: GqlError[] }>, string];
 
 const cases: Case[] = [
   [

@@ -1,0 +1,200 @@
+import { useState } from 'react';
+import {
+  removeWidget,
+  renameWidget,
+  reorderWidget,
+  setWidgetConfig,
+  type DashboardDocument,
+  type JSONOp,
+  type Widget,
+} from '../../core/src/index.js';
+import { TitleInput } from './title-input.js';
+import { labelOf } from './canvas.js';
+
+/** The side panel configuring the selected widget; each field commits one op. */
+export function ConfigPanel(props: {
+  widget: Widget;
+  doc: DashboardDocument;
+  onSubmit(op: JSONOp): void;
+  onClose(): void;
+}) {
+  const { widget, doc, onSubmit } = props;
+  const set = (key: string, value: unknown) => onSubmit(setWidgetConfig(doc, widget.id, [key], value));
+  return (
+    <aside className="side-panel" aria-label="Widget settings" data-testid="config-panel">
+      <div className="side-head">
+        <h2>{labelOf(widget.type)} settings</h2>
+        <button className="icon-btn" onClick={props.onClose} aria-label="Close settings">
+          ×
+        </button>
+      </div>
+      <label>
+        Title
+        <TitleInput
+          value={widget.title}
+          label="Widget title"
+          onCommit={(title) => onSubmit(renameWidget(doc, widget.id, title))}
+          testId="widget-title-input"
+        />
+      </label>
+      {widget.type === 'metric' && <MetricFields widget={widget} set={set} />}
+      {widget.type === 'chart' && <ChartFields widget={widget} set={set} />}
+      {widget.type === 'table' && <TableFields widget={widget} set={set} />}
+      <div className="side-actions">
+        <button
+          className="btn"
+          onClick={() => onSubmit(reorderWidget(doc, widget.id, doc.layout.length))}
+          data-testid="bring-front"
+        >
+          Bring to front
+        </button>
+        <button
+          className="btn danger"
+          onClick={() => {
+            onSubmit(removeWidget(doc, widget.id));
+            props.onClose();
+          }}
+          data-testid="remove-widget"
+        >
+          Remove widget
+        </button>
+      </div>
+    </aside>
+  );
+}
+
+type Setter = (key: string, value: unknown) => void;
+
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function MetricFields({ widget, set }: { widget: Widget; set: Setter }) {
+  const c = widget.config;
+  const number = (key: string) => (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '') set(key, key === 'value' ? 0 : undefined);
+    else if (Number.isFinite(n)) set(key, n);
+  };
+  return (
+    <>
+      <label>
+        Value
+        <TitleInput value={text(c.value)} label="Metric value" onCommit={number('value')} testId="metric-value" />
+      </label>
+      <label>
+        Unit
+        <TitleInput value={text(c.unit)} label="Metric unit" onCommit={(v) => set('unit', v || undefined)} />
+      </label>
+      <label>
+        Label
+        <TitleInput value={text(c.label)} label="Metric label" onCommit={(v) => set('label', v || undefined)} />
+      </label>
+      <label>
+        Change (delta)
+        <TitleInput value={text(c.delta)} label="Metric delta" onCommit={number('delta')} />
+      </label>
+    </>
+  );
+}
+
+function JsonField(props: { label: string; value: unknown; onCommit(value: unknown): void; testId?: string }) {
+  const initial = JSON.stringify(props.value ?? [], null, 1);
+  const [draft, setDraft] = useState(initial);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <label>
+      {props.label}
+      <textarea
+        className="code"
+        value={draft}
+        onChange={(e) => setDraft(e.target.value)}
+        onBlur={() => {
+          try {
+            const value = JSON.parse(draft) as unknown;
+            setError(null);
+            if (JSON.stringify(value) !== JSON.stringify(props.value)) props.onCommit(value);
+          } catch {
+            setError('This is not valid JSON.');
+          }
+        }}
+        rows={6}
+        data-testid={props.testId}
+      />
+      {error && <span className="error">{error}</span>}
+    </label>
+  );
+}
+
+function ChartFields({ widget, set }: { widget: Widget; set: Setter }) {
+  const kind = text(widget.config.kind) || 'line';
+  return (
+    <>
+      <label>
+        Kind
+        <select value={kind} onChange={(e) => set('kind', e.target.value)} data-testid="chart-kind">
+          <option value="line">Line</option>
+          <option value="bar">Bar</option>
+          <option value="area">Area</option>
+        </select>
+      </label>
+      <JsonField
+        label='Series (JSON: [{"name": "…", "points": [[x, y], …]}])'
+        value={widget.config.series}
+        onCommit={(v) => set('series', v)}
+        testId="chart-series"
+      />
+    </>
+  );
+}
+
+function parseCell(cell: string): string | number {
+  const trimmed = cell.trim();
+  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : trimmed;
+}
+
+function TableFields({ widget, set }: { widget: Widget; set: Setter }) {
+  const columns = Array.isArray(widget.config.columns) ? (widget.config.columns as unknown[]).map(String) : [];
+  const rows = Array.isArray(widget.config.rows) ? (widget.config.rows as unknown[][]) : [];
+  const [draft, setDraft] = useState(rows.map((r) => r.map(text).join(', ')).join('\n'));
+  return (
+    <>
+      <label>
+        Columns (comma separated)
+        <TitleInput
+          value={columns.join(', ')}
+          label="Table columns"
+          onCommit={(v) =>
+            set(
+              'columns',
+              v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean),
+            )
+          }
+          testId="table-columns"
+        />
+      </label>
+      <label>
+        Rows (one per line, cells separated by commas)
+        <textarea
+          className="code"
+          rows={6}
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          onBlur={() =>
+            set(
+              'rows',
+              draft
+                .split('\n')
+                .filter((line) => line.trim() !== '')
+                .map((line) => line.split(',').map(parseCell)),
+            )
+          }
+          data-testid="table-rows"
+        />
+      </label>
+    </>
+  );
+}

@@ -1,0 +1,68 @@
+/** Turns anything thrown by the API, the socket or the engine into a sentence for people. */
+const MESSAGES: Record<string, string> = {
+  UNAUTHENTICATED: 'Your session has ended. Please log in again.',
+  FORBIDDEN: 'You do not have permission to do that.',
+  NOT_FOUND: 'This dashboard does not exist or you no longer have access to it.',
+  BAD_USER_INPUT: 'Some of the information entered is not valid.',
+  BAD_OPERATION: 'That change could not be applied to the dashboard.',
+  RATE_LIMITED: 'You are doing that too often. Please wait a moment.',
+  PAYLOAD_TOO_LARGE: 'That change is too large to save.',
+  UNAVAILABLE: 'The server is temporarily unavailable. Your edits will be retried.',
+  INTERNAL_SERVER_ERROR: 'Something went wrong on the server. Please try again.',
+  GRAPHQL_PARSE_FAILED: 'The app sent a request the server did not understand. Please reload.',
+  GRAPHQL_VALIDATION_FAILED: 'The app sent a request the server did not understand. Please reload.',
+};
+
+const CLOSE_CODES: Record<number, string> = {
+  4401: 'Your session has ended. Please log in again.',
+  4403: 'You do not have permission to do that.',
+  4429: 'Too many open connections. Close some tabs and try again.',
+  1001: 'The server is restarting. Reconnecting…',
+  1009: 'That change is too large to send.',
+};
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  retryAfter?: unknown;
+  graphQLErrors?: { message: string; extensions?: Record<string, unknown> }[];
+  networkError?: unknown;
+  reason?: unknown;
+}
+
+/** The server's error code, if the error carries one. */
+export function errorCode(error: unknown): string | undefined {
+  const e = error as ErrorLike | null | undefined;
+  if (!e || typeof e !== 'object') return undefined;
+  if (typeof e.code === 'string') return e.code;
+  const code = e.graphQLErrors?.[0]?.extensions?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function errorMessage(error: unknown): string {
+  const code = errorCode(error);
+  const e = error as ErrorLike | null | undefined;
+  if (code === 'RATE_LIMITED') {
+    const retry = e?.retryAfter ?? e?.graphQLErrors?.[0]?.extensions?.retryAfter;
+    if (typeof retry === 'number') return `You are doing that too often. Try again in ${Math.ceil(retry)} s.`;
+  }
+  if (code === 'BAD_USER_INPUT') {
+    // The server's own wording names the field ("email is already registered").
+    const detail = e?.graphQLErrors?.[0]?.message ?? (typeof e?.message === 'string' ? e.message : undefined);
+    if (detail) return sentence(detail.replace(/^\[GraphQL\]\s*/, ''));
+  }
+  if (code && MESSAGES[code]) return MESSAGES[code];
+  if (e && typeof e === 'object' && typeof e.code === 'number' && CLOSE_CODES[e.code]) return CLOSE_CODES[e.code];
+  if (e?.networkError || (error instanceof TypeError && /fetch/i.test(error.message))) {
+    return 'Cannot reach the server. Check your connection.';
+  }
+  if (error instanceof Error && error.message) return sentence(error.message.replace(/^\[\w+\]\s*/, ''));
+  return 'Something went wrong. Please try again.';
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return 'Something went wrong. Please try again.';
+  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}

@@ -1,0 +1,10 @@
+import { createRoot } from 'react-dom/client';
+import { App } from './app.js';
+import { ErrorBoundary } from './error-boundary.js';
+import './styles.css';
+
+createRoot(document.getElementById('root')!).render(
+  <ErrorBoundary>
+    <App />
+  </ErrorBoundary>,
+);
