@@ -163,7 +163,19 @@ export function buildApp(deps: AppDeps): App {
       refreshTokenTtl: config.refreshTokenTtl,
     });
     const dashboards = createDashboardService({ store, bus, clock, onPublishError });
+    const hub = createHub({
+      metrics: {
+        catchUp: (seconds) => metrics.syncCatchupSeconds.observe(seconds),
+        syncFailure: () => metrics.syncFailures.inc(),
+        delivered: (seconds) => metrics.opDeliverySeconds.observe(seconds),
+      },
+      store,
+      bus,
+      recheckIntervalMs: config.recheckIntervalMs,
+      onError: (error, where) => logger.error({ err: error, where }, 'hub error'),
+    });
     const engine = createCollabEngine({
+      deliverLocally: (message) => hub.deliverLocally(message),
       metrics: {
         committed: (seconds) => {
           metrics.opsCommitted.inc();
@@ -177,17 +189,6 @@ export function buildApp(deps: AppDeps): App {
       dashboards,
       snapshotEvery: config.snapshotEvery,
       onPublishError,
-    });
-    const hub = createHub({
-      metrics: {
-        catchUp: (seconds) => metrics.syncCatchupSeconds.observe(seconds),
-        syncFailure: () => metrics.syncFailures.inc(),
-        delivered: (seconds) => metrics.opDeliverySeconds.observe(seconds),
-      },
-      store,
-      bus,
-      recheckIntervalMs: config.recheckIntervalMs,
-      onError: (error, where) => logger.error({ err: error, where }, 'hub error'),
     });
     ownsPresence = !deps.presenceStore;
     const presenceStore =

@@ -365,3 +365,24 @@ describe('[SUB2] after a bus reconnect, live subscriptions re-check the database
     }
   });
 });
+
+describe('[SUB2] an instance delivers its own commits without the bus', () => {
+  it('a subscriber on the submitting instance gets the op even when the bus delivers nothing', async () => {
+    const deaf = await startApp(backend, {
+      bus: lossyBus(backend.newBus(), createRng(1), 1, { n: 0 }),
+      config: { recheckIntervalMs: 0 },
+    });
+    try {
+      const [owner] = users;
+      const id = await createDashboard(deaf, owner!.token, 'local');
+      const log = subscribeEvents(deaf.wsClient(owner!.token), { d: id, c: `local-${RUN}` });
+      await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+      const op = addWidget(createDocument('local'), newWidget('note', { id: 'n' }));
+      await deaf.ok(SUBMIT, { d: id, c: `local-w-${RUN}`, s: 1, b: 0, op }, owner!.token);
+      await log.until((e) => e.some((x) => x.__typename === 'OperationApplied' && x.version === 1));
+      log.dispose();
+    } finally {
+      await deaf.stop();
+    }
+  });
+});

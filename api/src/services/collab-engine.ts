@@ -21,7 +21,7 @@ import {
 import { diffDocuments } from '../domain/restore.js';
 import { checkClientId, checkSeq, checkTitle } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
-import type { EventBus } from '../ports/event-bus.js';
+import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
 import type { CheckpointRow, DashboardRow, OperationRow, Store, UndoState } from '../ports/store.js';
 import type { DashboardService } from './dashboard-service.js';
 import type { Actor } from './services.js';
@@ -83,6 +83,11 @@ export function createCollabEngine(deps: {
   snapshotEvery: number;
   metrics?: EngineMetrics;
   onPublishError?: (error: unknown) => void;
+  /**
+   * Hands committed ops to this instance's own subscribers at once, so they never wait on
+   * the bus (which may be down: SUB2); the bus still carries them to other instances.
+   */
+  deliverLocally?: (message: DashboardMessage) => void;
 }): CollabEngine {
   const { store, bus, clock, dashboards } = deps;
   const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting
@@ -292,21 +297,21 @@ export function createCollabEngine(deps: {
     const committedAt = Date.now();
     // Issued together: one connection keeps them in order, and a group commit does not pay a
     // round trip per op.
+    const messages: DashboardMessage[] = committed.map((row) => ({
+      type: 'op',
+      dashboardId,
+      version: row.version,
+      op: row.op,
+      clientId: row.clientId,
+      seq: row.seq,
+      authorId: row.authorId,
+      createdAt: row.createdAt.toISOString(),
+      committedAt,
+    }));
+    for (const message of messages) deps.deliverLocally?.(message);
     await Promise.all(
-      committed.map((row) =>
-        bus
-          .publish(`dashboard:${dashboardId}`, {
-            type: 'op',
-            dashboardId,
-            version: row.version,
-            op: row.op,
-            clientId: row.clientId,
-            seq: row.seq,
-            authorId: row.authorId,
-            createdAt: row.createdAt.toISOString(),
-            committedAt,
-          })
-          .catch((error) => deps.onPublishError?.(error)),
+      messages.map((message) =>
+        bus.publish(`dashboard:${dashboardId}`, message).catch((error) => deps.onPublishError?.(error)),
       ),
     );
   }
@@ -451,16 +456,18 @@ export function createCollabEngine(deps: {
   };
 }
 
+/** Connection-level failures: the database did not answer, nothing was committed. */
+const CONNECTION_FAILURE =
+  /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection terminated|Connection ended|connection error|timeout exceeded when trying to connect|terminating connection/i;
+
 /** Database trouble means nothing was committed and the caller may retry (UNAVAILABLE). */
 export function mapStorageError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
-  const code = (error as { code?: string } | null)?.code ?? '';
-  if (/^(08|57P|53|40|25P02)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) {
-    return new DomainError('UNAVAILABLE', 'The database is unavailable; nothing was committed. Retry shortly.', {
-      retryAfter: 1,
-    });
-  }
-  if (/Connection terminated|timeout exceeded when trying to connect/i.test((error as Error)?.message ?? '')) {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  const message = (error as Error | null)?.message ?? '';
+  // SQLSTATE classes: 08 connection, 53 resources, 57P shutdown, 40 rollback (serialization,
+  // deadlock), 25P02 aborted transaction; plus socket errors, with or without a code.
+  if (/^(08|57P|53|40|25P02)/.test(code) || /^E[A-Z]+$/.test(code) || CONNECTION_FAILURE.test(message)) {
     return new DomainError('UNAVAILABLE', 'The database is unavailable; nothing was committed. Retry shortly.', {
       retryAfter: 1,
     });

@@ -75,6 +75,8 @@ export interface Hub {
   roomCount(): number;
   /** Live subscriptions on this instance (metrics). */
   subscriberCount(): number;
+  /** A message committed on this instance, delivered to its rooms without the bus. */
+  deliverLocally(message: DashboardMessage): void;
   stop(): Promise<void>;
 }
 
@@ -394,6 +396,11 @@ export function createHub(deps: {
     },
 
     roomCount: () => rooms.size,
+    deliverLocally(message) {
+      const room = rooms.get(message.dashboardId);
+      if (room && !room.closing) onMessage(room, message);
+    },
+
     subscriberCount: () => [...rooms.values()].reduce((n, room) => n + room.listeners.size, 0),
 
     async stop() {
