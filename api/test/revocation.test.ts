@@ -123,3 +123,54 @@ describe('WebSocket robustness', () => {
     kept.dispose();
   });
 });
+
+describe('[AU1] revocation reaches every instance', () => {
+  it("deleting a dashboard on instance 1 ends a member's stream on instance 2 with AccessRevoked", async () => {
+    const other = await startApp(backend);
+    try {
+      const owner = await signUp(t, 'XOwner');
+      const member = await signUp(t, 'XMember');
+      const id = await createDashboard(t, owner.token, 'cross');
+      await t.ok(
+        `mutation($d: ID!, $e: String!) { inviteCollaborator(dashboardId: $d, email: $e, role: VIEWER) { role } }`,
+        { d: id, e: member.email },
+        owner.token,
+      );
+      const log = subscribeEvents(other.wsClient(member.token), { d: id, c: `x-${RUN}` });
+      await log.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
+      await t.ok(`mutation($d: ID!) { deleteDashboard(id: $d) }`, { d: id }, owner.token);
+      await log.until(() => log.completed);
+      expect(log.events.at(-1)).toEqual({ __typename: 'AccessRevoked', dashboardId: id, reason: 'DASHBOARD_DELETED' });
+      expect(
+        (await other.ok(`query($d: ID!) { dashboard(id: $d) { id } }`, { d: id }, member.token)).dashboard,
+      ).toBeNull();
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('CORS', () => {
+  it('answers preflights for configured origins only', async () => {
+    const cors = await startApp(backend, { env: { CORS_ORIGINS: 'https://app.example' } });
+    try {
+      const preflight = (origin: string) =>
+        fetch(`${cors.url}/graphql`, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type,authorization',
+          },
+        });
+      expect((await preflight('https://app.example')).headers.get('access-control-allow-origin')).toBe(
+        'https://app.example',
+      );
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe(
+        'https://evil.example',
+      );
+    } finally {
+      await cors.stop();
+    }
+  });
+});

@@ -39,7 +39,11 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     description: 'Exchanges a refresh token for a new session; the old refresh token stops working.',
     args: { refreshToken: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.auth.refresh(args.refreshToken),
+    resolve: async (_root, args, ctx) => {
+      const session = await ctx.services.auth.refresh(args.refreshToken);
+      await ctx.services.dashboards.audit({ userId: session.user.id, ip: ctx.ip }, 'refreshSession', null);
+      return session;
+    },
   }),
   logOut: t.boolean({
     description: 'Revokes the refresh token and every token rotated from it.',
