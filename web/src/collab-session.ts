@@ -20,6 +20,8 @@ import {
   type SyncEngine,
   type SyncEngineState,
   type SyncErrorEvent,
+  type TextCursor,
+  type TextSelection,
 } from '../../core/src/index.js';
 import {
   DashboardEventsDocument,
@@ -39,7 +41,10 @@ type DashboardEvent = DashboardEventsSubscription['dashboardEvents'];
 
 export interface LocalPresence {
   cursor: unknown;
+  /** The selected widgets (a list of ids). */
   selection: unknown;
+  /** A text range selected in a note: sent instead of `selection` while there is one. */
+  textSelection: TextSelection | null;
 }
 
 export interface CollabSession {
@@ -55,6 +60,11 @@ export interface CollabSession {
   subscribe(listener: () => void): () => void;
   setCursor(cursor: unknown): void;
   setSelection(selection: unknown): void;
+  /**
+   * The caret and selected range in a note (null, null when it loses focus). One update, so
+   * cursor and selection go out together; throttled like every presence update.
+   */
+  setTextPresence(cursor: TextCursor | null, selection: TextSelection | null): void;
   /** A remote position placed on the local document (null when it cannot be). */
   place<T extends PresencePosition>(position: T | null, version: number): T | null;
   restore(version: number): Promise<void>;
@@ -90,7 +100,7 @@ export function openCollabSession(options: {
   let tick = 0;
   let fatal: string | null = null;
   let closed = false;
-  const local: LocalPresence = { cursor: null, selection: [] };
+  const local: LocalPresence = { cursor: null, selection: [], textSelection: null };
   const emit = () => {
     tick++;
     listeners.forEach((l) => l());
@@ -196,7 +206,7 @@ export function openCollabSession(options: {
       dashboardId,
       clientId,
       cursor: local.cursor,
-      selection: local.selection,
+      selection: local.textSelection ?? local.selection,
       baseVersion: theEngine.version,
     }).catch(() => {});
   }, 33);
@@ -241,6 +251,11 @@ export function openCollabSession(options: {
     },
     setSelection(selection) {
       local.selection = selection;
+      sendPresence();
+    },
+    setTextPresence(cursor, selection) {
+      local.cursor = cursor;
+      local.textSelection = selection;
       sendPresence();
     },
     place(position, version) {

@@ -5,7 +5,7 @@
 import { print } from 'graphql';
 import { RefreshSessionDocument, type SessionFragment, type UserFieldsFragment } from './gql/graphql.js';
 import { ApiError } from '../../core/src/index.js';
-import { isExpiring, refreshDelay } from './token-refresh.js';
+import { refreshDelay } from './token-refresh.js';
 
 export type User = UserFieldsFragment;
 
@@ -42,6 +42,10 @@ export function createSessionStore(graphqlUrl = '/graphql'): SessionStore {
   let session = load();
   let refreshing: Promise<StoredSession | null> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // When the current token is due for a refresh. Relative to when it arrived (not a fixed
+  // margin before expiry), so a token that lives only seconds is still used before it is
+  // replaced: a fixed 5 s margin would refresh a 3 s token on every use, forever.
+  let dueAt = 0;
   const listeners = new Set<(reason: 'changed' | 'refreshed') => void>();
   const emit = (reason: 'changed' | 'refreshed') => listeners.forEach((l) => l(reason));
 
@@ -57,7 +61,9 @@ export function createSessionStore(graphqlUrl = '/graphql'): SessionStore {
   function schedule(): void {
     clearTimeout(timer);
     if (!session) return;
-    timer = setTimeout(() => void store.refresh().catch(() => schedule()), refreshDelay(session.expiresAt, Date.now()));
+    const delay = refreshDelay(session.expiresAt, Date.now());
+    dueAt = Date.now() + delay;
+    timer = setTimeout(() => void store.refresh().catch(() => schedule()), delay);
   }
 
   function save(next: StoredSession | null, reason: 'changed' | 'refreshed'): void {
@@ -115,7 +121,7 @@ export function createSessionStore(graphqlUrl = '/graphql'): SessionStore {
     },
     async freshToken() {
       if (!session) return undefined;
-      if (isExpiring(session.expiresAt, Date.now())) {
+      if (Date.now() >= dueAt) {
         try {
           await store.refresh();
         } catch {

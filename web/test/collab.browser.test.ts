@@ -222,6 +222,86 @@ suite('two people editing one dashboard in Chromium', () => {
     await shot(b, '04-two-editors-b');
   });
 
+  it("A's text caret and selection show in B's note, and move when B types before them", async () => {
+    const a = ada.page!;
+    const b = bob.page!;
+    const start = await noteValue(a);
+    const at = start.indexOf('Hello');
+    expect(at).toBeGreaterThan(0);
+    const aClient = await a.evaluate((id) => {
+      const key = Object.keys(localStorage).find((k) => k.startsWith('collab.engine.') && k.endsWith(`.${id}`))!;
+      return (JSON.parse(localStorage.getItem(key)!) as { clientId: string }).clientId;
+    }, dashboardId);
+    // A selects "Hello" with the keyboard.
+    await note(a).click();
+    await a.keyboard.press('Control+Home');
+    for (let i = 0; i < at; i++) await a.keyboard.press('ArrowRight');
+    for (let i = 0; i < 'Hello'.length; i++) await a.keyboard.press('Shift+ArrowRight');
+
+    const caret = b.getByTestId(`remote-caret-${aClient}`);
+    // The text under A's highlight in B; presence is throttled, so wait for the final state.
+    const waitForHighlight = (expected: string) =>
+      b.waitForFunction(
+        ([id, want]) =>
+          [...document.querySelectorAll(`[data-testid=note-mirror] [data-selected-by~="${id}"]`)]
+            .map((el) => el.textContent)
+            .join('') === want,
+        [aClient, expected] as const,
+        { timeout: WAIT },
+      );
+    await caret.waitFor({ state: 'attached', timeout: WAIT });
+    expect(await caret.getAttribute('data-name')).toBe(ada.name);
+    await waitForHighlight('Hello');
+    await b.waitForFunction(
+      ([id, index]) =>
+        document.querySelector(`[data-testid="remote-caret-${id}"]`)?.getAttribute('data-index') === index,
+      [aClient, String(at + 'Hello'.length)] as const,
+      { timeout: WAIT },
+    );
+    // The caret is at the selection's head: inside the note, at the right end of the highlight.
+    const area = (await note(b).boundingBox())!;
+    const before = (await caret.boundingBox())!;
+    const mark = (await b.locator(`[data-selected-by~="${aClient}"]`).last().boundingBox())!;
+    expect(before.x).toBeGreaterThan(area.x);
+    expect(before.x).toBeLessThan(area.x + area.width);
+    expect(before.y).toBeGreaterThanOrEqual(area.y - 1);
+    expect(before.y).toBeLessThan(area.y + area.height);
+    expect(Math.abs(before.x - (mark.x + mark.width))).toBeLessThan(3);
+    await shot(b, '04b-b-sees-a-text-selection');
+
+    // B types before it: A's caret and highlight move with the text in B, without A doing anything.
+    await note(b).click();
+    await b.keyboard.press('Control+Home');
+    await b.keyboard.type('Hi! ');
+    await waitForNote(a, `text === ${JSON.stringify(`Hi! ${start}`)}`);
+    await b.waitForFunction(
+      ([id, x, y]) => {
+        const rect = document.querySelector(`[data-testid="remote-caret-${id}"]`)?.getBoundingClientRect();
+        return rect !== undefined && (rect.x > x + 5 || rect.y > y + 5);
+      },
+      [aClient, before.x, before.y] as const,
+      { timeout: WAIT },
+    );
+    await b.waitForFunction(
+      ([id, index]) =>
+        document.querySelector(`[data-testid="remote-caret-${id}"]`)?.getAttribute('data-index') === index,
+      [aClient, String(at + 'Hello'.length + 'Hi! '.length)] as const,
+      { timeout: WAIT },
+    );
+    await waitForHighlight('Hello');
+    // A's own selection stayed on "Hello" through B's edit.
+    expect(
+      await note(a).evaluate((el: HTMLTextAreaElement) => el.value.slice(el.selectionStart, el.selectionEnd)),
+    ).toBe('Hello');
+
+    // Collapsing the selection leaves only the caret.
+    await a.keyboard.press('ArrowRight');
+    await b.waitForFunction((id) => document.querySelector(`[data-selected-by~="${id}"]`) === null, aClient, {
+      timeout: WAIT,
+    });
+    await caret.waitFor({ state: 'attached', timeout: WAIT });
+  });
+
   it("undo in A reverts only A's change", async () => {
     const a = ada.page!;
     const b = bob.page!;
