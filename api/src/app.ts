@@ -218,6 +218,7 @@ export function buildApp(deps: AppDeps): App {
       schema: getSchema(),
       graphqlEndpoint: '/graphql',
       landingPage: false,
+      maxRequestBodySize: config.maxMessageBytes,
       logging: logger,
       graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
       maskedErrors: {

@@ -174,3 +174,67 @@ describe('CORS', () => {
     }
   });
 });
+
+describe('review regressions', () => {
+  it('[PR1] a subscription cancelled while its catch-up is still running never joins the room', async () => {
+    let slow = true;
+    const store = new Proxy(backend.store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (key !== 'getRole' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const role = await value.apply(target, args);
+          if (slow) await new Promise((r) => setTimeout(r, 150)); // a slow database during catch-up
+          return role;
+        };
+      },
+    });
+    const app = await startApp(backend, { store: backend.databaseUrl ? undefined : store });
+    try {
+      const user = await signUp(app, 'Cancel');
+      const id = await createDashboard(app, user.token, 'cancel');
+      const client = app.wsClient(user.token);
+      const log = subscribeEvents(client, { d: id, c: `cancel-${RUN}` });
+      // Give the subscription time to start (the slow role read is under way), then cancel.
+      await waitFor(() => app.app.services.hub.subscriberCount() === 1, { interval: 5 });
+      log.dispose();
+      await waitFor(() => app.app.services.hub.subscriberCount() === 0, { interval: 5 });
+      slow = false;
+      // Once the catch-up that was under way has finished, nobody is present.
+      await waitFor(async () => (await app.app.services.hub.roomCount()) === 0, { interval: 5 });
+      expect(app.app.services.presence.localCount()).toBe(0);
+      expect(await app.app.services.presence.list(id)).toEqual([]);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a chunked body over the limit is PAYLOAD_TOO_LARGE, and bad percent-encoding in REST is a 400', async () => {
+    const small = await startApp(backend, { env: { MAX_MESSAGE_BYTES: String(64 * 1024) } });
+    try {
+      const big = JSON.stringify({ query: '{ me { id } }', pad: 'x'.repeat(200 * 1024) });
+      const stream = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(big));
+          controller.close();
+        },
+      });
+      const res = await fetch(`${small.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(res.status).toBe(413);
+      expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    } finally {
+      await small.stop();
+    }
+    const user = await signUp(t, 'Pct');
+    const bad = await fetch(`${t.url}/api/dashboards/%zz/collaborators`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.code).toBe('BAD_USER_INPUT');
+  });
+});

@@ -22,6 +22,16 @@ export function toGraphQLError(error: unknown, log: (error: unknown) => void): G
     // graphql-js's own errors: parse, validation, coercion of variables.
     const code = graphqlError.extensions?.code;
     if (typeof code === 'string' && PASS_THROUGH.has(code)) return graphqlError;
+    // Yoga's own HTTP codes, into the closed set.
+    const mapped =
+      code === 'REQUEST_ENTITY_TOO_LARGE' ? 'PAYLOAD_TOO_LARGE' : code === 'BAD_REQUEST' ? 'BAD_USER_INPUT' : null;
+    if (mapped) {
+      return new GraphQLError(graphqlError.message, {
+        nodes: graphqlError.nodes,
+        path: graphqlError.path,
+        extensions: { ...graphqlError.extensions, code: mapped },
+      });
+    }
     if (code === undefined) {
       return new GraphQLError(graphqlError.message, {
         nodes: graphqlError.nodes,

@@ -295,6 +295,7 @@ export function createHub(deps: {
         let lastSent = fromVersion ?? 0;
         let ended = false;
         let chain: Promise<void> = Promise.resolve();
+        let starting: Promise<void> | undefined; // onStart, so onStop runs after it
         const started = performance.now();
 
         const end = () => {
@@ -354,14 +355,27 @@ export function createHub(deps: {
         const catchUp = async () => {
           await room.chain; // the room has read its version
           // The role checked before subscribing may be stale by now (removed meanwhile, and
-          // the revocation already published): re-read it now that the room listens.
-          const current = await store.getRole(dashboardId, userId);
-          room.roles.set(userId, current);
+          // the revocation already published): re-read it now that the room listens, on the
+          // room's chain so it cannot overwrite a revocation the room handles meanwhile.
+          const current = await new Promise<Role | null>((resolve, reject) =>
+            enqueue(room, async () => {
+              try {
+                const role = await store.getRole(dashboardId, userId);
+                room.roles.set(userId, role);
+                resolve(role);
+              } catch (error) {
+                reject(error);
+              }
+            }),
+          );
           if (!current) {
             const deleted = !(await store.getDashboard(dashboardId));
             return revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
           }
-          await onStart?.().catch((error) => report(error, 'subscription start'));
+          // Cancelled while catching up: never join (the stop hook has already run).
+          if (ended) return;
+          starting = onStart?.().catch((error) => report(error, 'subscription start'));
+          await starting;
           if (fromVersion === null) {
             lastSent = room.version;
           } else {
@@ -391,6 +405,7 @@ export function createHub(deps: {
         await stop;
         ended = true;
         leave(room, listener);
+        await starting;
         await onStop?.().catch((error) => report(error, 'subscription stop'));
       });
     },

@@ -10,13 +10,48 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
-import { useRateLimiter, type ConfigByField } from '@envelop/rate-limiter';
+import { useRateLimiter, type ConfigByField, type Identity } from '@envelop/rate-limiter';
 import type { Config } from '../config.js';
 import { DomainError } from '../errors.js';
 import type { GraphQLContext } from '../schema/context.js';
 
 /** Mutations with a budget of their own; every other mutation shares `mutationsPerMinute`. */
 const OWN_BUDGET = new Set(['submitOperation', 'updatePresence', 'signUp', 'logIn', 'refreshSession']);
+
+/**
+ * The limiter's bookkeeping, mutated in place and pruned: the library's default store copies
+ * its whole state on every call and never forgets an identity, which grows without bound and
+ * blocks the event loop on a long-running instance.
+ */
+export class PruningRateLimitStore {
+  private readonly entries = new Map<string, { timestamps: readonly number[]; expires: number }>();
+  private writes = 0;
+
+  constructor(private readonly maxWindowMs: number) {}
+
+  setForIdentity(identity: Identity, timestamps: readonly number[], windowMs?: number): void {
+    const now = Date.now();
+    this.entries.set(`${identity.contextIdentity}\u0000${identity.fieldIdentity}`, {
+      timestamps,
+      expires: now + (windowMs ?? this.maxWindowMs),
+    });
+    if (++this.writes % 1000 === 0) this.prune(now);
+  }
+
+  getForIdentity(identity: Identity): readonly number[] {
+    const entry = this.entries.get(`${identity.contextIdentity}\u0000${identity.fieldIdentity}`);
+    return entry && entry.expires > Date.now() ? entry.timestamps : [];
+  }
+
+  /** Identities tracked now (tests). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  prune(now = Date.now()): void {
+    for (const [key, entry] of this.entries) if (entry.expires <= now) this.entries.delete(key);
+  }
+}
 
 export function guardPlugins(config: Config, mutationNames: readonly string[]): Plugin[] {
   const limits = config.rateLimits;
@@ -53,6 +88,7 @@ export function guardPlugins(config: Config, mutationNames: readonly string[]): 
     maxAliasesPlugin({ n: config.queryLimits.maxAliases, ...report }) as Plugin,
     costLimitPlugin({ maxCost: config.queryLimits.maxCost, ...report }) as Plugin,
     useRateLimiter({
+      store: new PruningRateLimitStore(60_000),
       identifyFn: perUser,
       configByField,
       transformError: (message) => {

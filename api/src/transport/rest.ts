@@ -207,7 +207,12 @@ export async function handleRest(
   }
   const params: Params = {};
   const found = hit.regex.exec(url.pathname)!;
-  hit.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1]!)));
+  try {
+    hit.names.forEach((name, i) => (params[name] = decodeURIComponent(found[i + 1]!)));
+  } catch {
+    fail(res, 400, 'BAD_USER_INPUT', 'Malformed percent-encoding in the path');
+    return true;
+  }
   let body: Record<string, unknown> = {};
   try {
     if (req.method === 'POST' || req.method === 'PUT') body = await readBody(req, options.maxBodyBytes);

@@ -73,7 +73,11 @@ export function attachWebSocket(deps: {
         if (message.type !== 'api-token-revoked') return;
         for (const s of byToken.get(message.tokenId) ?? []) s.close(CloseCode.Unauthorized, 'API token revoked');
       });
-      unsubscribe.catch((error) => logger.warn({ err: error }, 'user topic subscribe failed'));
+      // A revocation published before the subscription was confirmed would be missed.
+      unsubscribe.then(
+        () => void recheckApiTokens(userId),
+        (error) => logger.warn({ err: error }, 'user topic subscribe failed'),
+      );
       entry = { byToken, unsubscribe };
       apiSockets.set(userId, entry);
     }
@@ -105,6 +109,24 @@ export function attachWebSocket(deps: {
     subscribeTimes.set(userId, recent);
     return true;
   }
+
+  /** Closes sockets whose API token is no longer live (after a bus gap, SUB2). */
+  async function recheckApiTokens(userId: string) {
+    const entry = apiSockets.get(userId);
+    if (!entry) return;
+    try {
+      const live = new Set((await services.store.listApiTokens(userId)).map((t) => t.id));
+      for (const [tokenId, sockets] of entry.byToken) {
+        if (live.has(tokenId)) continue;
+        for (const s of sockets) s.close(CloseCode.Unauthorized, 'API token revoked');
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'API token re-check failed');
+    }
+  }
+  const stopRecheckOnReconnect = services.bus.onReconnect(() => {
+    for (const userId of apiSockets.keys()) void recheckApiTokens(userId);
+  });
 
   const connectionOf = (ctx: WsContext<Record<string, unknown> | undefined, Extra>) => {
     let conn = connections.get(ctx);
@@ -140,6 +162,8 @@ export function attachWebSocket(deps: {
           ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
           return false;
         }
+        // The socket may have closed while we authenticated: count and watch nothing then.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
         const open = socketsByUser.get(conn.viewer.userId) ?? 0;
         if (open >= config.rateLimits.socketsPerUser) {
           ctx.extra.socket.close(CloseCode.TooManyRequests, 'Too many connections for this user');
@@ -243,6 +267,7 @@ export function attachWebSocket(deps: {
     connectionCount: () => wss.clients.size,
     async close(code = CloseCode.GoingAway, reason = 'Server shutting down') {
       clearInterval(keepAlive);
+      stopRecheckOnReconnect();
       for (const socket of wss.clients) socket.close(code, reason);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

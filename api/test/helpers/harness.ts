@@ -93,7 +93,13 @@ const clients = new Set<Client>();
 /** Starts an app on port 0 over the backend (a fresh one when omitted). */
 export async function startApp(
   backend: Backend,
-  options: { config?: Partial<Config>; clock?: Clock; bus?: EventBus; env?: Record<string, string> } = {},
+  options: {
+    config?: Partial<Config>;
+    clock?: Clock;
+    bus?: EventBus;
+    env?: Record<string, string>;
+    store?: Store;
+  } = {},
 ): Promise<TestApp> {
   const config = loadConfig(
     // Many users sign up from 127.0.0.1 in one test file: raise the per-IP auth limit
@@ -105,7 +111,7 @@ export async function startApp(
   const app = buildApp({
     config,
     clock: options.clock,
-    store: backend.databaseUrl ? undefined : backend.store,
+    store: options.store ?? (backend.databaseUrl ? undefined : backend.store),
     bus: options.bus ?? backend.newBus(),
     presenceStore: backend.newPresenceStore(),
   });
