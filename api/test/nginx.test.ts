@@ -15,6 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
 import { addWidget, applyOp, createDocument, newWidget, type DashboardDocument } from '../../core/src/index.js';
+
+// clientIds belong to the user who first used them (OP2): unique per run, for reruns on a kept database.
+const RUN = Math.random().toString(36).slice(2, 8);
 import {
   createBackend,
   EVENTS,
@@ -237,7 +240,7 @@ interface Seen {
       retryAttempts: 0,
       lazy: true,
     });
-    const log = subscribeEvents(ws, { d: dashboardId, c: 'lb-subscriber' });
+    const log = subscribeEvents(ws, { d: dashboardId, c: `lb-subscriber-${RUN}` });
     await log.until((events) => events.some((e) => e.__typename === 'SyncCompleted'));
     const upgrades = seen.map((list, i) => list.filter((s) => s.upgrade).length - upgradesBefore[i]!);
     expect(upgrades[0]! + upgrades[1]!).toBe(1);
@@ -252,7 +255,7 @@ interface Seen {
       const op = addWidget(document, newWidget('note', { id: `n${seq}`, text: `from seq ${seq}` }));
       const data = await gql(
         SUBMIT,
-        { d: dashboardId, c: 'lb-writer', s: seq, b: version, op },
+        { d: dashboardId, c: `lb-writer-${RUN}`, s: seq, b: version, op },
         {
           token: owner,
           tag: `submit-${seq}`,
@@ -268,7 +271,8 @@ interface Seen {
     const events = await log.until((list) => list.filter((e) => e.__typename === 'OperationApplied').length >= version);
     const applied = events.filter((e) => e.__typename === 'OperationApplied');
     expect(applied.map((e) => e.version)).toEqual([1, 2, 3, 4]);
-    for (const v of otherInstanceVersions) expect(applied.find((e) => e.version === v)?.clientId).toBe('lb-writer');
+    for (const v of otherInstanceVersions)
+      expect(applied.find((e) => e.version === v)?.clientId).toBe(`lb-writer-${RUN}`);
     expect(log.errors).toEqual([]);
 
     // The same dashboard over SSE through nginx (proxy_buffering off): catch-up, then a live op.
@@ -279,7 +283,7 @@ interface Seen {
         method: 'POST',
         signal: abort.signal,
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${owner}` },
-        body: JSON.stringify({ query: EVENTS, variables: { d: dashboardId, c: 'lb-sse', f: version - 1 } }),
+        body: JSON.stringify({ query: EVENTS, variables: { d: dashboardId, c: `lb-sse-${RUN}`, f: version - 1 } }),
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -308,7 +312,11 @@ interface Seen {
       await readUntil(() => typenames().includes('SyncCompleted'));
       expect(typenames()).toEqual(['OperationApplied', 'SyncCompleted']);
       const op = addWidget(document, newWidget('metric', { id: 'm-sse' }));
-      await gql(SUBMIT, { d: dashboardId, c: 'lb-writer', s: 5, b: version, op }, { token: owner, tag: 'submit-5' });
+      await gql(
+        SUBMIT,
+        { d: dashboardId, c: `lb-writer-${RUN}`, s: 5, b: version, op },
+        { token: owner, tag: 'submit-5' },
+      );
       await readUntil(() => typenames().length >= 3);
       expect(sse[2].data.dashboardEvents).toMatchObject({ __typename: 'OperationApplied', version: version + 1 });
     } finally {
