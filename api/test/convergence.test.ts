@@ -26,7 +26,8 @@ import {
   type JSONOp,
   type SyncEngine,
 } from '../../core/src/index.js';
-import type { DashboardMessage, EventBus, Topic } from '../src/ports/event-bus.js';
+import type { EventBus } from '../src/ports/event-bus.js';
+import { filteringBus } from './helpers/filtering-bus.js';
 import {
   createBackend,
   createDashboard,
@@ -284,24 +285,14 @@ describe('[OP1][OP2][OP3][SUB1] convergence fuzz: 5 clients on 2 instances', () 
 });
 
 /** Drops a share of op messages on their way in, like a flaky pub/sub (SUB2). */
-function lossyBus(inner: EventBus, rng: Rng, dropRate: number, dropped: { n: number }): EventBus {
-  return {
-    ...inner,
-    publish: (topic, message) => inner.publish(topic, message),
-    subscribe<T extends Topic>(topic: T, handler: Parameters<EventBus['subscribe']>[1]) {
-      return inner.subscribe(topic, (message) => {
-        if ((message as DashboardMessage).type === 'op' && rng.chance(dropRate)) {
-          dropped.n++;
-          return;
-        }
-        (handler as (m: unknown) => void)(message);
-      }) as ReturnType<EventBus['subscribe']>;
+const lossyBus = (inner: EventBus, rng: Rng, dropRate: number, dropped: { n: number }) =>
+  filteringBus(inner, {
+    drop: (message) => {
+      if (message.type !== 'op' || !rng.chance(dropRate)) return false;
+      dropped.n++;
+      return true;
     },
-    onReconnect: (cb) => inner.onReconnect(cb),
-    isUp: () => inner.isUp(),
-    close: () => inner.close(),
-  } as EventBus;
-}
+  });
 
 describe('[SUB2] pub/sub is a hint: clients converge when the bus loses messages', () => {
   it('an instance whose bus drops 30% of op messages still delivers every op, in order', async () => {
@@ -326,21 +317,14 @@ describe('[SUB2] after a bus reconnect, live subscriptions re-check the database
     const inner = backend.newBus();
     const reconnects = new Set<() => void>();
     let outage = true;
-    const flaky: EventBus = {
-      ...inner,
-      publish: (topic, message) => inner.publish(topic, message),
-      subscribe: ((topic: Topic, handler: (m: unknown) => void) =>
-        inner.subscribe(topic, (message) => {
-          if (outage && (message as DashboardMessage).type === 'op') return; // lost while "down"
-          handler(message);
-        })) as EventBus['subscribe'],
+    const flaky = filteringBus(inner, {
+      drop: (message) => outage && message.type === 'op', // lost while "down"
       onReconnect: (cb) => {
         reconnects.add(cb);
         return () => reconnects.delete(cb);
       },
       isUp: () => !outage,
-      close: () => inner.close(),
-    };
+    });
     // No periodic re-check: only the reconnect can reveal the lost ops.
     const lonely = await startApp(backend, { bus: flaky, config: { recheckIntervalMs: 0 } });
     try {

@@ -1,6 +1,7 @@
 /** Access that ends must end everywhere at once (AU1, AC1), even when the bus loses messages. */
 import { request } from '../../core/src/index.js';
-import type { DashboardMessage, EventBus, Topic } from '../src/ports/event-bus.js';
+import type { EventBus } from '../src/ports/event-bus.js';
+import { filteringBus } from './helpers/filtering-bus.js';
 import {
   createBackend,
   createDashboard,
@@ -26,21 +27,8 @@ afterAll(async () => {
 });
 
 /** A bus that never delivers revocations or collaborator changes. */
-function forgetfulBus(inner: EventBus): EventBus {
-  return {
-    ...inner,
-    publish: (topic, message) => inner.publish(topic, message),
-    subscribe: ((topic: Topic, handler: (m: unknown) => void) =>
-      inner.subscribe(topic, (message) => {
-        const type = (message as DashboardMessage).type;
-        if (type === 'revoked' || type === 'changed') return;
-        handler(message);
-      })) as EventBus['subscribe'],
-    onReconnect: (cb) => inner.onReconnect(cb),
-    isUp: () => inner.isUp(),
-    close: () => inner.close(),
-  };
-}
+const forgetfulBus = (inner: EventBus) =>
+  filteringBus(inner, { drop: (message) => message.type === 'revoked' || message.type === 'changed' });
 
 describe('[AU1] revocation', () => {
   it('a removed member is cut off by the periodic re-check when the bus lost the revocation', async () => {
