@@ -9,7 +9,7 @@ import pg from 'pg';
 import * as json1 from 'ot-json1';
 import { percentile, round, sleep } from './lib.js';
 
-export const SHAREDB_INSTALL = 'npm install -D --save-exact sharedb@7.0.0 sharedb-postgres@5.0.1';
+export const SHAREDB_INSTALL = 'npm install -D --save-exact sharedb@5.2.2 sharedb-postgres@5.0.1';
 
 async function load(name: string): Promise<any> {
   const mod = await import(name);
