@@ -263,7 +263,7 @@ async function fanout() {
 
 // ---------------------------------------------------------------------------------------
 // (2) op throughput
-async function opsOne(storage: 'postgres' | 'pglite', layout: 'one' | 'many', databaseUrl?: string) {
+async function opsOne(layout: 'one' | 'many', databaseUrl?: string) {
   const C = 50;
   const duration = QUICK ? 1000 : 6000;
   const warmup = QUICK ? 300 : 1000;
@@ -331,7 +331,7 @@ async function ops() {
       }
       for (const layout of QUICK ? (['one'] as const) : (['one', 'many'] as const)) {
         log(`ops: ${storage}, ${layout === 'one' ? '50 editors on one dashboard' : '50 dashboards'}`);
-        const r = await opsOne(storage, layout, storage === 'postgres' ? db!.url : undefined);
+        const r = await opsOne(layout, storage === 'postgres' ? db!.url : undefined);
         const base = storage === 'postgres' && layout === 'one' ? shareDb.value : null;
         const ratio = ratioOf(r.opsPerSec, base);
         emit({

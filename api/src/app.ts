@@ -355,7 +355,7 @@ export function buildApp(deps: AppDeps): App {
         await closed;
       }
       if (services) {
-        await services.engine.drain();
+        await services.engine.drain(); // what arrived before the sockets closed
         await services.presence.stop({ cleanup: true });
         await services.hub.stop();
         if (ownsPresence) await services.presenceStore.close();

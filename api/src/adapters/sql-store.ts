@@ -280,6 +280,15 @@ export function createSqlStore(db: SqlDb): Store {
       });
     },
 
+    async findDashboardForUser(id, userId) {
+      const { rows } = await db.query<Row>(
+        `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id
+         WHERE d.id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL`,
+        [id, userId],
+      );
+      return rows[0] ? { ...toDashboard(rows[0]), role: rows[0].role as Role } : null;
+    },
+
     async getDashboard(id) {
       const { rows } = await db.query<Row>('SELECT * FROM dashboards WHERE id = $1 AND deleted_at IS NULL', [id]);
       return rows[0] ? toDashboard(rows[0]) : null;

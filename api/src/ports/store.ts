@@ -156,6 +156,8 @@ export interface Store {
   getDashboard(id: string): Promise<DashboardRow | null>;
   /** dashboardId -> current version, for the given live dashboards. */
   dashboardVersions(ids: readonly string[]): Promise<Map<string, number>>;
+  /** A live dashboard with the user's role on it, or null (not a member, or deleted): one read. */
+  findDashboardForUser(id: string, userId: string): Promise<(DashboardRow & { role: Role }) | null>;
   listDashboardsForUser(userId: string): Promise<Array<DashboardRow & { role: Role }>>;
   softDeleteDashboard(id: string, now: Date): Promise<boolean>;
 

@@ -86,10 +86,10 @@ export function createDashboardService(deps: {
 
     async find(userId, id) {
       if (!isId(id)) return null;
-      const role = await store.getRole(id, userId);
-      if (!role) return null;
-      const dashboard = await store.getDashboard(id);
-      return dashboard ? { dashboard, role } : null;
+      const found = await store.findDashboardForUser(id, userId);
+      if (!found) return null;
+      const { role, ...dashboard } = found;
+      return { dashboard, role };
     },
 
     async delete(actor, id) {

@@ -163,6 +163,8 @@ export function registerStoreContract(
       expect(d.version).toBe(0);
       expect(await store.getRole(d.id, owner.id)).toBe('OWNER');
       expect(await store.getRole(d.id, member.id)).toBeNull();
+      expect(await store.findDashboardForUser(d.id, member.id)).toBeNull();
+      expect(await store.findDashboardForUser(d.id, owner.id)).toMatchObject({ id: d.id, role: 'OWNER', version: 0 });
       expect((await store.addCollaborator(d.id, member.id, 'VIEWER', new Date()))?.role).toBe('VIEWER');
       expect(await store.addCollaborator(d.id, member.id, 'EDITOR', new Date())).toBeNull();
       expect((await store.updateCollaboratorRole(d.id, member.id, 'EDITOR'))?.role).toBe('EDITOR');
@@ -173,6 +175,7 @@ export function registerStoreContract(
       expect(await store.softDeleteDashboard(d.id, new Date())).toBe(true);
       expect(await store.softDeleteDashboard(d.id, new Date())).toBe(false);
       expect(await store.getDashboard(d.id)).toBeNull();
+      expect(await store.findDashboardForUser(d.id, owner.id)).toBeNull();
       expect(await store.getRole(d.id, owner.id)).toBeNull();
       expect(await store.listDashboardsForUser(owner.id)).toEqual([]);
       await expect(store.withDashboardLock(d.id, async () => 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
