@@ -1,7 +1,9 @@
 /**
- * A child process holding the benchmark's client sockets (real graphql-ws clients, or raw
- * `ws` sockets for the baselines), so the server process is measured alone. Driven over
- * IPC by bench/run.ts; reports counts, bytes on the wire and latencies.
+ * A child process holding the benchmark's client sockets, so the server process is measured
+ * alone: real graphql-ws clients (ops, cross-instance), minimal graphql-transport-ws clients
+ * (fan-out: one JSON.parse per frame, the same client work as the raw `ws` baseline sockets),
+ * raw `ws` sockets for the baselines, and an open-loop HTTP presence load generator. Driven
+ * over IPC by bench/run.ts; reports counts, bytes on the wire, CPU and latencies.
  */
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
@@ -41,6 +43,14 @@ const byType: Record<string, number> = {};
 const samples: Record<string, string> = {};
 let clients: Client[] = [];
 let raw: WebSocket[] = [];
+/** Minimal graphql-transport-ws sockets (fan-out subscribers). */
+let lite: WebSocket[] = [];
+/** Set while closeAll tears sockets down: those closes are ours, not the server's. */
+let closing = false;
+/** Sockets the server (or the network) closed while we held them, by close code. */
+let closed = 0;
+const closeCodes: Record<string, number> = {};
+let lastClose = '';
 let closedBytes = 0;
 /** Listeners for live ops (op latency scenarios): clientId:seq -> arrival (ms). */
 let onOp: ((event: { version: number; clientId: string; seq: number }) => void) | null = null;
@@ -125,6 +135,105 @@ interface Sub {
   clientId: string;
 }
 
+
+interface TransportMessage {
+  type: string;
+  id?: string;
+  payload?: {
+    data?: { dashboardEvents?: { __typename?: string } } | null;
+    errors?: unknown[];
+  } & Record<string, unknown>;
+}
+
+/**
+ * A minimal graphql-transport-ws client: connection_init with the token, subscribe on ack,
+ * then one JSON.parse per frame (as the raw baseline sockets do) and a count per `next`.
+ * Answers the server's `ping` messages. Resolves on SyncCompleted.
+ */
+function liteSubscribe(url: string, s: Sub): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = new CountedWebSocket(url, 'graphql-transport-ws');
+    lite.push(socket);
+    let synced = false;
+    const fail = (error: Error) => {
+      if (synced) return;
+      socket.terminate();
+      reject(error);
+    };
+    socket.once('open', () =>
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: s.token } })),
+    );
+    socket.on('message', (data) => {
+      const text = String(data);
+      const m = JSON.parse(text) as TransportMessage;
+      switch (m.type) {
+        case 'next': {
+          messages++;
+          const type = m.payload?.data?.dashboardEvents?.__typename ?? (m.payload?.errors ? 'error' : 'other');
+          byType[type] = (byType[type] ?? 0) + 1;
+          if (!samples[type] && type !== 'error') samples[type] = text;
+          if (type === 'SyncCompleted') {
+            synced = true;
+            resolve();
+          } else if (m.payload?.errors) fail(new Error(JSON.stringify(m.payload.errors).slice(0, 500)));
+          break;
+        }
+        case 'connection_ack':
+          socket.send(
+            JSON.stringify({
+              id: '1',
+              type: 'subscribe',
+              payload: { query: EVENTS, variables: { d: s.dashboardId, c: s.clientId, f: null } },
+            }),
+          );
+          break;
+        case 'ping':
+          socket.send('{"type":"pong"}');
+          break;
+        case 'error':
+          fail(new Error(`subscribe error: ${JSON.stringify(m.payload).slice(0, 500)}`));
+          break;
+        case 'complete':
+          fail(new Error('subscription completed before SyncCompleted'));
+          break;
+      }
+    });
+    socket.once('error', (error) => fail(error));
+    socket.once('close', (code, reason) => {
+      if (!closing) {
+        closed++;
+        closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+        lastClose = `${code} ${String(reason)}`.slice(0, 200);
+      }
+      fail(new Error(`socket closed before SyncCompleted: ${code} ${String(reason)}`));
+    });
+  });
+}
+
+/** The open-loop presence load (startLoad .. stopLoad). */
+interface Load {
+  /** Ticks: updates the schedule offered (issued + skipped). */
+  offered: number;
+  issued: number;
+  /** Ticks skipped because the sender already had `maxInFlight` requests outstanding. */
+  skipped: number;
+  ok: number;
+  failed: number;
+  lastError: string;
+  latencies: number[];
+  stop(): Promise<void>;
+}
+let load: Load | null = null;
+const loadStats = (l: Load) => ({
+  offered: l.offered,
+  issued: l.issued,
+  skipped: l.skipped,
+  ok: l.ok,
+  failed: l.failed,
+  lastError: l.lastError,
+  cpu: process.cpuUsage(),
+});
+
 interface Editor extends Sub {
   widgetId: string;
 }
@@ -141,6 +250,14 @@ serveIpc({
     await pool(subs, concurrency, async (s) => {
       await subscribe(gqlClient(url, s.token), s.dashboardId, s.clientId);
     });
+    return { connected: subs.length };
+  },
+  /**
+   * One minimal graphql-transport-ws socket and dashboardEvents subscription per entry (the
+   * fan-out subscribers: the same per-message client work as connectRaw's sockets).
+   */
+  async connectLite({ url, subs, concurrency = 50 }: { url: string; subs: Sub[]; concurrency?: number }) {
+    await pool(subs, concurrency, (s) => liteSubscribe(url, s));
     return { connected: subs.length };
   },
   /** Raw sockets on the baseline server; each message is parsed, as graphql-ws clients do. */
@@ -160,53 +277,120 @@ serveIpc({
     return { connected: n };
   },
   counts() {
-    return { messages, byType, bytes: wireBytes(), cpu: process.cpuUsage(), samples };
+    return {
+      messages,
+      byType,
+      bytes: wireBytes(),
+      cpu: process.cpuUsage(),
+      samples,
+      closed,
+      closeCodes,
+      lastClose,
+      rss: process.memoryUsage.rss(),
+    };
   },
-  /** Senders move their cursor every `intervalMs` over HTTP for `durationMs`. */
-  async presenceLoad({
+  /**
+   * Open loop: every sender offers a cursor move each `intervalMs` over HTTP (keep-alive),
+   * whether or not the server answered the previous one, with at most `maxInFlight`
+   * outstanding per sender (a tick beyond that is counted as skipped). Runs until stopLoad.
+   */
+  startLoad({
     url,
     senders,
     intervalMs,
-    durationMs,
+    maxInFlight = 2,
   }: {
     url: string;
     senders: Sub[];
     intervalMs: number;
-    durationMs: number;
+    maxInFlight?: number;
   }) {
-    let sent = 0;
-    let failed = 0;
-    let lastError = '';
-    const deadline = performance.now() + durationMs;
-    await Promise.all(
-      senders.map(async (s, i) => {
-        await sleep((intervalMs * i) / senders.length);
-        let x = 0;
-        while (performance.now() < deadline) {
-          const started = performance.now();
-          try {
-            const res = await fetch(`${url}/graphql`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
-              body: JSON.stringify({
-                query: PRESENCE,
-                variables: { d: s.dashboardId, c: s.clientId, cur: { x: x++ % 100, y: i } },
-              }),
-            });
-            const body = (await res.json()) as { errors?: unknown[] };
-            if (body.errors) {
-              failed++;
-              lastError = JSON.stringify(body.errors).slice(0, 300);
-            } else sent++;
-          } catch (error) {
-            failed++;
-            lastError = String(error);
-          }
-          await sleep(Math.max(0, intervalMs - (performance.now() - started)));
+    if (load) throw new Error('a load is already running');
+    let running = true;
+    const pending = new Set<Promise<void>>();
+    const timers = new Set<NodeJS.Timeout>();
+    const l: Load = {
+      offered: 0,
+      issued: 0,
+      skipped: 0,
+      ok: 0,
+      failed: 0,
+      lastError: '',
+      latencies: [],
+      async stop() {
+        running = false;
+        for (const t of timers) clearTimeout(t);
+        await Promise.allSettled([...pending]);
+      },
+    };
+    const send = async (s: Sub, i: number, x: number) => {
+      const started = performance.now();
+      try {
+        const res = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
+          body: JSON.stringify({ query: PRESENCE, variables: { d: s.dashboardId, c: s.clientId, cur: { x, y: i } } }),
+        });
+        const body = (await res.json()) as { errors?: unknown[] };
+        if (body.errors) {
+          l.failed++;
+          l.lastError = JSON.stringify(body.errors).slice(0, 300);
+        } else {
+          l.ok++;
+          l.latencies.push(performance.now() - started);
         }
-      }),
-    );
-    return { sent, failed, lastError };
+      } catch (error) {
+        l.failed++;
+        l.lastError = String(error).slice(0, 300);
+      }
+    };
+    const t0 = performance.now();
+    senders.forEach((s, i) => {
+      let inFlight = 0;
+      let x = 0;
+      // Staggered over one interval, then on a fixed schedule (no drift from slow answers).
+      let due = t0 + (intervalMs * i) / senders.length;
+      const tick = () => {
+        if (!running) return;
+        l.offered++;
+        if (inFlight >= maxInFlight) l.skipped++;
+        else {
+          inFlight++;
+          l.issued++;
+          const p = send(s, i, x++ % 1000).finally(() => {
+            inFlight--;
+            pending.delete(p);
+          });
+          pending.add(p);
+        }
+        due += intervalMs;
+        schedule();
+      };
+      const schedule = () => {
+        const timer = setTimeout(
+          () => {
+            timers.delete(timer);
+            tick();
+          },
+          Math.max(0, due - performance.now()),
+        );
+        timers.add(timer);
+      };
+      schedule();
+    });
+    load = l;
+    return { senders: senders.length };
+  },
+  loadStats() {
+    if (!load) throw new Error('no load running');
+    return loadStats(load);
+  },
+  async stopLoad() {
+    if (!load) throw new Error('no load running');
+    const l = load;
+    await l.stop();
+    load = null;
+    return { ...loadStats(l), p50: percentile(l.latencies, 50), p99: percentile(l.latencies, 99) };
   },
   /**
    * Closed loop: each editor (subscribed on its own socket) submits its next op as soon as
@@ -359,16 +543,25 @@ serveIpc({
     };
   },
   async closeAll() {
+    closing = true;
+    await load?.stop();
+    load = null;
     await Promise.all(clients.map((c) => c.dispose()));
     for (const s of raw) s.terminate();
+    for (const s of lite) s.terminate();
     clients = [];
     raw = [];
+    lite = [];
     await sleep(50);
     closedBytes = wireBytes();
     for (const s of sockets) s.terminate();
     sockets.clear();
     messages = 0;
     for (const k of Object.keys(byType)) delete byType[k];
+    closed = 0;
+    for (const k of Object.keys(closeCodes)) delete closeCodes[k];
+    lastClose = '';
+    closing = false;
     return true;
   },
   usage() {

@@ -3,6 +3,7 @@
  * seeding through the store, percentiles, and the one-JSON-line result format.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -191,3 +192,34 @@ export function benchEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 export const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+
+/** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream kernel). */
+const CLOCK_TICKS = 100;
+
+export interface ProcUsage {
+  /** user + system CPU seconds of the whole process (all threads: GC, libuv, the tsx loader). */
+  cpuS: number;
+  rss: number;
+  /** Peak RSS so far. */
+  peakRss: number;
+}
+
+/**
+ * CPU and RSS of another process, read from /proc without running anything in it (the IPC
+ * `usage` commands run a full GC first, which would count in the window being measured).
+ * null when /proc is not there (not Linux) or the process is gone.
+ */
+export function procUsage(pid: number | undefined): ProcUsage | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuS = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { cpuS, rss: kb('VmRSS'), peakRss: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}

@@ -22,6 +22,7 @@ import {
   round,
   seed,
   sleep,
+  procUsage,
   spawnChild,
   type Child,
   type Result,
@@ -93,17 +94,84 @@ async function startServer(env: Record<string, string>, execArgv: string[] = [])
   return { child, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/graphql` };
 }
 
-/** Waits until the clients' message count stops moving (a burst has drained). */
-async function quiesce(clients: Child, stableMs = 500, maxMs = 30_000) {
+/** Anything that reports the messages its client sockets received. */
+interface Counted {
+  counts(): Promise<{ messages: number }>;
+}
+const counted = (clients: Child | Counted): Counted =>
+  'proc' in clients ? { counts: () => clients.call<{ messages: number }>('counts') } : clients;
+
+/**
+ * Waits until the clients' message count stops moving (a burst has drained). Returns the
+ * count, and whether it settled within `maxMs` (false: still moving when we gave up).
+ */
+async function quiesce(clients: Child | Counted, stableMs = 500, maxMs = 30_000) {
+  const c = counted(clients);
   const until = performance.now() + maxMs;
   let last = -1;
   while (performance.now() < until) {
-    const { messages } = await clients.call<{ messages: number }>('counts');
-    if (messages === last) return messages;
+    const { messages } = await c.counts();
+    if (messages === last) return { messages, settled: true };
     last = messages;
     await sleep(stableMs);
   }
-  return last;
+  return { messages: last, settled: false };
+}
+
+interface ClientCounts {
+  messages: number;
+  byType: Record<string, number>;
+  bytes: number;
+  cpu: NodeJS.CpuUsage;
+  samples: Record<string, string>;
+  closed: number;
+  closeCodes: Record<string, number>;
+  lastClose: string;
+  rss: number;
+}
+
+/**
+ * Client sockets spread over `n` clients.ts processes (so one process's event loop does
+ * not bound the figure); counts are summed, CPU is reported per process.
+ */
+async function clientGroup(n: number) {
+  const children = await Promise.all(Array.from({ length: n }, () => spawnChild('clients.ts')));
+  const group = {
+    children,
+    /** Calls `cmd` on every child; `split` deals `items` out round-robin as args[key]. */
+    all<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs?: number, split?: { key: string; items: unknown[] }) {
+      return Promise.all(
+        children.map((c, k) =>
+          c.call<T>(
+            cmd,
+            split ? { ...args, [split.key]: split.items.filter((_, j) => j % n === k) } : args,
+            timeoutMs,
+          ),
+        ),
+      );
+    },
+    async counts() {
+      const each = await group.all<ClientCounts>('counts');
+      const sum = (f: (c: ClientCounts) => number) => each.reduce((t, c) => t + f(c), 0);
+      const merged = <V>(f: (c: ClientCounts) => Record<string, V>) => Object.assign({}, ...each.map(f).reverse());
+      const codes: Record<string, number> = {};
+      for (const c of each) for (const [k, v] of Object.entries(c.closeCodes)) codes[k] = (codes[k] ?? 0) + v;
+      return {
+        messages: sum((c) => c.messages),
+        bytes: sum((c) => c.bytes),
+        closed: sum((c) => c.closed),
+        closeCodes: codes,
+        lastClose: each.map((c) => c.lastClose).filter(Boolean)[0] ?? '',
+        samples: merged((c) => c.samples) as Record<string, string>,
+        /** CPU seconds per process. */
+        cpuS: each.map((c) => cpuSeconds(c.cpu)),
+      };
+    },
+    async kill() {
+      await Promise.all(children.map((c) => c.kill()));
+    },
+  };
+  return group;
 }
 
 function subsFor(seeded: Seeded, n: number, prefix: string) {
@@ -114,83 +182,201 @@ function subsFor(seeded: Seeded, n: number, prefix: string) {
   });
 }
 
-/** Top self-time frames of the newest .cpuprofile in `dir`. */
-function profileTop(dir: string, n = 12) {
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Top self-time frames of the server's main thread. `--cpu-prof` writes one profile per
+ * thread (the tsx loader runs in a worker that is idle nearly all the time), so this reads
+ * every .cpuprofile in `dir` and keeps the one with the most non-idle time. Percentages are
+ * of non-idle time ((program) and GC included in it, (idle) and (program) not listed).
+ */
+function profileTop(dir: string, n = 15) {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length === 0) return null;
-  const profile = JSON.parse(readFileSync(path.join(dir, files.sort().at(-1)!), 'utf8')) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-    samples: number[];
-    timeDeltas: number[];
+  let best: { file: string; self: Map<string, number>; total: number; idle: number; program: number } | null =
+    null;
+  const threads: Array<{ file: string; totalMs: number | null; idlePct: number | null }> = [];
+  for (const file of files) {
+    const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const self = new Map<string, number>();
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const f = byId.get(id)!.callFrame;
+      const url = f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/main\//, '');
+      const key = url ? `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}` : f.functionName;
+      const dt = profile.timeDeltas[i] ?? 0;
+      self.set(key, (self.get(key) ?? 0) + dt);
+      total += dt;
+    });
+    const idle = self.get('(idle)') ?? 0;
+    threads.push({ file, totalMs: round(total / 1000), idlePct: round((100 * idle) / (total || 1)) });
+    if (!best || total - idle > best.total - best.idle) {
+      best = { file, self, total, idle, program: self.get('(program)') ?? 0 };
+    }
+  }
+  if (!best) return null;
+  const busy = best.total - best.idle;
+  return {
+    file: best.file,
+    threads,
+    busyMs: round(busy / 1000),
+    idlePctOfTotal: round((100 * best.idle) / (best.total || 1)),
+    programPctOfBusy: round((100 * best.program) / (busy || 1)),
+    gcPctOfBusy: round((100 * (best.self.get('(garbage collector)') ?? 0)) / (busy || 1)),
+    top: [...best.self.entries()]
+      .filter(([frame]) => frame !== '(idle)' && frame !== '(program)')
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([frame, us]) => ({ frame, pctOfBusy: round((100 * us) / (busy || 1), 3) })),
   };
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const self = new Map<string, number>();
-  let total = 0;
-  profile.samples.forEach((id, i) => {
-    const f = byId.get(id)!.callFrame;
-    const url = f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/main\//, '');
-    const key = `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}`;
-    const dt = profile.timeDeltas[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    total += dt;
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([frame, us]) => ({ frame, selfPct: round((100 * us) / total, 3) }));
 }
 
 // ---------------------------------------------------------------------------------------
 // (1) fan-out and (6) scale-out
+/** The server coalesces presence per clientId to one broadcast per 33 ms (presence-service.ts). */
+const COALESCE_MS = 33;
+/** Each sender moves its cursor a little slower than that: every update is its own broadcast. */
+const SENDER_INTERVAL_MS = 34;
+
 async function fanout() {
-  const S = QUICK ? 100 : 1000;
-  const SENDERS = QUICK ? 8 : 20;
-  const duration = QUICK ? 2000 : 6000;
+  const S = QUICK ? 300 : 1000;
+  // Offered deliveries/s (events/s x subscribers), well above what one instance delivers:
+  // the figure is the server's capacity, not the load generator's rate.
+  const OFFERED = QUICK ? 1_000_000 : 1_200_000;
+  const SENDERS = Math.ceil(OFFERED / (S * (1000 / SENDER_INTERVAL_MS)));
+  const warmup = QUICK ? 1000 : 2000;
+  const duration = QUICK ? 3000 : 6000;
+  const drainMaxMs = QUICK ? 8000 : 20_000;
+  const procsAt = argv.indexOf('--client-procs');
+  const CLIENT_PROCS = procsAt >= 0 ? Math.max(1, Number(argv[procsAt + 1]) || 1) : 2;
   const profileDir = path.join(BENCH_DIR, '.profiles');
   if (PROFILE) {
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
   const server = await startServer({}, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-  const clients = await spawnChild('clients.ts');
+  const serverPid = server.child.proc.pid;
+  const clients = await clientGroup(CLIENT_PROCS);
+  // The presence senders live in a process of their own, so their CPU is not the subscribers'.
+  const loader = await spawnChild('clients.ts');
+  let serverStopped = false;
+  const stopServer = async () => {
+    if (serverStopped) return;
+    serverStopped = true;
+    await server.child.call('stop', {}, 15_000).catch(() => {});
+    await server.child.kill();
+  };
+  /** Samples everything at one instant (all in parallel): client counts, load, server CPU/RSS. */
+  const sample = async () => {
+    const [c, l] = await Promise.all([clients.counts(), loader.call('loadStats')]);
+    return { at: performance.now(), c, l, p: procUsage(serverPid) };
+  };
   try {
+    const subUsers = Math.max(5, Math.ceil(S / 40));
     const seeded = await server.child.call<Seeded>('seed', {
-      spec: { dashboards: 1, usersPer: Math.max(5, Math.ceil(S / 40)), widgets: 4 },
+      spec: { dashboards: 1, usersPer: subUsers + SENDERS, widgets: 4 },
     });
-    const subs = subsFor(seeded, S, 'sub');
-    log(`fan-out: connecting ${S} subscribers`);
-    await clients.call('connectGql', { url: server.wsUrl, subs }, 300_000);
-    await quiesce(clients);
-    const senders = subsFor(seeded, SENDERS, 'cursor');
-    const c0 = await clients.call('counts');
-    const u0 = await server.child.call('usage');
-    const load = await clients.call('presenceLoad', { url: server.url, senders, intervalMs: 34, durationMs: duration });
-    const c1 = await clients.call('counts');
-    const u1 = await server.child.call('usage');
-    await quiesce(clients);
-    const c2 = await clients.call('counts');
-    const u2 = await server.child.call('usage');
-    const delivered = c1.messages - c0.messages;
-    const rate = delivered / (duration / 1000);
-    const serverCpu = cpuSeconds({ user: u2.cpu.user - u0.cpu.user, system: u2.cpu.system - u0.cpu.system });
-    const allDelivered = c2.messages - c0.messages;
-    Object.assign(samples, c2.samples);
-    const frame = c2.samples.PresenceUpdated as string;
-    await clients.call('closeAll');
+    const d = seeded.dashboards[0]!;
+    const subs = Array.from({ length: S }, (_, j) => ({
+      token: d.users[j % subUsers]!.token,
+      dashboardId: d.id,
+      clientId: `sub-${RUN}-${j}`,
+    }));
+    // One user per sender: the rate limiter's per-user bookkeeping stays per sender.
+    const senders = Array.from({ length: SENDERS }, (_, i) => ({
+      token: d.users[subUsers + i]!.token,
+      dashboardId: d.id,
+      clientId: `cursor-${RUN}-${i}`,
+    }));
+    log(`fan-out: connecting ${S} subscribers over ${CLIENT_PROCS} client processes`);
+    const tc = performance.now();
+    await clients.all('connectLite', { url: server.wsUrl }, 300_000, { key: 'subs', items: subs });
+    // Every join is broadcast to everyone already there: O(S^2) deliveries to drain first.
+    const joined = await quiesce(clients, 500, QUICK ? 30_000 : 90_000);
+    const connectS = (performance.now() - tc) / 1000;
+    const p0 = procUsage(serverPid);
+    log(`fan-out: ${SENDERS} senders, offering ${OFFERED} deliveries/s for ${warmup} + ${duration} ms`);
+    await loader.call('startLoad', { url: server.url, senders, intervalMs: SENDER_INTERVAL_MS, maxInFlight: 2 });
+    await sleep(warmup);
+    const a = await sample();
+    await sleep(duration);
+    const b = await sample();
+    const stopped = await loader.call('stopLoad', {}, 60_000);
+    const drainStart = performance.now();
+    const drained = await quiesce(clients, 500, drainMaxMs);
+    const drainS = (performance.now() - drainStart) / 1000;
+    const c = await sample().catch(() => null);
+    const end = c ?? b;
+    const heap = await server.child.call('usage').catch(() => null);
+    const windowS = (b.at - a.at) / 1000;
+    const delivered = b.c.messages - a.c.messages;
+    const rate = delivered / windowS;
+    const offeredUpdates = (b.l.offered - a.l.offered) / windowS;
+    const offeredEventsPerSec = Math.min(offeredUpdates, (SENDERS * 1000) / COALESCE_MS) * S;
+    const serverCpuPerSec = a.p && b.p ? (b.p.cpuS - a.p.cpuS) / windowS : null;
+    const clientCpuByProc = b.c.cpuS.map((t, k) => round((t - a.c.cpuS[k]!) / windowS));
+    const clientCpuPerSec = clientCpuByProc.reduce<number>((t, x) => t + (x ?? 0), 0);
+    const loadCpuPerSec = (cpuSeconds(b.l.cpu) - cpuSeconds(a.l.cpu)) / windowS;
+    // Scale-out: server CPU per delivery over the window and its drain (mutations included).
+    const serverCpuAll = a.p && end.p ? end.p.cpuS - a.p.cpuS : null;
+    const allDelivered = end.c.messages - a.c.messages;
+    Object.assign(samples, end.c.samples);
+    const frame = end.c.samples.PresenceUpdated as string | undefined;
+    if (!frame) throw new Error('no PresenceUpdated frame was delivered');
+    const mb = (bytes: number | undefined) => (bytes === undefined ? null : round(bytes / 2 ** 20));
+    const serverDetail = {
+      rssMB: { connected: mb(p0?.rss), windowStart: mb(a.p?.rss), windowEnd: mb(b.p?.rss), afterDrain: mb(end.p?.rss) },
+      peakRssMB: mb(end.p?.peakRss),
+      heapUsedMBAfterDrain: heap ? mb(heap.heapUsed) : null,
+    };
+    await clients.all('closeAll');
+    await stopServer();
 
-    // Baseline: plain ws broadcast of an equal-size frame to as many sockets.
+    // Baseline: a plain ws server broadcasting the captured frame (byte for byte) to as many
+    // raw sockets, held by the same client processes, which parse every frame once too.
     const base = await spawnChild('ws-baseline.ts');
     let baseRate: number | null = null;
-    let baseDetail: unknown = null;
+    let baseDetail: Record<string, unknown> | null = null;
     try {
       const { port } = await base.call('start', {});
-      await clients.call('connectRaw', { url: `ws://127.0.0.1:${port}`, n: S }, 120_000);
-      const b0 = await clients.call('counts');
-      const sent = await base.call('broadcast', { frame, durationMs: duration }, duration + 60_000);
-      const b1 = await clients.call('counts');
-      baseRate = (b1.messages - b0.messages) / (duration / 1000);
-      baseDetail = { sent: sent.sent, skippedFull: sent.skipped, serverCpuS: round(cpuSeconds(sent.cpu)) };
-      await clients.call('closeAll');
+      await Promise.all(
+        clients.children.map((child, k) =>
+          child.call(
+            'connectRaw',
+            { url: `ws://127.0.0.1:${port}`, n: Math.floor(S / CLIENT_PROCS) + (k < S % CLIENT_PROCS ? 1 : 0) },
+            120_000,
+          ),
+        ),
+      );
+      const basePid = base.proc.pid;
+      const bsample = async () => {
+        const [cc, st] = await Promise.all([clients.counts(), base.call('broadcastStats')]);
+        return { at: performance.now(), c: cc, st, p: procUsage(basePid) };
+      };
+      await base.call('startBroadcast', { frame });
+      await sleep(warmup);
+      const ba = await bsample();
+      await sleep(duration);
+      const bb = await bsample();
+      const sent = await base.call('stopBroadcast', {}, 60_000);
+      const bWindowS = (bb.at - ba.at) / 1000;
+      const bDelivered = bb.c.messages - ba.c.messages;
+      baseRate = bDelivered / bWindowS;
+      const bClientByProc = bb.c.cpuS.map((t, k) => round((t - ba.c.cpuS[k]!) / bWindowS));
+      baseDetail = {
+        sent: sent.sent,
+        skippedFull: sent.skipped,
+        serverCpuPerSec: ba.p && bb.p ? round((bb.p.cpuS - ba.p.cpuS) / bWindowS) : null,
+        serverCpuSPer1k: ba.p && bb.p && bDelivered > 0 ? (bb.p.cpuS - ba.p.cpuS) / (bDelivered / 1000) : null,
+        clientCpuPerSec: round(bClientByProc.reduce<number>((t, x) => t + (x ?? 0), 0)),
+        clientCpuPerSecByProc: bClientByProc,
+        subscribersClosed: bb.c.closed,
+      };
+      await clients.all('closeAll');
     } finally {
       await base.kill();
     }
@@ -204,51 +390,67 @@ async function fanout() {
       ratio,
       target: '>= 0.6x baseline',
       meets: ratio === null ? null : ratio >= 0.6,
+      offeredEventsPerSec: round(offeredEventsPerSec),
+      serverCpuPerSec: round(serverCpuPerSec),
+      clientCpuPerSec: round(clientCpuPerSec),
+      saturated: rate < 0.9 * offeredEventsPerSec,
       subscribers: S,
       senders: SENDERS,
-      presenceSent: load.sent,
-      presenceFailed: load.failed,
-      presenceError: load.lastError || undefined,
-      offeredEventsPerSec: round((load.sent * S) / (duration / 1000)),
+      clientProcesses: CLIENT_PROCS,
+      clientCpuPerSecByProc: clientCpuByProc,
+      loadGeneratorCpuPerSec: round(loadCpuPerSec),
+      presence: {
+        offeredPerSec: round(offeredUpdates),
+        issuedPerSec: round((b.l.issued - a.l.issued) / windowS),
+        acceptedPerSec: round((b.l.ok - a.l.ok) / windowS),
+        skippedInFlightCap: b.l.skipped - a.l.skipped,
+        ackP50Ms: round(stopped.p50),
+        ackP99Ms: round(stopped.p99),
+      },
+      presenceSent: stopped.ok,
+      presenceFailed: stopped.failed,
+      presenceError: stopped.lastError || undefined,
+      subscribersClosed: end.c.closed,
+      closeCodes: end.c.closed > 0 ? end.c.closeCodes : undefined,
+      lastClose: end.c.lastClose || undefined,
       backlogAfterWindow: allDelivered - delivered,
-      frameBytes: Buffer.byteLength(frame ?? ''),
-      serverCpuPerSec: round(
-        cpuSeconds({ user: u1.cpu.user - u0.cpu.user, system: u1.cpu.system - u0.cpu.system }) / (duration / 1000),
-      ),
+      backlogDrained: drained.settled,
+      drainSeconds: round(drainS),
+      connectSeconds: round(connectS),
+      joinsSettled: joined.settled,
+      server: serverDetail,
+      frameBytes: Buffer.byteLength(frame),
       baselineDetail: baseDetail,
+      windowMs: Math.round(windowS * 1000),
+      warmupMs: warmup,
       durationMs: duration,
     });
-    const cpuPer1k = allDelivered > 0 ? serverCpu / (allDelivered / 1000) : null;
+    const cpuPer1k = serverCpuAll !== null && allDelivered > 0 ? serverCpuAll / (allDelivered / 1000) : null;
     const cores = machine().cpus;
+    const basePer1k = (baseDetail?.serverCpuSPer1k as number | null | undefined) ?? null;
     emit({
       scenario: 'scaleout',
       metric: 'server CPU seconds per 1k delivered events',
       value: cpuPer1k === null ? null : round(cpuPer1k),
       unit: 'cpu-s/1k events',
-      baseline: {
-        name: 'plain ws broadcast CPU s per 1k',
-        value:
-          baseDetail && baseRate
-            ? round((baseDetail as { serverCpuS: number }).serverCpuS / ((baseRate * duration) / 1000 / 1000))
-            : null,
-      },
+      baseline: { name: 'plain ws broadcast CPU s per 1k', value: round(basePer1k) },
       ratio: null,
       target: 'arithmetic for N machines in bench/RESULTS.md',
       meets: null,
       eventsPerCoreSec: cpuPer1k ? round(1000 / cpuPer1k) : null,
-      note: `one instance per core delivers ~1000/cpuPer1k events/s; N machines x ${cores} cores, minus Redis fan-out (1 publish + 1 message per instance per event)`,
+      note: `one instance per core delivers ~1000/cpuPer1k events/s (window + drain, presence mutations included); N machines x ${cores} cores, minus Redis fan-out (1 publish + 1 message per instance per event)`,
     });
   } finally {
-    await clients.call('closeAll').catch(() => {});
+    await clients.all('closeAll').catch(() => {});
     await clients.kill();
-    await server.child.call('stop').catch(() => {});
-    await server.child.kill();
+    await loader.kill();
+    await stopServer();
   }
   if (PROFILE) {
     await sleep(500);
     emit({
       scenario: 'fanout-profile',
-      metric: 'top self-time frames (server process)',
+      metric: 'top self-time frames (server main thread, % of non-idle time)',
       value: null,
       unit: '',
       baseline: null,
@@ -256,7 +458,7 @@ async function fanout() {
       target: '',
       meets: null,
       profileDir,
-      top: profileTop(profileDir),
+      ...profileTop(profileDir),
     });
   }
 }

@@ -9,6 +9,14 @@ import { serveIpc } from './lib.js';
 
 let wss: WebSocketServer | undefined;
 const HIGH_WATER = 256 * 1024;
+let broadcasting: {
+  sent: number;
+  skipped: number;
+  rounds: number;
+  running: boolean;
+  done: Promise<void>;
+  started: NodeJS.CpuUsage;
+} | null = null;
 
 serveIpc({
   async start({ deflate }: { deflate?: boolean }) {
@@ -18,27 +26,43 @@ serveIpc({
     return { port: (server.address() as AddressInfo).port };
   },
   clients: () => wss!.clients.size,
-  /** Sends `frame` to every socket, round after round, for `durationMs`. */
-  async broadcast({ frame, durationMs }: { frame: string; durationMs: number }) {
+  /**
+   * Sends `frame` to every socket, round after round (a socket whose buffer is over the high
+   * water mark is skipped that round), until stopBroadcast: the plain `ws` fan-out capacity.
+   */
+  startBroadcast({ frame }: { frame: string }) {
+    if (broadcasting) throw new Error('already broadcasting');
     const started = process.cpuUsage();
-    const deadline = performance.now() + durationMs;
-    let sent = 0;
-    let skipped = 0;
-    await new Promise<void>((resolve) => {
+    const b = { sent: 0, skipped: 0, rounds: 0, running: true, done: Promise.resolve(), started };
+    b.done = new Promise<void>((resolve) => {
       const round = () => {
-        if (performance.now() >= deadline) return resolve();
+        if (!b.running) return resolve();
+        b.rounds++;
         for (const socket of wss!.clients) {
-          if (socket.bufferedAmount > HIGH_WATER) skipped++;
+          if (socket.bufferedAmount > HIGH_WATER) b.skipped++;
           else {
             socket.send(frame);
-            sent++;
+            b.sent++;
           }
         }
         setImmediate(round);
       };
       round();
     });
-    return { sent, skipped, cpu: process.cpuUsage(started) };
+    broadcasting = b;
+    return true;
+  },
+  broadcastStats() {
+    const b = broadcasting;
+    return b && { sent: b.sent, skipped: b.skipped, rounds: b.rounds, cpu: process.cpuUsage(b.started) };
+  },
+  async stopBroadcast() {
+    const b = broadcasting;
+    if (!b) throw new Error('not broadcasting');
+    b.running = false;
+    await b.done;
+    broadcasting = null;
+    return { sent: b.sent, skipped: b.skipped, rounds: b.rounds, cpu: process.cpuUsage(b.started) };
   },
   /** Sends each of `frames` `rounds` times to every socket, then waits for the buffers to drain. */
   async replay({ frames, rounds, intervalMs }: { frames: string[]; rounds: number; intervalMs: number }) {

@@ -32,6 +32,8 @@ import { createMetrics } from './metrics.js';
 import { handleRest } from './transport/rest.js';
 import { startTracing, traced } from './tracing.js';
 import { guardPlugins } from './transport/guards.js';
+import { sharedExecutionPlugin } from './transport/shared-execution.js';
+import { eventAudience } from './schema/events.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
 export interface AppDeps {
@@ -214,6 +216,11 @@ export function buildApp(deps: AppDeps): App {
   }
 
   function buildYoga(s: Services) {
+    const maskError = (error: unknown) => {
+      const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
+      metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
+      return masked;
+    };
     return createYoga<Record<string, unknown>, GraphQLContext>({
       schema: getSchema(),
       graphqlEndpoint: '/graphql',
@@ -221,14 +228,9 @@ export function buildApp(deps: AppDeps): App {
       maxRequestBodySize: config.maxMessageBytes,
       logging: logger,
       graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
-      maskedErrors: {
-        maskError: (error) => {
-          const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
-          metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
-          return masked;
-        },
-      },
+      maskedErrors: { maskError },
       plugins: [
+        sharedExecutionPlugin({ audience: eventAudience, maskError }),
         tracingPlugin,
         loggingPlugin(logger),
         ...guardPlugins(config, Object.keys(getSchema().getMutationType()?.getFields() ?? {})),

@@ -2,7 +2,7 @@ import { DomainError, badInput } from '../errors.js';
 import { checkClientId } from '../domain/validation.js';
 import type { DashboardEvent, OperationEvent } from '../services/hub.js';
 import { builder } from './builder.js';
-import { requireViewer } from './context.js';
+import { requireViewer, type GraphQLContext } from './context.js';
 import { CheckpointRef, DashboardRef } from './dashboard.js';
 import { UserRef } from './user.js';
 import { PresenceRef } from './presence.js';
@@ -27,6 +27,16 @@ const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').i
     createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
   }),
 });
+
+/**
+ * What a payload of `event` depends on besides the selection (see transport/shared-execution):
+ * DashboardChanged resolves the viewer's own role, so it is executed per viewer; every other
+ * event reads the same for every member with the same selection set.
+ */
+export function eventAudience(event: unknown, ctx: unknown): string {
+  if ((event as Partial<DashboardEvent>).__typename !== 'DashboardChanged') return '';
+  return `user:${(ctx as Partial<GraphQLContext>).viewer?.userId ?? ''}`;
+}
 
 type Of<N extends DashboardEvent['__typename']> = Extract<DashboardEvent, { __typename: N }>;
 

@@ -144,6 +144,26 @@ export function createHub(deps: {
       : undefined;
   recheckTimer?.unref();
 
+  // Every subscriber of a room receives the same event object, so the GraphQL layer can
+  // execute and serialise it once per selection (transport/shared-execution.ts).
+  const converted = new WeakMap<RoomEvent, DashboardEvent>();
+  function sharedEvent(event: Extract<RoomEvent, { type: 'checkpoint' | 'changed' | 'presence' | 'presence-left' }>) {
+    let shared = converted.get(event);
+    if (!shared) {
+      const { dashboardId } = event;
+      shared =
+        event.type === 'checkpoint'
+          ? { __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId }
+          : event.type === 'changed'
+            ? { __typename: 'DashboardChanged', dashboardId }
+            : event.type === 'presence'
+              ? { __typename: 'PresenceUpdated', dashboardId, presence: event.presence }
+              : { __typename: 'PresenceLeft', dashboardId, clientId: event.clientId, userId: event.userId };
+      converted.set(event, shared);
+    }
+    return shared;
+  }
+
   function enqueue(room: Room, task: () => Promise<void>) {
     room.chain = room.chain.then(task).catch((error) => report(error, 'room'));
   }
@@ -329,18 +349,12 @@ export function createHub(deps: {
             if (event.committedAt !== undefined)
               deps.metrics?.delivered(Math.max(0, Date.now() - event.committedAt) / 1000);
             await push(event);
-          } else if (event.type === 'checkpoint') {
-            await push({ __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId });
-          } else if (event.type === 'changed') {
-            await push({ __typename: 'DashboardChanged', dashboardId });
+          } else if (event.type === 'checkpoint' || event.type === 'changed') {
+            await push(sharedEvent(event));
           } else if (event.type === 'presence') {
-            if (event.presence.clientId !== clientId) {
-              await push({ __typename: 'PresenceUpdated', dashboardId, presence: event.presence });
-            }
+            if (event.presence.clientId !== clientId) await push(sharedEvent(event));
           } else if (event.type === 'presence-left') {
-            if (event.clientId !== clientId) {
-              await push({ __typename: 'PresenceLeft', dashboardId, clientId: event.clientId, userId: event.userId });
-            }
+            if (event.clientId !== clientId) await push(sharedEvent(event));
           }
         };
 

@@ -18,6 +18,7 @@ import { DomainError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
 import { disconnectReason } from '../metrics.js';
 import { clientIp } from './http.js';
+import type { FrameSink } from './shared-execution.js';
 
 export interface Connection {
   id: string;
@@ -50,6 +51,8 @@ export function attachWebSocket(deps: {
   const { services, logger, yoga } = deps;
   const config = services.config;
   const connections = new WeakMap<object, Connection>();
+  /** Bytes a socket may have queued before it counts as a slow consumer. */
+  const maxBufferedBytes = Math.max(8 * 2 ** 20, 8 * config.maxMessageBytes);
   const wss = new WebSocketServer({
     server: deps.server,
     path: yoga.graphqlEndpoint,
@@ -201,6 +204,23 @@ export function attachWebSocket(deps: {
       },
       onSubscribe: async (ctx, id, payload) => {
         const conn = connectionOf(ctx);
+        const socket = ctx.extra.socket;
+        const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        // Subscription events are written here, serialised once for all subscribers of the
+        // same shape (shared-execution.ts). A consumer too slow to drain its socket is closed
+        // with 1013 rather than buffered without bound: it reconnects and resumes from its
+        // last version.
+        const frames: FrameSink = {
+          send(json) {
+            if (socket.readyState !== socket.OPEN || !(id in ctx.subscriptions)) return false;
+            if (socket.bufferedAmount > maxBufferedBytes) {
+              socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
+              return false;
+            }
+            socket.send(`${prefix}${json}}`);
+            return true;
+          },
+        };
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -209,6 +229,7 @@ export function attachWebSocket(deps: {
           viewer: conn.viewer,
           ip: conn.ip,
           requestId: conn.id,
+          frames,
         });
         let document;
         try {
@@ -241,6 +262,7 @@ export function attachWebSocket(deps: {
       },
     },
     wss,
+    0, // keep-alive is ours (below): one timer for all sockets, not one per socket
   );
 
   // Keep-alive: a socket that has not answered the previous ping is dead (PR1: its
