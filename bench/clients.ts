@@ -135,7 +135,6 @@ interface Sub {
   clientId: string;
 }
 
-
 interface TransportMessage {
   type: string;
   id?: string;
@@ -219,17 +218,22 @@ interface Load {
   skipped: number;
   ok: number;
   failed: number;
+  /** Requests still unanswered when the load stopped (aborted then, not failures). */
+  aborted: number;
   lastError: string;
   latencies: number[];
   stop(): Promise<void>;
 }
 let load: Load | null = null;
+/** The load last stopped: its final figures stay readable until the next startLoad. */
+let lastLoad: Load | null = null;
 const loadStats = (l: Load) => ({
   offered: l.offered,
   issued: l.issued,
   skipped: l.skipped,
   ok: l.ok,
   failed: l.failed,
+  aborted: l.aborted,
   lastError: l.lastError,
   cpu: process.cpuUsage(),
 });
@@ -308,6 +312,8 @@ serveIpc({
     if (load) throw new Error('a load is already running');
     let running = true;
     const pending = new Set<Promise<void>>();
+    // Under saturation answers take seconds: stopping aborts what is still outstanding.
+    const abort = new AbortController();
     const timers = new Set<NodeJS.Timeout>();
     const l: Load = {
       offered: 0,
@@ -317,9 +323,11 @@ serveIpc({
       failed: 0,
       lastError: '',
       latencies: [],
+      aborted: 0,
       async stop() {
         running = false;
         for (const t of timers) clearTimeout(t);
+        abort.abort();
         await Promise.allSettled([...pending]);
       },
     };
@@ -330,6 +338,7 @@ serveIpc({
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${s.token}` },
           body: JSON.stringify({ query: PRESENCE, variables: { d: s.dashboardId, c: s.clientId, cur: { x, y: i } } }),
+          signal: abort.signal,
         });
         const body = (await res.json()) as { errors?: unknown[] };
         if (body.errors) {
@@ -340,8 +349,12 @@ serveIpc({
           l.latencies.push(performance.now() - started);
         }
       } catch (error) {
-        l.failed++;
-        l.lastError = String(error).slice(0, 300);
+        if (abort.signal.aborted) l.aborted++;
+        else {
+          l.failed++;
+          const cause = (error as { cause?: unknown }).cause;
+          l.lastError = `${String(error)}${cause ? `: ${String(cause)}` : ''}`.slice(0, 300);
+        }
       }
     };
     const t0 = performance.now();
@@ -382,14 +395,16 @@ serveIpc({
     return { senders: senders.length };
   },
   loadStats() {
-    if (!load) throw new Error('no load running');
-    return loadStats(load);
+    const l = load ?? lastLoad;
+    if (!l) throw new Error('no load started');
+    return loadStats(l);
   },
   async stopLoad() {
     if (!load) throw new Error('no load running');
     const l = load;
     await l.stop();
     load = null;
+    lastLoad = l;
     return { ...loadStats(l), p50: percentile(l.latencies, 50), p99: percentile(l.latencies, 99) };
   },
   /**

@@ -223,3 +223,18 @@ export function procUsage(pid: number | undefined): ProcUsage | null {
     return null;
   }
 }
+
+/**
+ * Busy CPU seconds of the whole machine so far (all cores: user, nice, system, irq, softirq,
+ * steal), from /proc/stat; null when unavailable. Minus what the benchmark's own processes
+ * used, it tells whether something else on the machine competed for the cores.
+ */
+export function machineBusyCpuS(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}

@@ -5,7 +5,9 @@
  * only when a scenario crashed; missing targets never fail the run.
  */
 import { readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -22,6 +24,7 @@ import {
   round,
   seed,
   sleep,
+  machineBusyCpuS,
   procUsage,
   spawnChild,
   type Child,
@@ -139,14 +142,15 @@ async function clientGroup(n: number) {
   const group = {
     children,
     /** Calls `cmd` on every child; `split` deals `items` out round-robin as args[key]. */
-    all<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs?: number, split?: { key: string; items: unknown[] }) {
+    all<T>(
+      cmd: string,
+      args: Record<string, unknown> = {},
+      timeoutMs?: number,
+      split?: { key: string; items: unknown[] },
+    ) {
       return Promise.all(
         children.map((c, k) =>
-          c.call<T>(
-            cmd,
-            split ? { ...args, [split.key]: split.items.filter((_, j) => j % n === k) } : args,
-            timeoutMs,
-          ),
+          c.call<T>(cmd, split ? { ...args, [split.key]: split.items.filter((_, j) => j % n === k) } : args, timeoutMs),
         ),
       );
     },
@@ -183,55 +187,195 @@ function subsFor(seeded: Seeded, n: number, prefix: string) {
 }
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  }>;
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** file:// URL of the repository root, stripped from profile frames. */
+const ROOT_URL = `${pathToFileURL(path.dirname(BENCH_DIR)).href}/`;
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Source map `mappings` -> per generated line, [generated column, original line (0-based)]. */
+function decodeMappings(mappings: string): Array<Array<[number, number]>> {
+  const lines: Array<Array<[number, number]>> = [];
+  let srcLine = 0;
+  for (const line of mappings.split(';')) {
+    const out: Array<[number, number]> = [];
+    let genCol = 0;
+    for (const segment of line.split(',')) {
+      if (!segment) continue;
+      const values: number[] = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of segment) {
+        const digit = B64.indexOf(ch);
+        value += (digit & 31) * 2 ** shift;
+        if (digit & 32) shift += 5;
+        else {
+          values.push(value % 2 ? -Math.floor(value / 2) : value / 2);
+          value = 0;
+          shift = 0;
+        }
+      }
+      genCol += values[0] ?? 0;
+      if (values.length >= 4) {
+        srcLine += values[2]!;
+        out.push([genCol, srcLine]);
+      }
+    }
+    lines.push(out);
+  }
+  return lines;
+}
+
+/**
+ * Maps frames of TypeScript files back to their source lines. tsx runs TypeScript through
+ * esbuild with whitespace minified, so every frame of a .ts file reports line 1; its disk
+ * cache ($TMPDIR/tsx-<uid>) keeps each transform with its source map. A file may have several
+ * cached versions (it is being edited): the one whose code has the profile's named functions
+ * at the profiled columns is used. Returns null when nothing fits (the frame keeps line:column).
+ */
+function tsxSourceLines(
+  frames: Array<{ url: string; functionName: string; lineNumber: number; columnNumber: number }>,
+) {
+  const dir = path.join(os.tmpdir(), `tsx-${process.geteuid?.() ?? os.userInfo().username}`);
+  const bySource = new Map<string, Array<{ code: string; mappings: string }>>();
+  try {
+    for (const file of readdirSync(dir)) {
+      try {
+        const entry = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+          code?: unknown;
+          map?: { sources?: unknown[]; mappings?: unknown };
+        };
+        const source = entry.map?.sources?.[0];
+        if (typeof source !== 'string' || typeof entry.code !== 'string' || typeof entry.map?.mappings !== 'string')
+          continue;
+        const list = bySource.get(source) ?? [];
+        list.push({ code: entry.code, mappings: entry.map.mappings });
+        bySource.set(source, list);
+      } catch {
+        // not a transform entry
+      }
+    }
+  } catch {
+    return () => null;
+  }
+  const chosen = new Map<string, Array<Array<[number, number]>> | null>();
+  const fileOf = (url: string) => (url.startsWith('file://') ? fileURLToPath(url) : url);
+  return (frame: { url: string; lineNumber: number; columnNumber: number }): number | null => {
+    const file = fileOf(frame.url);
+    if (!file.endsWith('.ts')) return null;
+    if (!chosen.has(file)) {
+      const named = frames.filter((f) => fileOf(f.url) === file && /^[\w$]+$/.test(f.functionName));
+      let best: { code: string; mappings: string } | null = null;
+      let bestScore = 0;
+      for (const candidate of bySource.get(file) ?? []) {
+        const lines = candidate.code.split('\n');
+        let score = 0;
+        for (const f of named) {
+          const text = lines[f.lineNumber] ?? '';
+          if (text.slice(Math.max(0, f.columnNumber - 60), f.columnNumber + 60).includes(f.functionName)) score++;
+        }
+        if (score > bestScore) [best, bestScore] = [candidate, score];
+      }
+      chosen.set(file, best && bestScore >= Math.min(3, named.length) ? decodeMappings(best.mappings) : null);
+    }
+    const segments = chosen.get(file)?.[frame.lineNumber];
+    if (!segments || segments.length === 0) return null;
+    let lo = 0;
+    let hi = segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segments[mid]![0] <= frame.columnNumber) lo = mid;
+      else hi = mid - 1;
+    }
+    return segments[lo]![0] <= frame.columnNumber ? segments[lo]![1] + 1 : null;
+  };
 }
 
 /**
  * Top self-time frames of the server's main thread. `--cpu-prof` writes one profile per
  * thread (the tsx loader runs in a worker that is idle nearly all the time), so this reads
- * every .cpuprofile in `dir` and keeps the one with the most non-idle time. Percentages are
- * of non-idle time ((program) and GC included in it, (idle) and (program) not listed).
+ * every .cpuprofile in `dir` and keeps the one with the most non-idle time. Samples are
+ * counted only inside `window` (monotonic microseconds, the clock V8 stamps samples with)
+ * when given. Percentages are of non-idle time ((program) and GC count in it; (idle) and
+ * (program) are not listed).
  */
-function profileTop(dir: string, n = 15) {
+function profileTop(dir: string, window?: { fromUs: number; toUs: number }, n = 15) {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  let best: { file: string; self: Map<string, number>; total: number; idle: number; program: number } | null =
-    null;
-  const threads: Array<{ file: string; totalMs: number | null; idlePct: number | null }> = [];
+  const threads: Array<{ file: string; busyMs: number | null; idlePct: number | null }> = [];
+  let best: { file: string; profile: CpuProfile; busy: number } | null = null;
   for (const file of files) {
     const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
-    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const idleIds = new Set(profile.nodes.filter((x) => x.callFrame.functionName === '(idle)').map((x) => x.id));
+    let total = 0;
+    let idle = 0;
+    profile.samples.forEach((id, i) => {
+      const dt = profile.timeDeltas[i] ?? 0;
+      total += dt;
+      if (idleIds.has(id)) idle += dt;
+    });
+    threads.push({ file, busyMs: round((total - idle) / 1000), idlePct: round((100 * idle) / (total || 1)) });
+    if (!best || total - idle > best.busy) best = { file, profile, busy: total - idle };
+  }
+  if (!best) return null;
+  const { profile } = best;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const sourceLine = tsxSourceLines(profile.nodes.map((x) => x.callFrame));
+  const keys = new Map<number, string>();
+  const keyOf = (id: number) => {
+    let key = keys.get(id);
+    if (key === undefined) {
+      const f = byId.get(id)!.callFrame;
+      const url = f.url.replace(/^.*node_modules\//, '').replace(ROOT_URL, '');
+      const line = sourceLine(f);
+      const at = line !== null ? `${line}` : f.lineNumber === 0 ? `1:${f.columnNumber + 1}` : `${f.lineNumber + 1}`;
+      key = url ? `${f.functionName || '(anonymous)'} ${url}:${at}` : f.functionName;
+      keys.set(id, key);
+    }
+    return key;
+  };
+  const tally = (from: number, to: number) => {
     const self = new Map<string, number>();
+    let t = profile.startTime;
     let total = 0;
     profile.samples.forEach((id, i) => {
-      const f = byId.get(id)!.callFrame;
-      const url = f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/main\//, '');
-      const key = url ? `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}` : f.functionName;
       const dt = profile.timeDeltas[i] ?? 0;
+      t += dt;
+      if (t < from || t > to) return;
+      const key = keyOf(id);
       self.set(key, (self.get(key) ?? 0) + dt);
       total += dt;
     });
     const idle = self.get('(idle)') ?? 0;
-    threads.push({ file, totalMs: round(total / 1000), idlePct: round((100 * idle) / (total || 1)) });
-    if (!best || total - idle > best.total - best.idle) {
-      best = { file, self, total, idle, program: self.get('(program)') ?? 0 };
-    }
-  }
-  if (!best) return null;
-  const busy = best.total - best.idle;
+    const busy = total - idle;
+    const pct = (us: number) => round((100 * us) / (busy || 1), 3);
+    return {
+      busyMs: round(busy / 1000),
+      idlePctOfTotal: round((100 * idle) / (total || 1)),
+      programPctOfBusy: pct(self.get('(program)') ?? 0),
+      gcPctOfBusy: pct(self.get('(garbage collector)') ?? 0),
+      top: [...self.entries()]
+        .filter(([frame]) => frame !== '(idle)' && frame !== '(program)')
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, n)
+        .map(([frame, us]) => ({ frame, pctOfBusy: pct(us) })),
+    };
+  };
+  const whole = tally(-Infinity, Infinity);
+  const inWindow = window ? tally(window.fromUs, window.toUs) : null;
   return {
     file: best.file,
     threads,
-    busyMs: round(busy / 1000),
-    idlePctOfTotal: round((100 * best.idle) / (best.total || 1)),
-    programPctOfBusy: round((100 * best.program) / (busy || 1)),
-    gcPctOfBusy: round((100 * (best.self.get('(garbage collector)') ?? 0)) / (busy || 1)),
-    top: [...best.self.entries()]
-      .filter(([frame]) => frame !== '(idle)' && frame !== '(program)')
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([frame, us]) => ({ frame, pctOfBusy: round((100 * us) / (busy || 1), 3) })),
+    scope: inWindow && inWindow.busyMs ? 'measurement window' : 'whole server run',
+    ...(inWindow && inWindow.busyMs ? inWindow : whole),
+    wholeRun: inWindow && inWindow.busyMs ? { ...whole, top: whole.top.slice(0, 8) } : undefined,
   };
 }
 
@@ -247,10 +391,11 @@ async function fanout() {
   // Offered deliveries/s (events/s x subscribers), well above what one instance delivers:
   // the figure is the server's capacity, not the load generator's rate.
   const OFFERED = QUICK ? 1_000_000 : 1_200_000;
-  const SENDERS = Math.ceil(OFFERED / (S * (1000 / SENDER_INTERVAL_MS)));
+  const SENDERS = Math.min(S, Math.ceil(OFFERED / ((S - 1) * (1000 / SENDER_INTERVAL_MS))));
   const warmup = QUICK ? 1000 : 2000;
   const duration = QUICK ? 3000 : 6000;
   const drainMaxMs = QUICK ? 8000 : 20_000;
+  const CONNECT_BATCH = 250;
   const procsAt = argv.indexOf('--client-procs');
   const CLIENT_PROCS = procsAt >= 0 ? Math.max(1, Number(argv[procsAt + 1]) || 1) : 2;
   const profileDir = path.join(BENCH_DIR, '.profiles');
@@ -258,11 +403,19 @@ async function fanout() {
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
-  const server = await startServer({}, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const t0 = performance.now();
+  const since = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  // All processes start at once (each pays tsx's start-up); the baseline server idles until used.
+  const [server, clients, loader, base] = await Promise.all([
+    startServer({}, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    clientGroup(CLIENT_PROCS),
+    // The presence senders live in a process of their own, so their CPU is not the subscribers'.
+    spawnChild('clients.ts'),
+    spawnChild('ws-baseline.ts'),
+  ]);
   const serverPid = server.child.proc.pid;
-  const clients = await clientGroup(CLIENT_PROCS);
-  // The presence senders live in a process of their own, so their CPU is not the subscribers'.
-  const loader = await spawnChild('clients.ts');
+  const pStart = procUsage(serverPid);
+  let profileWindow: { fromUs: number; toUs: number } | undefined;
   let serverStopped = false;
   const stopServer = async () => {
     if (serverStopped) return;
@@ -273,54 +426,82 @@ async function fanout() {
   /** Samples everything at one instant (all in parallel): client counts, load, server CPU/RSS. */
   const sample = async () => {
     const [c, l] = await Promise.all([clients.counts(), loader.call('loadStats')]);
-    return { at: performance.now(), c, l, p: procUsage(serverPid) };
+    return {
+      at: performance.now(),
+      /** Monotonic µs: the clock of the profile's sample timestamps. */
+      hrUs: Number(process.hrtime.bigint() / 1000n),
+      c,
+      l,
+      p: procUsage(serverPid),
+      busy: machineBusyCpuS(),
+      self: process.cpuUsage(),
+    };
   };
   try {
-    const subUsers = Math.max(5, Math.ceil(S / 40));
     const seeded = await server.child.call<Seeded>('seed', {
-      spec: { dashboards: 1, usersPer: subUsers + SENDERS, widgets: 4 },
+      spec: { dashboards: 1, usersPer: Math.max(5, Math.ceil(S / 40)), widgets: 4 },
     });
-    const d = seeded.dashboards[0]!;
-    const subs = Array.from({ length: S }, (_, j) => ({
-      token: d.users[j % subUsers]!.token,
-      dashboardId: d.id,
-      clientId: `sub-${RUN}-${j}`,
-    }));
-    // One user per sender: the rate limiter's per-user bookkeeping stays per sender.
-    const senders = Array.from({ length: SENDERS }, (_, i) => ({
-      token: d.users[subUsers + i]!.token,
-      dashboardId: d.id,
-      clientId: `cursor-${RUN}-${i}`,
-    }));
-    log(`fan-out: connecting ${S} subscribers over ${CLIENT_PROCS} client processes`);
+    const subs = subsFor(seeded, S, 'sub');
+    // The senders are subscribers moving their cursor (as in the product: the client that
+    // posts updatePresence holds the subscription), so each event goes to the S - 1 others.
+    // (A clientId not subscribed on this instance takes a slower path per update.)
+    const senders = subs.slice(0, SENDERS);
+    log(`fan-out: ${since()}: connecting ${S} subscribers over ${CLIENT_PROCS} client processes`);
     const tc = performance.now();
-    await clients.all('connectLite', { url: server.wsUrl }, 300_000, { key: 'subs', items: subs });
-    // Every join is broadcast to everyone already there: O(S^2) deliveries to drain first.
-    const joined = await quiesce(clients, 500, QUICK ? 30_000 : 90_000);
+    // Every join is broadcast to everyone already there: O(S^2) deliveries to drain first. In
+    // batches, so a socket's connection_init is not queued behind a whole storm of joins (the
+    // server closes a socket whose init waits more than 10 s: 4408).
+    let joined = { messages: 0, settled: true };
+    const connectBudget = tc + (QUICK ? 60_000 : 120_000);
+    for (let from = 0; from < S; from += CONNECT_BATCH) {
+      const batch = subs.slice(from, from + CONNECT_BATCH);
+      try {
+        await clients.all('connectLite', { url: server.wsUrl }, Math.max(1000, connectBudget - performance.now()), {
+          key: 'subs',
+          items: batch,
+        });
+      } catch (error) {
+        const s = ((performance.now() - tc) / 1000).toFixed(1);
+        throw new Error(
+          `connecting subscribers ${from + 1}-${from + batch.length} of ${S} failed after ${s} s (the server delivers the joins of everyone already connected meanwhile): ${(error as Error).message}`,
+        );
+      }
+      joined = await quiesce(clients, 300, Math.max(1000, connectBudget - performance.now()));
+    }
     const connectS = (performance.now() - tc) / 1000;
     const p0 = procUsage(serverPid);
-    log(`fan-out: ${SENDERS} senders, offering ${OFFERED} deliveries/s for ${warmup} + ${duration} ms`);
-    await loader.call('startLoad', { url: server.url, senders, intervalMs: SENDER_INTERVAL_MS, maxInFlight: 2 });
+    log(`fan-out: ${since()}: ${SENDERS} senders offer ${OFFERED} deliveries/s for ${warmup} + ${duration} ms`);
+    await loader.call('startLoad', { url: server.url, senders, intervalMs: SENDER_INTERVAL_MS, maxInFlight: 1 });
     await sleep(warmup);
     const a = await sample();
     await sleep(duration);
     const b = await sample();
+    profileWindow = { fromUs: a.hrUs, toUs: b.hrUs };
     const stopped = await loader.call('stopLoad', {}, 60_000);
     const drainStart = performance.now();
     const drained = await quiesce(clients, 500, drainMaxMs);
     const drainS = (performance.now() - drainStart) / 1000;
-    const c = await sample().catch(() => null);
-    const end = c ?? b;
+    const end = await sample();
     const heap = await server.child.call('usage').catch(() => null);
     const windowS = (b.at - a.at) / 1000;
     const delivered = b.c.messages - a.c.messages;
     const rate = delivered / windowS;
     const offeredUpdates = (b.l.offered - a.l.offered) / windowS;
-    const offeredEventsPerSec = Math.min(offeredUpdates, (SENDERS * 1000) / COALESCE_MS) * S;
+    // Each update is at most one broadcast (coalescing), delivered to every subscriber but its sender.
+    const offeredEventsPerSec = Math.min(offeredUpdates, (SENDERS * 1000) / COALESCE_MS) * (S - 1);
     const serverCpuPerSec = a.p && b.p ? (b.p.cpuS - a.p.cpuS) / windowS : null;
     const clientCpuByProc = b.c.cpuS.map((t, k) => round((t - a.c.cpuS[k]!) / windowS));
     const clientCpuPerSec = clientCpuByProc.reduce<number>((t, x) => t + (x ?? 0), 0);
     const loadCpuPerSec = (cpuSeconds(b.l.cpu) - cpuSeconds(a.l.cpu)) / windowS;
+    // CPU the machine spent on anything but this benchmark's processes during the window.
+    const foreignCpuPerSec =
+      a.busy !== null && b.busy !== null && serverCpuPerSec !== null
+        ? (b.busy - a.busy) / windowS -
+          serverCpuPerSec -
+          clientCpuPerSec -
+          loadCpuPerSec -
+          (cpuSeconds(b.self) - cpuSeconds(a.self)) / windowS
+        : null;
     // Scale-out: server CPU per delivery over the window and its drain (mutations included).
     const serverCpuAll = a.p && end.p ? end.p.cpuS - a.p.cpuS : null;
     const allDelivered = end.c.messages - a.c.messages;
@@ -329,16 +510,22 @@ async function fanout() {
     if (!frame) throw new Error('no PresenceUpdated frame was delivered');
     const mb = (bytes: number | undefined) => (bytes === undefined ? null : round(bytes / 2 ** 20));
     const serverDetail = {
-      rssMB: { connected: mb(p0?.rss), windowStart: mb(a.p?.rss), windowEnd: mb(b.p?.rss), afterDrain: mb(end.p?.rss) },
+      rssMB: {
+        started: mb(pStart?.rss),
+        connected: mb(p0?.rss),
+        windowStart: mb(a.p?.rss),
+        windowEnd: mb(b.p?.rss),
+        afterDrain: mb(end.p?.rss),
+      },
       peakRssMB: mb(end.p?.peakRss),
       heapUsedMBAfterDrain: heap ? mb(heap.heapUsed) : null,
     };
     await clients.all('closeAll');
     await stopServer();
+    log(`fan-out: ${since()}: ${round(rate)} msg/s delivered; baseline`);
 
     // Baseline: a plain ws server broadcasting the captured frame (byte for byte) to as many
     // raw sockets, held by the same client processes, which parse every frame once too.
-    const base = await spawnChild('ws-baseline.ts');
     let baseRate: number | null = null;
     let baseDetail: Record<string, unknown> | null = null;
     try {
@@ -355,7 +542,14 @@ async function fanout() {
       const basePid = base.proc.pid;
       const bsample = async () => {
         const [cc, st] = await Promise.all([clients.counts(), base.call('broadcastStats')]);
-        return { at: performance.now(), c: cc, st, p: procUsage(basePid) };
+        return {
+          at: performance.now(),
+          c: cc,
+          st,
+          p: procUsage(basePid),
+          busy: machineBusyCpuS(),
+          self: process.cpuUsage(),
+        };
       };
       await base.call('startBroadcast', { frame });
       await sleep(warmup);
@@ -367,13 +561,24 @@ async function fanout() {
       const bDelivered = bb.c.messages - ba.c.messages;
       baseRate = bDelivered / bWindowS;
       const bClientByProc = bb.c.cpuS.map((t, k) => round((t - ba.c.cpuS[k]!) / bWindowS));
+      const bServerCpu = ba.p && bb.p ? (bb.p.cpuS - ba.p.cpuS) / bWindowS : null;
+      const bClientCpu = bClientByProc.reduce<number>((t, x) => t + (x ?? 0), 0);
       baseDetail = {
         sent: sent.sent,
         skippedFull: sent.skipped,
-        serverCpuPerSec: ba.p && bb.p ? round((bb.p.cpuS - ba.p.cpuS) / bWindowS) : null,
+        serverCpuPerSec: round(bServerCpu),
         serverCpuSPer1k: ba.p && bb.p && bDelivered > 0 ? (bb.p.cpuS - ba.p.cpuS) / (bDelivered / 1000) : null,
-        clientCpuPerSec: round(bClientByProc.reduce<number>((t, x) => t + (x ?? 0), 0)),
+        clientCpuPerSec: round(bClientCpu),
         clientCpuPerSecByProc: bClientByProc,
+        foreignCpuPerSec:
+          ba.busy !== null && bb.busy !== null && bServerCpu !== null
+            ? round(
+                (bb.busy - ba.busy) / bWindowS -
+                  bServerCpu -
+                  bClientCpu -
+                  (cpuSeconds(bb.self) - cpuSeconds(ba.self)) / bWindowS,
+              )
+            : null,
         subscribersClosed: bb.c.closed,
       };
       await clients.all('closeAll');
@@ -399,6 +604,8 @@ async function fanout() {
       clientProcesses: CLIENT_PROCS,
       clientCpuPerSecByProc: clientCpuByProc,
       loadGeneratorCpuPerSec: round(loadCpuPerSec),
+      /** Other processes on the machine (not this benchmark's) during the window: noise. */
+      foreignCpuPerSec: round(foreignCpuPerSec),
       presence: {
         offeredPerSec: round(offeredUpdates),
         issuedPerSec: round((b.l.issued - a.l.issued) / windowS),
@@ -409,6 +616,7 @@ async function fanout() {
       },
       presenceSent: stopped.ok,
       presenceFailed: stopped.failed,
+      presenceAbortedAtStop: stopped.aborted,
       presenceError: stopped.lastError || undefined,
       subscribersClosed: end.c.closed,
       closeCodes: end.c.closed > 0 ? end.c.closeCodes : undefined,
@@ -442,9 +650,7 @@ async function fanout() {
     });
   } finally {
     await clients.all('closeAll').catch(() => {});
-    await clients.kill();
-    await loader.kill();
-    await stopServer();
+    await Promise.all([clients.kill(), loader.kill(), base.kill(), stopServer()]);
   }
   if (PROFILE) {
     await sleep(500);
@@ -458,7 +664,7 @@ async function fanout() {
       target: '',
       meets: null,
       profileDir,
-      ...profileTop(profileDir),
+      ...profileTop(profileDir, profileWindow),
     });
   }
 }

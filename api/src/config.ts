@@ -36,6 +36,8 @@ export interface Config {
   maxMessageBytes: number;
   /** Ping interval (ms); a socket that misses a pong by the next ping is closed. */
   keepAliveMs: number;
+  /** Bytes a WebSocket may have queued unsent before it is closed as a slow consumer (1013). */
+  wsMaxBufferedBytes: number;
   /** Seconds a socket may stay open without connection_init. */
   connectionInitTimeout: number;
   /** How often (ms) live subscriptions re-check the database for ops the bus lost. */
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 1024 * 1024, 1024),
     connectionInitTimeout: int(env, 'CONNECTION_INIT_TIMEOUT', 10, 1),
     keepAliveMs: int(env, 'KEEPALIVE_MS', 12_000, 100),
+    wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 1024),
     recheckIntervalMs: int(env, 'RECHECK_INTERVAL_MS', 5000, 0),
     otelEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     webDist: env.WEB_DIST || 'web/dist',

@@ -51,8 +51,6 @@ export function attachWebSocket(deps: {
   const { services, logger, yoga } = deps;
   const config = services.config;
   const connections = new WeakMap<object, Connection>();
-  /** Bytes a socket may have queued before it counts as a slow consumer. */
-  const maxBufferedBytes = Math.max(8 * 2 ** 20, 8 * config.maxMessageBytes);
   const wss = new WebSocketServer({
     server: deps.server,
     path: yoga.graphqlEndpoint,
@@ -213,7 +211,7 @@ export function attachWebSocket(deps: {
         const frames: FrameSink = {
           send(json) {
             if (socket.readyState !== socket.OPEN || !(id in ctx.subscriptions)) return false;
-            if (socket.bufferedAmount > maxBufferedBytes) {
+            if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
               socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
               return false;
             }
