@@ -399,15 +399,33 @@ export function createSqlStore(db: SqlDb): Store {
     async withDashboardLock(dashboardId, fn) {
       return db.transaction(async (tx) => {
         const { rows } = await tx.query<Row>(
-          'SELECT version, head FROM dashboards WHERE id = $1 AND deleted_at IS NULL FOR UPDATE',
+          'SELECT version FROM dashboards WHERE id = $1 AND deleted_at IS NULL FOR UPDATE',
           [dashboardId],
         );
         if (!rows[0]) throw notFound();
         const commit: CommitTx = {
           version: Number(rows[0].version),
-          document: rows[0].head,
+          async document() {
+            const r = await tx.query<Row>('SELECT head FROM dashboards WHERE id = $1', [dashboardId]);
+            return r.rows[0]!.head;
+          },
           operations: (from, to) => rangeOn(tx, dashboardId, from, to),
-          findOperation: (clientId, seq) => findOperationOn(tx, dashboardId, clientId, seq),
+          async roles(userIds) {
+            const r = await tx.query<Row>(
+              'SELECT user_id, role FROM collaborators WHERE dashboard_id = $1 AND user_id = ANY($2::uuid[])',
+              [dashboardId, [...new Set(userIds)]],
+            );
+            return new Map(r.rows.map((row) => [String(row.user_id), row.role as Role]));
+          },
+          async findOperations(keys) {
+            if (keys.length === 0) return [];
+            const r = await tx.query<Row>(
+              `SELECT ${OPERATION_COLUMNS} FROM operations
+               WHERE dashboard_id = $1 AND (client_id, seq) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+              [dashboardId, keys.map((k) => k.clientId), keys.map((k) => k.seq)],
+            );
+            return r.rows.map(toOperation);
+          },
           async stackTop(clientId, state, exclude) {
             const r = await tx.query<Row>(
               `SELECT ${OPERATION_COLUMNS} FROM operations

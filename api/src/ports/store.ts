@@ -85,10 +85,14 @@ export type RefreshOutcome =
 /** The dashboard row locked for one commit transaction, with what a commit needs. */
 export interface CommitTx {
   readonly version: number;
-  readonly document: unknown;
+  /** The head document at `version` (read on demand: a warm commit path does not need it). */
+  document(): Promise<unknown>;
   /** Ops with from < version <= to, ascending. */
   operations(from: number, to: number): Promise<OperationRow[]>;
-  findOperation(clientId: string, seq: number): Promise<OperationRow | null>;
+  /** The roles of these users on the locked dashboard (non-members are absent), in one query. */
+  roles(userIds: readonly string[]): Promise<Map<string, Role>>;
+  /** The committed ops among these (clientId, seq) pairs (rule OP2), in one query. */
+  findOperations(keys: ReadonlyArray<{ clientId: string; seq: number }>): Promise<OperationRow[]>;
   /**
    * The client's newest op in `state`: 'active' is the top of its undo stack, 'redoable'
    * the top of its redo stack (rule UN1). `exclude` lists versions to skip.

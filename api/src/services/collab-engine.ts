@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
-import { DomainError, badInput, forbidden } from '../errors.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { traced } from '../tracing.js';
 import {
   applyCommitted,
@@ -19,7 +19,8 @@ import {
   type HistoryOp,
 } from '../domain/commit.js';
 import { diffDocuments } from '../domain/restore.js';
-import { checkClientId, checkSeq, checkTitle } from '../domain/validation.js';
+import { checkClientId, checkSeq, checkTitle, isId } from '../domain/validation.js';
+import { can, type Role } from '../domain/permissions.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
 import type { CheckpointRow, DashboardRow, OperationRow, Store, UndoState } from '../ports/store.js';
@@ -28,6 +29,23 @@ import type { Actor } from './services.js';
 
 export const MAX_OP_BYTES = 256 * 1024;
 const MAX_BATCH = 200;
+/** Recent versions kept in memory per dashboard (documents and ops), and dashboards kept. */
+const RECENT_VERSIONS = 256;
+const RECENT_DASHBOARDS = 256;
+
+/**
+ * What this instance last committed to a dashboard: the newest ops and the document after
+ * each (ot-json1 documents share structure, so a version costs little more than the path
+ * its op touched). Valid only while the dashboard is still at `version`: a commit from
+ * another instance makes the next batch fall back to the database.
+ */
+interface Recent {
+  version: number;
+  /** Ascending and contiguous, ending at `version`. */
+  rows: OperationRow[];
+  /** version -> document at that version. */
+  docs: Map<number, unknown>;
+}
 
 export interface OperationAck {
   version: number;
@@ -93,6 +111,7 @@ export function createCollabEngine(deps: {
   const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting
   const running = new Map<string, Promise<void>>(); // dashboardId -> commit loop
   const clientOwners = new Map<string, string>(); // clientId -> userId (immutable once set)
+  const recent = new Map<string, Recent>(); // dashboardId -> recent versions, least recent first
 
   /** Rule OP2: a clientId belongs to the user who first used it. */
   async function claim(clientId: string, userId: string) {
@@ -136,10 +155,17 @@ export function createCollabEngine(deps: {
   async function commitBatch(dashboardId: string, batch: Pending[]) {
     const outcomes: Array<{ pending: Pending; ack?: OperationAck | null; error?: unknown }> = [];
     let conflicts = 0;
+    const cached = recent.get(dashboardId);
+    recent.delete(dashboardId); // rebuilt below once this batch has committed
+    let docs = new Map<number, unknown>(); // version -> document, for versions this batch knows
+    let history: OperationRow[] = [];
     const committed = await store.withDashboardLock(dashboardId, async (tx) => {
       const now = clock.now();
       const dbVersion = tx.version;
-      let head = tx.document;
+      const warm = cached?.version === dbVersion ? cached : null;
+      docs = warm ? new Map(warm.docs) : new Map([[dbVersion, await tx.document()]]);
+      history = warm ? warm.rows : [];
+      let head = docs.get(dbVersion);
       let version = dbVersion;
       const rows: OperationRow[] = []; // committed in this batch, ascending
       const stateChanges = new Map<number, UndoState>(); // version (before this batch) -> new state
@@ -151,16 +177,33 @@ export function createCollabEngine(deps: {
       async function later(from: number): Promise<OperationRow[]> {
         const fromDb: OperationRow[] = [];
         if (from < dbVersion) {
-          if (!historyCache || historyCache.length === 0 || historyCache[0]!.version > from + 1) {
+          const known = history[0] && history[0].version <= from + 1 ? history : historyCache;
+          if (!known || known.length === 0 || known[0]!.version > from + 1) {
             historyCache = await tx.operations(from, dbVersion);
+            for (const row of historyCache) if (row.version > from) fromDb.push(row);
+          } else {
+            for (let i = from + 1 - known[0]!.version; i < known.length; i++) fromDb.push(known[i]!);
           }
-          for (const row of historyCache) if (row.version > from) fromDb.push(row);
         }
         return [...fromDb, ...rows.filter((r) => r.version > from)];
       }
 
-      async function existing(clientId: string, seq: number) {
-        return rows.find((r) => r.clientId === clientId && r.seq === seq) ?? (await tx.findOperation(clientId, seq));
+      // Edits are authorized here, under the lock, with one query for the whole batch: a
+      // role changed by the time the batch commits is the role that counts.
+      const editors = batch.filter((p) => p.submission.kind === 'edit').map((p) => p.submission.authorId);
+      const roles = editors.length > 0 ? await tx.roles(editors) : new Map<string, Role>();
+
+      /** Rule OP2: what this batch resubmits, found in one query (this batch's own first). */
+      const committedBefore = new Map<string, OperationRow>();
+      for (const row of await tx.findOperations(
+        batch.map(({ submission: s }) => ({ clientId: s.clientId, seq: s.seq })),
+      )) {
+        committedBefore.set(`${row.clientId}\u0000${row.seq}`, row);
+      }
+      function existing(clientId: string, seq: number) {
+        return (
+          rows.find((r) => r.clientId === clientId && r.seq === seq) ?? committedBefore.get(`${clientId}\u0000${seq}`)
+        );
       }
 
       function commit(
@@ -171,6 +214,7 @@ export function createCollabEngine(deps: {
         const { after, inverse } = applyCommitted(head, op);
         head = after;
         version += 1;
+        docs.set(version, head);
         const row: OperationRow = {
           dashboardId,
           version,
@@ -207,17 +251,20 @@ export function createCollabEngine(deps: {
       for (const pending of batch) {
         const s = pending.submission;
         try {
-          const dup = await existing(s.clientId, s.seq);
+          const dup = existing(s.clientId, s.seq); // an acked op stays acked (OP2), whatever the role now
           if (dup) {
             outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
             continue;
           }
           if (s.kind === 'edit') {
+            const role = roles.get(s.authorId);
+            if (!role) throw notFound();
+            if (!can(role, 'edit')) throw forbidden();
             if (s.baseVersion > version) {
               throw badInput(`baseVersion ${s.baseVersion} is ahead of the current version ${version}`);
             }
             const newer = await later(s.baseVersion);
-            const docAtBase = newer.length === 0 ? head : documentBefore(head, newer as HistoryOp[]);
+            const docAtBase = docs.get(s.baseVersion) ?? documentBefore(head, newer as HistoryOp[]);
             const valid = validateSubmittedOp(s.op, docAtBase);
             if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
             const rebased = rebase(s.op, newer as HistoryOp[]);
@@ -276,8 +323,13 @@ export function createCollabEngine(deps: {
       await tx.insertOperations(rows);
       for (const snap of snapshots) await tx.insertSnapshot(snap.version, snap.document);
       await tx.updateHead(version, head, (head as { title: string }).title, now);
+      for (const [v, state] of stateChanges) {
+        const row = history.find((r) => r.version === v);
+        if (row) row.undoState = state;
+      }
       return rows;
     });
+    remember(dashboardId, history, committed, docs);
 
     const done = performance.now();
     for (const o of outcomes) {
@@ -289,6 +341,22 @@ export function createCollabEngine(deps: {
       else o.pending.resolve(o.ack ?? null);
     }
     await traced('bus.publish', { 'dashboard.ops': committed.length }, () => publishCommitted(committed));
+  }
+
+  /** Keeps the newest RECENT_VERSIONS versions of a dashboard this batch just committed. */
+  function remember(
+    dashboardId: string,
+    history: OperationRow[],
+    committed: OperationRow[],
+    docs: Map<number, unknown>,
+  ) {
+    const rows = [...history, ...committed];
+    const version = rows.at(-1)?.version ?? Math.max(...docs.keys());
+    const oldest = version - RECENT_VERSIONS;
+    const kept = rows.filter((r) => r.version > oldest);
+    for (const v of docs.keys()) if (v < oldest) docs.delete(v);
+    recent.set(dashboardId, { version, rows: kept, docs });
+    if (recent.size > RECENT_DASHBOARDS) recent.delete(recent.keys().next().value!);
   }
 
   async function publishCommitted(committed: OperationRow[]) {
@@ -316,9 +384,11 @@ export function createCollabEngine(deps: {
     );
   }
 
-  async function prepare(actor: Actor, dashboardId: string, clientId: string, seq: number) {
+  /** Checks what can be checked before queueing; edits are authorized in their batch. */
+  async function prepare(actor: Actor, dashboardId: string, clientId: string, seq: number, authorizeNow = true) {
     checkSeq(seq);
-    await dashboards.authorize(actor.userId, dashboardId, 'edit');
+    if (authorizeNow) await dashboards.authorize(actor.userId, dashboardId, 'edit');
+    else if (!isId(dashboardId)) throw notFound();
     await claim(clientId, actor.userId);
   }
 
@@ -341,7 +411,7 @@ export function createCollabEngine(deps: {
       if (!Number.isSafeInteger(input.baseVersion) || input.baseVersion < 0) {
         throw badInput('baseVersion must be a non-negative integer');
       }
-      await prepare(actor, input.dashboardId, input.clientId, input.seq);
+      await prepare(actor, input.dashboardId, input.clientId, input.seq, false);
       const ack = await enqueue(input.dashboardId, {
         kind: 'edit',
         clientId: input.clientId,

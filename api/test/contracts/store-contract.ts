@@ -194,6 +194,8 @@ export function registerStoreContract(
       const d = await newDashboard(user.id);
       await store.withDashboardLock(d.id, async (tx) => {
         expect(tx.version).toBe(0);
+        expect(await tx.document()).toEqual({ title: 'T', widgets: {}, layout: [] });
+        expect(await tx.findOperations([{ clientId: 'c1', seq: 1 }])).toEqual([]);
         await tx.insertOperations([
           op(d.id, 1, { authorId: user.id }),
           op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null }),
@@ -214,6 +216,18 @@ export function registerStoreContract(
       expect((await store.listOperations(d.id, 1, 10)).map((o) => o.version)).toEqual([2]);
       expect((await store.listOperationRange(d.id, 0, 1)).map((o) => o.version)).toEqual([1]);
       expect((await store.findOperation(d.id, 'c1', 2))?.version).toBe(2);
+      await store.withDashboardLock(d.id, async (tx) => {
+        const found = await tx.findOperations([
+          { clientId: 'c1', seq: 2 },
+          { clientId: 'c1', seq: 3 },
+          { clientId: 'other', seq: 1 },
+          { clientId: 'c1', seq: 1 },
+        ]);
+        expect(found.map((o) => [o.clientId, o.seq, o.version]).sort()).toEqual([
+          ['c1', 1, 1],
+          ['c1', 2, 2],
+        ]);
+      });
       expect(await store.findOperation(d.id, 'c1', 3)).toBeNull();
       expect(await store.latestSnapshot(d.id, 1)).toEqual({
         version: 0,
