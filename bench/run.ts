@@ -461,9 +461,10 @@ async function fanout() {
           items: batch,
         });
       } catch (error) {
-        const s = ((performance.now() - tc) / 1000).toFixed(1);
+        const after = ((performance.now() - tc) / 1000).toFixed(1);
         throw new Error(
-          `connecting subscribers ${from + 1}-${from + batch.length} of ${S} failed after ${s} s (the server delivers the joins of everyone already connected meanwhile): ${(error as Error).message}`,
+          `connecting subscribers ${from + 1}-${from + batch.length} of ${S} failed after ${after} s (the server delivers the joins of everyone already connected meanwhile): ${(error as Error).message}`,
+          { cause: error },
         );
       }
       joined = await quiesce(clients, 300, Math.max(1000, connectBudget - performance.now()));
@@ -567,7 +568,8 @@ async function fanout() {
         sent: sent.sent,
         skippedFull: sent.skipped,
         serverCpuPerSec: round(bServerCpu),
-        serverCpuSPer1k: ba.p && bb.p && bDelivered > 0 ? (bb.p.cpuS - ba.p.cpuS) / (bDelivered / 1000) : null,
+        serverCpuSPer1k: ba.p && bb.p && bDelivered > 0 ? round((bb.p.cpuS - ba.p.cpuS) / (bDelivered / 1000)) : null,
+        serverCpuUsPerMsg: bServerCpu !== null && baseRate > 0 ? round((bServerCpu * 1e6) / baseRate) : null,
         clientCpuPerSec: round(bClientCpu),
         clientCpuPerSecByProc: bClientByProc,
         foreignCpuPerSec:
@@ -586,6 +588,14 @@ async function fanout() {
       await base.kill();
     }
     const ratio = ratioOf(rate, baseRate);
+    // Server CPU per delivered message, ours and the baseline's: less sensitive than msg/s to
+    // other load on the machine (which --quick runs on shared machines often see).
+    const usPerMsg = serverCpuPerSec !== null && rate > 0 ? (serverCpuPerSec * 1e6) / rate : null;
+    const baseUsPerMsg = (baseDetail?.serverCpuUsPerMsg as number | null | undefined) ?? null;
+    const foreign = [foreignCpuPerSec, (baseDetail?.foreignCpuPerSec as number | null | undefined) ?? null];
+    const noisy = foreign.some((f) => f !== null && f > 0.25);
+    if (noisy)
+      log(`fan-out: other processes used ${foreign.map((f) => round(f)).join(' / ')} CPU-s/s: figures are noisy`);
     emit({
       scenario: 'fanout',
       metric: 'delivered cursor events/s',
@@ -606,6 +616,10 @@ async function fanout() {
       loadGeneratorCpuPerSec: round(loadCpuPerSec),
       /** Other processes on the machine (not this benchmark's) during the window: noise. */
       foreignCpuPerSec: round(foreignCpuPerSec),
+      noisy,
+      serverCpuUsPerMsg: round(usPerMsg),
+      /** Baseline CPU per message / ours: the ratio with other load on the machine factored out. */
+      cpuEfficiencyRatio: ratioOf(baseUsPerMsg, usPerMsg),
       presence: {
         offeredPerSec: round(offeredUpdates),
         issuedPerSec: round((b.l.issued - a.l.issued) / windowS),
