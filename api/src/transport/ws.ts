@@ -29,6 +29,8 @@ export interface Connection {
   subscriptions: Set<string>;
   /** Counted in socketsPerUser (released on close). */
   counted: boolean;
+  /** The TCP socket is corked until the end of this tick (frames batched into one write). */
+  corked?: boolean;
 }
 
 export interface WsTransport {
@@ -214,6 +216,17 @@ export function attachWebSocket(deps: {
             if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
               socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
               return false;
+            }
+            // Frames sent in one tick leave in one write: a burst of ops (a group commit)
+            // costs one syscall per socket, not one per frame.
+            if (!conn.corked) {
+              const tcp = ctx.extra.request.socket;
+              conn.corked = true;
+              tcp.cork();
+              process.nextTick(() => {
+                conn.corked = false;
+                tcp.uncork();
+              });
             }
             socket.send(`${prefix}${json}}`);
             return true;
