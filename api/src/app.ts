@@ -32,7 +32,7 @@ import { createMetrics } from './metrics.js';
 import { handleRest } from './transport/rest.js';
 import { startTracing, traced } from './tracing.js';
 import { guardPlugins } from './transport/guards.js';
-import { sharedExecutionPlugin } from './transport/shared-execution.js';
+import { createSharedExecution, type SharedExecution } from './transport/shared-execution.js';
 import { eventAudience } from './schema/events.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
 
@@ -215,12 +215,13 @@ export function buildApp(deps: AppDeps): App {
     return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
   }
 
-  function buildYoga(s: Services) {
-    const maskError = (error: unknown) => {
-      const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
-      metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
-      return masked;
-    };
+  const maskError = (error: unknown) => {
+    const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
+    metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
+    return masked;
+  };
+
+  function buildYoga(s: Services, shared: SharedExecution) {
     return createYoga<Record<string, unknown>, GraphQLContext>({
       schema: getSchema(),
       graphqlEndpoint: '/graphql',
@@ -230,7 +231,7 @@ export function buildApp(deps: AppDeps): App {
       graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
       maskedErrors: { maskError },
       plugins: [
-        sharedExecutionPlugin({ audience: eventAudience, maskError }),
+        shared.plugin,
         tracingPlugin,
         loggingPlugin(logger),
         ...guardPlugins(config, Object.keys(getSchema().getMutationType()?.getFields() ?? {})),
@@ -245,7 +246,9 @@ export function buildApp(deps: AppDeps): App {
             services: s,
             ip: fromSocket.ip ?? null,
             requestId: fromSocket.requestId,
-            loaders: createLoaders(s),
+            // A socket's subscription lives long: read users fresh (a renamed user shows up
+            // renamed), still batched within one execution.
+            loaders: createLoaders(s, { cache: false }),
           } as GraphQLContext;
         }
         const request = (initial as { request: Request }).request;
@@ -281,7 +284,11 @@ export function buildApp(deps: AppDeps): App {
     async start(port = config.port, host = config.host) {
       stopTracing = await startTracing(config.otelEndpoint);
       const s = (services = await buildServices());
-      const yoga = buildYoga(s) as unknown as YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+      const shared = createSharedExecution({ audience: eventAudience, maskError });
+      const yoga = buildYoga(s, shared) as unknown as YogaServerInstance<
+        Record<string, unknown>,
+        Record<string, unknown>
+      >;
       const httpServer = (server = createServer((req, res) =>
         traced(
           'http.request',
@@ -331,6 +338,8 @@ export function buildApp(deps: AppDeps): App {
         yoga,
         services: s,
         logger,
+        shared,
+        maskError,
         onDisconnect: (reason) => metrics.wsDisconnects.inc({ reason }),
       });
       await new Promise<void>((resolve, reject) => {

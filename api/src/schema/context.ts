@@ -15,13 +15,16 @@ export interface GraphQLContext {
   loaders: { user: DataLoader<string, UserRow | null> };
 }
 
-export function createLoaders(services: Services): GraphQLContext['loaders'] {
+export function createLoaders(services: Services, options: { cache?: boolean } = {}): GraphQLContext['loaders'] {
   return {
-    user: new DataLoader(async (ids: readonly string[]) => {
-      const rows = await services.store.findUsersByIds(ids);
-      const byId = new Map(rows.map((u) => [u.id, u]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
+    user: new DataLoader(
+      async (ids: readonly string[]) => {
+        const rows = await services.store.findUsersByIds(ids);
+        const byId = new Map(rows.map((u) => [u.id, u]));
+        return ids.map((id) => byId.get(id) ?? null);
+      },
+      { cache: options.cache ?? true },
+    ),
   };
 }
 

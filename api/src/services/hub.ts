@@ -7,7 +7,6 @@
  * missed. Each subscriber first replays history from the database, then follows the room,
  * skipping what it already sent, so the seam has no gap and no duplicate.
  */
-import { Repeater } from 'graphql-yoga';
 import type { Role } from '../domain/permissions.js';
 import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';
 import type { OperationRow, Store } from '../ports/store.js';
@@ -53,6 +52,17 @@ interface Room {
   closing: Promise<void> | null;
 }
 
+/**
+ * A subscriber's events, in order. Pull them (AsyncIterator), or `pipe` them: the handler is
+ * called once per event, synchronously from the room's broadcast when nothing is pending,
+ * and the next event waits while a returned promise is pending. `pipe` settles when the
+ * stream ends (or rejects with its error); `return()` ends it.
+ */
+export interface EventStream extends AsyncIterableIterator<DashboardEvent> {
+  pipe(handler: (event: DashboardEvent) => void | Promise<void>): Promise<void>;
+  return(): Promise<IteratorResult<DashboardEvent>>;
+}
+
 export interface Hub {
   /**
    * The event stream of one subscriber. The caller has authorized `role` and checked
@@ -70,7 +80,7 @@ export interface Hub {
     /** Runs once the stream has ended, however it ended (e.g. leaving presence). Runs only
      * if the stream started: a subscription cancelled before its first pull never starts. */
     onStop?: () => Promise<void>;
-  }): AsyncIterableIterator<DashboardEvent>;
+  }): EventStream;
   /** Number of rooms open on this instance (tests, metrics). */
   roomCount(): number;
   /** Live subscriptions on this instance (metrics). */
@@ -309,119 +319,257 @@ export function createHub(deps: {
     })();
   }
 
-  return {
-    events({ dashboardId, userId, clientId, role, fromVersion, onStart, onStop }) {
-      return new Repeater<DashboardEvent>(async (push, stop) => {
-        let lastSent = fromVersion ?? 0;
-        let ended = false;
-        let chain: Promise<void> = Promise.resolve();
-        let starting: Promise<void> | undefined; // onStart, so onStop runs after it
-        const started = performance.now();
+  /**
+   * One subscriber: events are handled in order; while an async step runs (catch-up, a gap
+   * fill, a frame still being executed) later events wait in `queue`, otherwise a live event
+   * is handled synchronously from the room's broadcast, without a promise per delivery.
+   * Consumed either by pulling (AsyncIterator: SSE, tests) or by `pipe` (push: WebSocket).
+   */
+  class Subscriber implements Listener, EventStream {
+    readonly userId: string;
+    private lastSent: number;
+    private ended = false;
+    private started = false;
+    private room: Room | null = null;
+    private busy: Promise<void> | null = null;
+    private queue: RoomEvent[] = [];
+    private starting: Promise<void> | undefined; // onStart, so onStop runs after it
+    private handler: ((event: DashboardEvent) => void | Promise<void>) | null = null;
+    /** Pull mode: emitted and not yet taken; `waiting` is a consumer blocked in next(). */
+    private buffer: Array<{ event: DashboardEvent; taken: () => void }> = [];
+    private waiting: { resolve(r: IteratorResult<DashboardEvent>): void; reject(e: unknown): void } | null = null;
+    private failure: unknown = undefined;
+    private done: Promise<void>;
+    private settle!: () => void;
 
-        const end = () => {
-          ended = true;
-          stop();
-        };
+    constructor(private readonly input: Parameters<Hub['events']>[0]) {
+      this.userId = input.userId;
+      this.lastSent = input.fromVersion ?? 0;
+      this.done = new Promise((resolve) => (this.settle = resolve));
+    }
 
-        const revoke = async (reason: 'REMOVED' | 'DASHBOARD_DELETED') => {
-          if (ended) return;
-          await push({ __typename: 'AccessRevoked', dashboardId, reason });
-          end();
-        };
+    [Symbol.asyncIterator]() {
+      return this;
+    }
 
-        const handle = async (event: RoomEvent) => {
-          if (ended) return;
-          // AU1: authorization is checked on every delivered event, not only at subscribe.
-          if (room.roles.get(userId) == null) {
-            const deleted = event.type === 'revoked' && event.userId === null;
-            return revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
-          }
-          if (event.type === 'op') {
-            if (event.version <= lastSent) return;
-            if (event.version > lastSent + 1) {
-              // Cannot happen while the room is gap-free; kept so a subscriber never skips.
-              for (const row of await store.listOperationRange(dashboardId, lastSent, event.version - 1)) {
-                lastSent = row.version;
-                await push(fromRow(row));
-              }
-            }
-            lastSent = event.version;
-            if (event.committedAt !== undefined)
-              deps.metrics?.delivered(Math.max(0, Date.now() - event.committedAt) / 1000);
-            await push(event);
-          } else if (event.type === 'checkpoint' || event.type === 'changed') {
-            await push(sharedEvent(event));
-          } else if (event.type === 'presence') {
-            if (event.presence.clientId !== clientId) await push(sharedEvent(event));
-          } else if (event.type === 'presence-left') {
-            if (event.clientId !== clientId) await push(sharedEvent(event));
-          }
-        };
+    next(): Promise<IteratorResult<DashboardEvent>> {
+      this.start();
+      const item = this.buffer.shift();
+      if (item) {
+        item.taken();
+        return Promise.resolve({ value: item.event, done: false });
+      }
+      if (this.failure !== undefined) return Promise.reject(this.failure);
+      if (this.ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+    }
 
-        const listener: Listener = {
-          userId,
-          deliver(event) {
-            chain = chain.then(() => handle(event)).catch((error) => report(error, 'subscriber'));
-          },
-        };
+    async return(): Promise<IteratorResult<DashboardEvent>> {
+      await this.end();
+      return { value: undefined, done: true };
+    }
 
-        // Catch-up runs first on the subscriber's chain; live events queue behind it.
-        const catchUp = async () => {
-          await room.chain; // the room has read its version
-          // The role checked before subscribing may be stale by now (removed meanwhile, and
-          // the revocation already published): re-read it now that the room listens, on the
-          // room's chain so it cannot overwrite a revocation the room handles meanwhile.
-          const current = await new Promise<Role | null>((resolve, reject) =>
-            enqueue(room, async () => {
-              try {
-                const role = await store.getRole(dashboardId, userId);
-                room.roles.set(userId, role);
-                resolve(role);
-              } catch (error) {
-                reject(error);
-              }
-            }),
-          );
-          if (!current) {
-            const deleted = !(await store.getDashboard(dashboardId));
-            return revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
-          }
-          // Cancelled while catching up: never join (the stop hook has already run).
-          if (ended) return;
-          starting = onStart?.().catch((error) => report(error, 'subscription start'));
-          await starting;
-          if (fromVersion === null) {
-            lastSent = room.version;
-          } else {
-            for (;;) {
-              const rows = await store.listOperations(dashboardId, lastSent, PAGE);
-              if (rows.length === 0) break;
-              for (const row of rows) {
-                if (ended) return;
-                lastSent = row.version;
-                await push(fromRow(row));
-              }
-            }
-          }
-          deps.metrics?.catchUp((performance.now() - started) / 1000);
-          await push({ __typename: 'SyncCompleted', version: lastSent });
-        };
-        let openGate!: () => void;
-        chain = new Promise<void>((resolve) => (openGate = resolve)).then(catchUp).catch((error) => {
+    async throw(error: unknown): Promise<IteratorResult<DashboardEvent>> {
+      await this.end();
+      throw error;
+    }
+
+    pipe(handler: (event: DashboardEvent) => void | Promise<void>): Promise<void> {
+      this.handler = handler;
+      for (const item of this.buffer.splice(0)) {
+        void handler(item.event);
+        item.taken();
+      }
+      this.start();
+      return this.done.then(() => {
+        if (this.failure !== undefined) throw this.failure;
+      });
+    }
+
+    private start() {
+      if (this.started || this.ended) return;
+      this.started = true;
+      this.busy = this.begin().then(
+        () => this.drain(),
+        (error) => {
           deps.metrics?.syncFailure();
           report(error, 'catch-up');
-          stop(error);
-        });
-        // `room` is read by catchUp only after the gate opens, once it is assigned.
-        const room = await join(dashboardId, listener, role);
-        openGate();
+          this.fail(error);
+        },
+      );
+    }
 
-        await stop;
-        ended = true;
-        leave(room, listener);
-        await starting;
-        await onStop?.().catch((error) => report(error, 'subscription stop'));
-      });
+    /** Joins the room, re-checks the role, runs onStart, replays history, SyncCompleted. */
+    private async begin() {
+      const { dashboardId, userId, fromVersion, onStart } = this.input;
+      const startedAt = performance.now();
+      const room = (this.room = await join(dashboardId, this, this.input.role));
+      if (this.ended) return leave(room, this);
+      await room.chain; // the room has read its version
+      // The role checked before subscribing may be stale by now (removed meanwhile, and the
+      // revocation already published): re-read it now that the room listens, on the room's
+      // chain so it cannot overwrite a revocation the room handles meanwhile.
+      const current = await new Promise<Role | null>((resolve, reject) =>
+        enqueue(room, async () => {
+          try {
+            const role = await store.getRole(dashboardId, userId);
+            room.roles.set(userId, role);
+            resolve(role);
+          } catch (error) {
+            reject(error);
+          }
+        }),
+      );
+      if (!current) {
+        const deleted = !(await store.getDashboard(dashboardId));
+        return this.revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+      }
+      if (this.ended) return; // cancelled while catching up: never join presence
+      this.starting = onStart?.().catch((error) => report(error, 'subscription start'));
+      await this.starting;
+      if (fromVersion === null) {
+        this.lastSent = room.version;
+      } else {
+        for (;;) {
+          const rows = await store.listOperations(dashboardId, this.lastSent, PAGE);
+          if (rows.length === 0) break;
+          for (const row of rows) {
+            if (this.ended) return;
+            this.lastSent = row.version;
+            await this.emit(fromRow(row));
+          }
+        }
+      }
+      deps.metrics?.catchUp((performance.now() - startedAt) / 1000);
+      await this.emit({ __typename: 'SyncCompleted', version: this.lastSent });
+    }
+
+    deliver(event: RoomEvent) {
+      if (this.ended) return;
+      if (this.busy) {
+        this.queue.push(event);
+        return;
+      }
+      this.run(event);
+    }
+
+    private run(event: RoomEvent) {
+      let pending: void | Promise<void>;
+      try {
+        pending = this.handle(event);
+      } catch (error) {
+        // One subscriber's failure must not stop the room's broadcast to the others.
+        report(error, 'subscriber');
+        return this.fail(error);
+      }
+      if (pending) {
+        this.busy = pending.then(
+          () => this.drain(),
+          (error) => {
+            report(error, 'subscriber');
+            this.fail(error);
+          },
+        );
+      }
+    }
+
+    private drain() {
+      this.busy = null;
+      while (this.queue.length > 0 && !this.busy && !this.ended) this.run(this.queue.shift()!);
+      if (this.ended) this.queue.length = 0;
+    }
+
+    /** Undefined when the event was handled synchronously. */
+    private handle(event: RoomEvent): void | Promise<void> {
+      if (this.ended) return;
+      const room = this.room!;
+      // AU1: authorization is checked on every delivered event, not only at subscribe.
+      if (room.roles.get(this.userId) == null) {
+        const deleted = event.type === 'revoked' && event.userId === null;
+        return this.revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+      }
+      const { clientId } = this.input;
+      if (event.type === 'op') {
+        if (event.version <= this.lastSent) return;
+        if (event.version > this.lastSent + 1) return this.fillGap(event);
+        this.lastSent = event.version;
+        if (event.committedAt !== undefined)
+          deps.metrics?.delivered(Math.max(0, Date.now() - event.committedAt) / 1000);
+        return this.emit(event);
+      }
+      if (event.type === 'checkpoint' || event.type === 'changed') return this.emit(sharedEvent(event));
+      if (event.type === 'presence') {
+        if (event.presence.clientId !== clientId) return this.emit(sharedEvent(event));
+      } else if (event.type === 'presence-left') {
+        if (event.clientId !== clientId) return this.emit(sharedEvent(event));
+      }
+    }
+
+    /** Cannot happen while the room is gap-free; kept so a subscriber never skips an op. */
+    private async fillGap(event: OperationEvent & { type: 'op' }) {
+      for (const row of await store.listOperationRange(this.input.dashboardId, this.lastSent, event.version - 1)) {
+        this.lastSent = row.version;
+        await this.emit(fromRow(row));
+      }
+      this.lastSent = event.version;
+      await this.emit(event);
+    }
+
+    private async revoke(reason: 'REMOVED' | 'DASHBOARD_DELETED') {
+      if (this.ended) return;
+      await this.emit({ __typename: 'AccessRevoked', dashboardId: this.input.dashboardId, reason });
+      await this.end();
+    }
+
+    /** Hands an event to the consumer; a promise when it is not taken yet (backpressure). */
+    private emit(event: DashboardEvent): void | Promise<void> {
+      if (this.ended) return;
+      if (this.handler) return this.handler(event);
+      if (this.waiting) {
+        const { resolve } = this.waiting;
+        this.waiting = null;
+        resolve({ value: event, done: false });
+        return;
+      }
+      return new Promise<void>((taken) => this.buffer.push({ event, taken }));
+    }
+
+    private fail(error: unknown) {
+      if (this.ended) return;
+      this.failure = error;
+      if (this.waiting) {
+        const { reject } = this.waiting;
+        this.waiting = null;
+        reject(error);
+      }
+      void this.end();
+    }
+
+    /** Ends the stream once, however it ends; leaves the room and runs onStop if started. */
+    private ending: Promise<void> | null = null;
+    end(): Promise<void> {
+      this.ending ??= (async () => {
+        this.ended = true;
+        this.queue.length = 0;
+        if (this.waiting) {
+          const { resolve } = this.waiting;
+          this.waiting = null;
+          resolve({ value: undefined, done: true });
+        }
+        if (this.room) leave(this.room, this);
+        if (this.started) {
+          await this.starting;
+          await this.input.onStop?.().catch((error) => report(error, 'subscription stop'));
+        }
+        this.settle();
+      })();
+      return this.ending;
+    }
+  }
+
+  return {
+    events(input) {
+      return new Subscriber(input);
     },
 
     roomCount: () => rooms.size,

@@ -2,7 +2,7 @@
  * Fan-out without per-subscriber GraphQL work (DESIGN.md section 9).
  *
  * graphql-js executes a subscription's selection set once per event per subscriber. Every
- * subscriber of a dashboard receives the same event object from the hub, so this plugin
+ * subscriber of a dashboard receives the same event object from the hub, so this module
  * executes each event once per distinct *shape* and shares the result:
  *
  *   shape = the document, the operation, the values of the variables used below the root
@@ -13,11 +13,10 @@
  * Authorization still happens per delivery: the hub checks each subscriber's role before it
  * hands the subscriber an event, and the subscribe resolver runs per subscriber as before.
  *
- * On a WebSocket the result is also serialised once: the transport puts a FrameSink in the
- * context and this plugin writes `next` frames straight to it (the subscription's own
- * iterator then yields nothing and ends when the stream ends), skipping the per-subscriber
- * async iteration, result mapping and JSON.stringify of the graphql-ws loop. Other
- * transports (SSE) receive the shared result object through a mapped iterator.
+ * Two ways in: the WebSocket transport calls `stream()`, which also serialises each shared
+ * result once and hands the JSON to the socket (no per-subscriber async iteration, result
+ * mapping or JSON.stringify); other transports (SSE) go through `plugin`, whose subscribe
+ * function maps the source stream to the shared result objects.
  */
 import {
   createSourceEventStream,
@@ -32,12 +31,6 @@ import {
   type ASTNode,
 } from 'graphql';
 import { mapAsyncIterator, type Plugin } from '@envelop/core';
-
-/** Where a WebSocket subscription's frames go (set in the context by the ws transport). */
-export interface FrameSink {
-  /** Sends one `next` message carrying `payloadJson`; false once the subscriber is gone. */
-  send(payloadJson: string): boolean;
-}
 
 export interface SharedExecutionOptions {
   /**
@@ -89,7 +82,18 @@ function payloadVariables(document: DocumentNode, operationName?: string | null)
   return [...names].sort();
 }
 
-export function sharedExecutionPlugin(options: SharedExecutionOptions): Plugin {
+export interface SharedExecution {
+  /** For Yoga: subscriptions over HTTP (SSE) receive shared result objects. */
+  plugin: Plugin;
+  /**
+   * Sends the serialised result of each event of `source` (from createSourceEventStream
+   * with `args`) to `send`, in order, until the stream ends (the promise settles; it rejects
+   * with the stream's error) or `send` returns false. Stop it early with source.return().
+   */
+  stream(source: AsyncGenerator<unknown>, args: ExecutionArgs, send: (payloadJson: string) => boolean): Promise<void>;
+}
+
+export function createSharedExecution(options: SharedExecutionOptions): SharedExecution {
   /** event -> shape key -> its execution (and serialisation, on first WebSocket use). */
   const executions = new WeakMap<object, Map<string, Entry>>();
   const documentIds = new WeakMap<DocumentNode, number>();
@@ -133,64 +137,43 @@ export function sharedExecutionPlugin(options: SharedExecutionOptions): Plugin {
   }
 
   return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(async (args: ExecutionArgs) => {
-        const source = await createSourceEventStream(args);
-        if (!isObject(source) || !(Symbol.asyncIterator in source)) return source as ExecutionResult;
-        const stream = source as AsyncGenerator<unknown>;
-        const shape = shapeOf(args);
-        const sink = (args.contextValue as { frames?: FrameSink } | undefined)?.frames;
-        if (sink) return pump(stream, sink, (event) => frameOf(entryFor(event, shape, args)));
-        return mapAsyncIterator(stream, (event) => entryFor(event, shape, args).result);
-      });
+    plugin: {
+      onSubscribe({ setSubscribeFn }) {
+        setSubscribeFn(async (args: ExecutionArgs) => {
+          const source = await createSourceEventStream(args);
+          if (!isObject(source) || !(Symbol.asyncIterator in source)) return source as ExecutionResult;
+          const shape = shapeOf(args);
+          return mapAsyncIterator(source as AsyncGenerator<unknown>, (event) => entryFor(event, shape, args).result);
+        });
+      },
+    },
+    async stream(source, args, send) {
+      const shape = shapeOf(args);
+      const write = (json: string) => {
+        if (!send(json)) void source.return(undefined);
+      };
+      if (isPipeable(source)) {
+        // The stream pushes: a live event whose frame is ready goes from the room's broadcast
+        // to the socket synchronously, with no promise per delivery.
+        return source.pipe((event) => {
+          const frame = frameOf(entryFor(event, shape, args));
+          if (typeof frame === 'string') write(frame);
+          else return frame.then(write);
+        });
+      }
+      for (;;) {
+        const next = await source.next();
+        if (next.done) return;
+        const frame = frameOf(entryFor(next.value, shape, args));
+        if (!send(typeof frame === 'string' ? frame : await frame)) return void (await source.return(undefined));
+      }
     },
   };
 }
 
-/**
- * Pulls `source` and writes each event's frame to `sink`, in order. The returned iterator
- * yields nothing: it settles when the stream ends (or rejects with the stream's error), and
- * `return()` stops the stream at once, even while the pump waits for the next event.
- */
-function pump(
-  source: AsyncGenerator<unknown>,
-  sink: FrameSink,
-  frameOf: (event: unknown) => string | Promise<string>,
-): AsyncIterableIterator<never> {
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await source.return(undefined);
-  };
-  const running = (async () => {
-    try {
-      for (;;) {
-        const next = await source.next();
-        if (next.done || stopped) return;
-        const frame = frameOf(next.value);
-        if (stopped || !sink.send(typeof frame === 'string' ? frame : await frame)) return;
-      }
-    } finally {
-      await stop();
-    }
-  })();
-  const finished = running.then(() => ({ done: true as const, value: undefined as never }));
-  finished.catch(() => {}); // reported to whoever pulls next(); never unhandled
-  const iterator: AsyncIterableIterator<never> = {
-    next: () => finished,
-    async return() {
-      await stop();
-      await running.catch(() => {});
-      return { done: true, value: undefined as never };
-    },
-    async throw(error: unknown) {
-      await stop();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+/** A stream that can push its events (services/hub.ts EventStream). */
+interface Pipeable extends AsyncGenerator<unknown> {
+  pipe(handler: (event: unknown) => void | Promise<void>): Promise<void>;
 }
+const isPipeable = (stream: AsyncGenerator<unknown>): stream is Pipeable =>
+  typeof (stream as Partial<Pipeable>).pipe === 'function';

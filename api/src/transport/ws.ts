@@ -6,11 +6,10 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { Context as WsContext } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { makeServer, type Context as WsContext } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
+import { createSourceEventStream, GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
@@ -18,15 +17,15 @@ import { DomainError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
 import { disconnectReason } from '../metrics.js';
 import { clientIp } from './http.js';
-import type { FrameSink } from './shared-execution.js';
+import type { SharedExecution } from './shared-execution.js';
 
 export interface Connection {
   id: string;
   viewer: Viewer | null;
   ip: string | null;
   expiryTimer?: NodeJS.Timeout;
-  /** Live subscription ids on this socket (capped per socket). */
-  subscriptions: Set<string>;
+  /** Live subscriptions on this socket by id (capped per socket). */
+  subscriptions: Map<string, { cancel(): void }>;
   /** Counted in socketsPerUser (released on close). */
   counted: boolean;
   /** The TCP socket is corked until the end of this tick (frames batched into one write). */
@@ -47,12 +46,18 @@ export function attachWebSocket(deps: {
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   services: Services;
   logger: Logger;
+  /** Subscription events executed and serialised once per shape (shared-execution.ts). */
+  shared: SharedExecution;
+  /** The server's error masking (the same as Yoga's). */
+  maskError(error: unknown): GraphQLError;
   /** Called once per closed socket with a bounded reason label (dash_ws_disconnects_total). */
   onDisconnect?: (reason: string) => void;
 }): WsTransport {
   const { services, logger, yoga } = deps;
   const config = services.config;
   const connections = new WeakMap<object, Connection>();
+  /** socket -> its graphql-ws context, once connection_init arrived. */
+  const contexts = new WeakMap<WebSocket, WsContext<Record<string, unknown> | undefined, Extra>>();
   const wss = new WebSocketServer({
     server: deps.server,
     path: yoga.graphqlEndpoint,
@@ -138,7 +143,7 @@ export function attachWebSocket(deps: {
         id: randomUUID(),
         viewer: null,
         ip: clientIp(ctx.extra.request, config.trustProxy),
-        subscriptions: new Set(),
+        subscriptions: new Map(),
         counted: false,
       };
       connections.set(ctx, conn);
@@ -146,135 +151,291 @@ export function attachWebSocket(deps: {
     return conn;
   };
 
-  useServer<Record<string, unknown> | undefined, Extra>(
-    {
-      connectionInitWaitTimeout: config.connectionInitTimeout * 1000,
-      execute: (args) => (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
-      onConnect: async (ctx) => {
-        const conn = connectionOf(ctx);
-        const token = ctx.connectionParams?.authToken;
-        if (typeof token !== 'string' || token === '') {
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: connection_init needs an authToken');
-          return false;
-        }
-        try {
-          conn.viewer = await services.auth.authenticate(token);
-        } catch (error) {
-          const reason = error instanceof DomainError ? error.message : 'Unauthorized';
-          ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
-          return false;
-        }
-        // The socket may have closed while we authenticated: count and watch nothing then.
-        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-        const open = socketsByUser.get(conn.viewer.userId) ?? 0;
-        if (open >= config.rateLimits.socketsPerUser) {
-          ctx.extra.socket.close(CloseCode.TooManyRequests, 'Too many connections for this user');
-          return false;
-        }
-        socketsByUser.set(conn.viewer.userId, open + 1);
-        conn.counted = true;
-        if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, ctx.extra.socket);
-        const expiresAt = conn.viewer.expiresAt;
-        if (expiresAt && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
-          // AU1: close at expiry, not at the next message. setTimeout caps at ~24.8 days.
-          const ms = Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 2 ** 31 - 1);
-          conn.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Token expired'), ms);
-          conn.expiryTimer.unref();
-        }
-        logger.debug({ connectionId: conn.id, userId: conn.viewer.userId }, 'socket connected');
-        return true;
-      },
-      onClose: (ctx, code) => {
-        deps.onDisconnect?.(disconnectReason(code));
-        const conn = connections.get(ctx);
-        if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
-        if (conn?.counted && conn.viewer) {
-          const left = (socketsByUser.get(conn.viewer.userId) ?? 1) - 1;
-          if (left > 0) socketsByUser.set(conn.viewer.userId, left);
-          else {
-            socketsByUser.delete(conn.viewer.userId);
-            subscribeTimes.delete(conn.viewer.userId);
-          }
-        }
-        logger.debug({ connectionId: conn?.id, code }, 'socket closed');
-      },
-      onComplete: (ctx, id) => {
-        connections.get(ctx)?.subscriptions.delete(id);
-      },
-      onSubscribe: async (ctx, id, payload) => {
-        const conn = connectionOf(ctx);
-        const socket = ctx.extra.socket;
-        const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-        // Subscription events are written here, serialised once for all subscribers of the
-        // same shape (shared-execution.ts). A consumer too slow to drain its socket is closed
-        // with 1013 rather than buffered without bound: it reconnects and resumes from its
-        // last version.
-        const frames: FrameSink = {
-          send(json) {
-            if (socket.readyState !== socket.OPEN || !(id in ctx.subscriptions)) return false;
-            if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
-              socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
-              return false;
-            }
-            // Frames sent in one tick leave in one write: a burst of ops (a group commit)
-            // costs one syscall per socket, not one per frame.
-            if (!conn.corked) {
-              const tcp = ctx.extra.request.socket;
-              conn.corked = true;
-              tcp.cork();
-              process.nextTick(() => {
-                conn.corked = false;
-                tcp.uncork();
-              });
-            }
-            socket.send(`${prefix}${json}}`);
-            return true;
-          },
-        };
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          viewer: conn.viewer,
-          ip: conn.ip,
-          requestId: conn.id,
-          frames,
-        });
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          // One bad operation fails alone; the socket and its other subscriptions live on.
-          return [new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-        }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length > 0) return errors;
-        // Caps count subscriptions only: queries and mutations over the socket end at once.
-        if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
-          if (conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket) {
-            return tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`);
-          }
-          if (conn.viewer && !allowSubscriptionStart(conn.viewer.userId)) {
-            return tooMany('Too many new subscriptions: retry after 60 seconds');
-          }
-          conn.subscriptions.add(id);
-        }
-        return args;
-      },
+  const initialContext = (conn: Connection, request: IncomingMessage, params: unknown) => ({
+    req: request,
+    params,
+    viewer: conn.viewer,
+    ip: conn.ip,
+    requestId: conn.id,
+  });
+
+  const server = makeServer<Record<string, unknown> | undefined, Extra>({
+    connectionInitWaitTimeout: config.connectionInitTimeout * 1000,
+    execute: (args) => (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
+    subscribe: (args) => (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
+    onConnect: async (ctx) => {
+      const conn = connectionOf(ctx);
+      contexts.set(ctx.extra.socket, ctx);
+      const token = ctx.connectionParams?.authToken;
+      if (typeof token !== 'string' || token === '') {
+        ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: connection_init needs an authToken');
+        return false;
+      }
+      try {
+        conn.viewer = await services.auth.authenticate(token);
+      } catch (error) {
+        const reason = error instanceof DomainError ? error.message : 'Unauthorized';
+        ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
+        return false;
+      }
+      // The socket may have closed while we authenticated: count and watch nothing then.
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
+      const open = socketsByUser.get(conn.viewer.userId) ?? 0;
+      if (open >= config.rateLimits.socketsPerUser) {
+        ctx.extra.socket.close(CloseCode.TooManyRequests, 'Too many connections for this user');
+        return false;
+      }
+      socketsByUser.set(conn.viewer.userId, open + 1);
+      conn.counted = true;
+      if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, ctx.extra.socket);
+      const expiresAt = conn.viewer.expiresAt;
+      if (expiresAt && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
+        // AU1: close at expiry, not at the next message. setTimeout caps at ~24.8 days.
+        const ms = Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 2 ** 31 - 1);
+        conn.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Token expired'), ms);
+        conn.expiryTimer.unref();
+      }
+      logger.debug({ connectionId: conn.id, userId: conn.viewer.userId }, 'socket connected');
+      return true;
     },
-    wss,
-    0, // keep-alive is ours (below): one timer for all sockets, not one per socket
-  );
+    onClose: (ctx, code) => {
+      deps.onDisconnect?.(disconnectReason(code));
+      const conn = connections.get(ctx);
+      if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
+      if (conn?.counted && conn.viewer) {
+        const left = (socketsByUser.get(conn.viewer.userId) ?? 1) - 1;
+        if (left > 0) socketsByUser.set(conn.viewer.userId, left);
+        else {
+          socketsByUser.delete(conn.viewer.userId);
+          subscribeTimes.delete(conn.viewer.userId);
+        }
+      }
+      logger.debug({ connectionId: conn?.id, code }, 'socket closed');
+    },
+    // Queries and mutations (subscriptions take the lean path below).
+    onSubscribe: async (ctx, _id, payload) => {
+      const conn = connectionOf(ctx);
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(
+        initialContext(conn, ctx.extra.request, payload),
+      );
+      let document;
+      try {
+        document = parse(payload.query);
+      } catch (error) {
+        // One bad operation fails alone; the socket and its other subscriptions live on.
+        return [parseFailed(error)];
+      }
+      const args: ExecutionArgs = {
+        schema,
+        operationName: payload.operationName,
+        document,
+        variableValues: payload.variables,
+        contextValue: await contextFactory(),
+        rootValue: { execute, subscribe },
+      };
+      const errors = validate(args.schema, args.document);
+      if (errors.length > 0) return errors;
+      return args;
+    },
+  });
+
+  const parseFailed = (error: unknown) =>
+    new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+
+  /** (query, operationName) -> is it a subscription? Bounded; parsed by Yoga (limits apply). */
+  const kinds = new Map<string, boolean>();
+  function isSubscription(
+    conn: Connection,
+    request: IncomingMessage,
+    payload: { query: string; operationName?: unknown },
+  ) {
+    const key = `${typeof payload.operationName === 'string' ? payload.operationName : ''}\u0000${payload.query}`;
+    let kind = kinds.get(key);
+    if (kind === undefined) {
+      let document: DocumentNode;
+      try {
+        document = yoga.getEnveloped(initialContext(conn, request, payload)).parse(payload.query);
+      } catch {
+        return false; // graphql-ws reports the parse error
+      }
+      const name = typeof payload.operationName === 'string' ? payload.operationName : undefined;
+      kind = getOperationAST(document, name)?.operation === 'subscription';
+      if (kinds.size >= 1000) kinds.clear();
+      kinds.set(key, kind);
+    }
+    return kind;
+  }
+
+  /**
+   * A subscription, without graphql-ws's per-operation machinery: parsed and validated by
+   * Yoga (cached, the guard rules apply), its source stream from the subscribe resolver,
+   * then each event's frame, executed and serialised once per shape, written straight to
+   * the socket. What stays per subscriber is the hub's subscriber and the operation's
+   * context. Protocol as graphql-ws: next*, then complete (or error); a client's complete
+   * cancels it.
+   */
+  async function subscribeLean(
+    ctx: WsContext<Record<string, unknown> | undefined, Extra>,
+    conn: Connection,
+    id: string,
+    payload: { query: string; operationName?: unknown; variables?: unknown },
+  ) {
+    const { socket, request } = ctx.extra;
+    const frame = (type: 'next' | 'error' | 'complete', payloadJson?: string) => {
+      if (socket.readyState !== socket.OPEN || conn.subscriptions.get(id) !== subscription) return false;
+      const head = `{"id":${JSON.stringify(id)},"type":"${type}"`;
+      socket.send(payloadJson === undefined ? `${head}}` : `${head},"payload":${payloadJson}}`);
+      return true;
+    };
+    const fail = (errors: readonly GraphQLError[]) => {
+      frame('error', JSON.stringify(errors.map((e) => e.toJSON())));
+      conn.subscriptions.delete(id);
+    };
+    let source: AsyncGenerator<unknown> | null = null;
+    let cancelled = false;
+    const subscription = {
+      cancel() {
+        cancelled = true;
+        conn.subscriptions.delete(id);
+        void source?.return(undefined);
+      },
+    };
+    if (conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket) {
+      conn.subscriptions.set(id, subscription);
+      return fail(tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`));
+    }
+    conn.subscriptions.set(id, subscription); // from here on a duplicate id is refused
+    if (conn.viewer && !allowSubscriptionStart(conn.viewer.userId)) {
+      return fail(tooMany('Too many new subscriptions: retry after 60 seconds'));
+    }
+    const { schema, contextFactory, parse, validate } = yoga.getEnveloped(initialContext(conn, request, payload));
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (error) {
+      return fail([parseFailed(error)]);
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return fail(errors);
+    const args: ExecutionArgs = {
+      schema,
+      document,
+      operationName: typeof payload.operationName === 'string' ? payload.operationName : undefined,
+      variableValues: (payload.variables ?? undefined) as ExecutionArgs['variableValues'],
+      contextValue: await contextFactory(),
+    };
+    if (cancelled) return;
+    let result;
+    try {
+      result = await createSourceEventStream(args);
+    } catch (error) {
+      return fail([deps.maskError(error)]);
+    }
+    if (!(Symbol.asyncIterator in Object(result))) {
+      // The subscribe resolver refused (NOT_FOUND, FORBIDDEN...): one result, then complete.
+      const { errors: refused = [] } = result as { errors?: readonly GraphQLError[] };
+      frame('next', JSON.stringify({ errors: refused.map((e) => deps.maskError(e).toJSON()) }));
+      frame('complete');
+      conn.subscriptions.delete(id);
+      return;
+    }
+    source = result as AsyncGenerator<unknown>;
+    if (cancelled) return void source.return(undefined);
+    try {
+      // Written straight to the socket; frames sent in one tick leave in one write (a group
+      // commit costs one syscall per socket). A consumer too slow to drain its socket is
+      // closed with 1013 rather than buffered without bound: it reconnects and resumes from
+      // its last version.
+      await deps.shared.stream(source, args, (json) => {
+        if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
+          socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
+          return false;
+        }
+        if (!conn.corked) {
+          const tcp = request.socket;
+          conn.corked = true;
+          tcp.cork();
+          process.nextTick(() => {
+            conn.corked = false;
+            tcp.uncork();
+          });
+        }
+        return frame('next', json);
+      });
+      frame('complete');
+      conn.subscriptions.delete(id);
+    } catch (error) {
+      fail([deps.maskError(error)]);
+    }
+  }
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.once('error', (error) => {
+      logger.warn({ err: error }, 'WebSocket error');
+      socket.close(1011, 'Internal server error');
+    });
+    let ctx: WsContext<Record<string, unknown> | undefined, Extra> | undefined;
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        // A send to a socket that died meanwhile is not an error worth a log line.
+        send: (data) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, () => resolve());
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) => {
+          socket.on('message', (data) => {
+            const text = String(data);
+            ctx ??= contexts.get(socket);
+            const conn = ctx && connections.get(ctx);
+            if (ctx?.acknowledged && conn) {
+              let message: { type?: unknown; id?: unknown; payload?: unknown } | null = null;
+              try {
+                message = JSON.parse(text);
+              } catch {
+                // graphql-ws answers malformed messages
+              }
+              if (message && typeof message.id === 'string' && message.id !== '') {
+                const id = message.id;
+                if (message.type === 'complete' && conn.subscriptions.has(id)) {
+                  conn.subscriptions.get(id)!.cancel();
+                  return;
+                }
+                const payload = message.payload as { query?: unknown } | null;
+                if (message.type === 'subscribe' && payload && typeof payload.query === 'string') {
+                  if (conn.subscriptions.has(id) || id in ctx.subscriptions) {
+                    socket.close(CloseCode.DuplicateOperationId, `Subscriber for ${id} already exists`);
+                    return;
+                  }
+                  const operation = payload as { query: string; operationName?: unknown; variables?: unknown };
+                  if (isSubscription(conn, request, operation)) {
+                    subscribeLean(ctx, conn, id, operation).catch((error) => {
+                      logger.error({ err: error }, 'subscription failed');
+                      conn.subscriptions.delete(id);
+                    });
+                    return;
+                  }
+                }
+              }
+            }
+            handle(text).catch((error) => {
+              logger.error({ err: error }, 'WebSocket message handling failed');
+              socket.close(1011, 'Internal server error');
+            });
+          });
+        },
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      const conn = ctx && connections.get(ctx);
+      // PR1: every subscription ends with its socket (its clients leave presence).
+      if (conn) for (const subscription of [...conn.subscriptions.values()]) subscription.cancel();
+      void closed(code, String(reason));
+    });
+  });
 
   // Keep-alive: a socket that has not answered the previous ping is dead (PR1: its
   // subscriptions end, so its clients leave the room).
