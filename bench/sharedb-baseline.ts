@@ -50,6 +50,8 @@ export async function runShareDb(options: {
     await setup.end();
     ShareDB.types.register((json1 as any).type);
     const db = new PostgresDB({ connectionString: url, max: 20 });
+    // An idle pooled connection killed by the DROP below must not crash the run.
+    (db as { _pool?: pg.Pool })._pool?.on('error', () => {});
     backend = new ShareDB({ db });
     const widgets: Record<string, unknown> = {};
     for (let i = 0; i < options.editors; i++) widgets[`w${i}`] = { id: `w${i}`, x: 0, y: i };

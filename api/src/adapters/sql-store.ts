@@ -442,11 +442,12 @@ export function createSqlStore(db: SqlDb): Store {
               state,
             ]);
           },
-          async clearRedo(clientId) {
+          async clearRedo(clientIds) {
+            if (clientIds.length === 0) return;
             await tx.query(
               `UPDATE operations SET undo_state = 'cleared'
-               WHERE dashboard_id = $1 AND client_id = $2 AND undo_state = 'redoable'`,
-              [dashboardId, clientId],
+               WHERE dashboard_id = $1 AND client_id = ANY($2::text[]) AND undo_state = 'redoable'`,
+              [dashboardId, [...clientIds]],
             );
           },
           async insertOperations(ops) {

@@ -99,8 +99,8 @@ export interface CommitTx {
    */
   stackTop(clientId: string, state: 'active' | 'redoable', exclude: number[]): Promise<OperationRow | null>;
   setUndoState(version: number, state: UndoState): Promise<void>;
-  /** A new edit empties the client's redo stack. */
-  clearRedo(clientId: string): Promise<void>;
+  /** A new edit empties its client's redo stack: these clients' stacks, in one statement. */
+  clearRedo(clientIds: readonly string[]): Promise<void>;
   insertOperations(rows: OperationRow[]): Promise<void>;
   insertSnapshot(version: number, document: unknown): Promise<void>;
   /** Moves the head; title mirrors document.title. */

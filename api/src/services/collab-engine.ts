@@ -318,7 +318,7 @@ export function createCollabEngine(deps: {
       }
 
       if (rows.length === 0) return rows;
-      for (const clientId of clearRedoFor) await tx.clearRedo(clientId);
+      await tx.clearRedo([...clearRedoFor]);
       for (const [v, state] of stateChanges) await tx.setUndoState(v, state);
       await tx.insertOperations(rows);
       for (const snap of snapshots) await tx.insertSnapshot(snap.version, snap.document);

@@ -342,10 +342,11 @@ export function attachWebSocket(deps: {
     source = result as AsyncGenerator<unknown>;
     if (cancelled) return void source.return(undefined);
     try {
-      // Written straight to the socket; frames sent in one tick leave in one write (a group
-      // commit costs one syscall per socket). A consumer too slow to drain its socket is
-      // closed with 1013 rather than buffered without bound: it reconnects and resumes from
-      // its last version.
+      // Written straight to the socket. Frames are coalesced until the event loop's next
+      // turn (setImmediate: after the I/O callbacks of this turn), so a group commit, or the
+      // cursor moves of many requests read in one turn, cost one syscall per socket, not one
+      // per frame. A consumer too slow to drain its socket is closed with 1013 rather than
+      // buffered without bound: it reconnects and resumes from its last version.
       await deps.shared.stream(source, args, (json) => {
         if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
           socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
@@ -355,7 +356,7 @@ export function attachWebSocket(deps: {
           const tcp = request.socket;
           conn.corked = true;
           tcp.cork();
-          process.nextTick(() => {
+          setImmediate(() => {
             conn.corked = false;
             tcp.uncork();
           });

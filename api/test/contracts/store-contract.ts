@@ -280,7 +280,7 @@ export function registerStoreContract(
         expect((await tx.stackTop('me', 'redoable', []))?.version).toBe(3);
         await tx.setUndoState(2, 'undone');
         expect((await tx.stackTop('me', 'active', []))?.version).toBe(1);
-        await tx.clearRedo('me');
+        await tx.clearRedo(['me', 'someone-else']);
         expect(await tx.stackTop('me', 'redoable', [])).toBeNull();
         expect((await tx.stackTop('other', 'active', []))?.version).toBe(4);
       });
