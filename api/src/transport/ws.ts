@@ -348,11 +348,13 @@ export function attachWebSocket(deps: {
       // per frame. A consumer too slow to drain its socket is closed with 1013 rather than
       // buffered without bound: it reconnects and resumes from its last version.
       await deps.shared.stream(source, args, (json) => {
-        if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
-          socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
-          return false;
-        }
         if (!conn.corked) {
+          // What earlier turns queued and the peer has not read yet (this turn's own burst,
+          // e.g. a catch-up page, does not count).
+          if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
+            socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
+            return false;
+          }
           const tcp = request.socket;
           conn.corked = true;
           tcp.cork();
