@@ -541,13 +541,17 @@ serveIpc({
         }
       }),
     );
-    await Promise.allSettled(pending);
+    // Bounded: past its capacity the server falls behind; report that rather than wait on.
+    let settled = 0;
+    for (const p of pending) void p.finally(() => settled++);
+    await Promise.race([Promise.allSettled(pending), sleep(10_000)]);
     await sleep(500);
     onOp = null;
     return {
       sent: acks.length,
       delivered: delivery.length,
       lost: sentAt.size,
+      unackedAfterWindow: pending.length - settled,
       rate: acks.length / (durationMs / 1000),
       p50: percentile(delivery, 50),
       p99: percentile(delivery, 99),
