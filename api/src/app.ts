@@ -246,9 +246,7 @@ export function buildApp(deps: AppDeps): App {
             services: s,
             ip: fromSocket.ip ?? null,
             requestId: fromSocket.requestId,
-            // A socket's subscription lives long: read users fresh (a renamed user shows up
-            // renamed), still batched within one execution.
-            loaders: createLoaders(s, { cache: false }),
+            loaders: createLoaders(s, { shared: true }),
           } as GraphQLContext;
         }
         const request = (initial as { request: Request }).request;

@@ -15,15 +15,43 @@ export interface GraphQLContext {
   loaders: { user: DataLoader<string, UserRow | null> };
 }
 
-export function createLoaders(services: Services, options: { cache?: boolean } = {}): GraphQLContext['loaders'] {
+/** Users read for socket operations, shared by all of them for USER_TTL_MS (per app). */
+const sharedUsers = new WeakMap<Services, Map<string, { row: UserRow | null; at: number }>>();
+const USER_TTL_MS = 5000;
+const SHARED_USERS_MAX = 10_000;
+
+/**
+ * Per-operation loaders. Over HTTP a request caches what it read. A socket's operations
+ * (long-lived subscriptions above all) share one short-lived cache instead: a cursor event
+ * seen by many subscribers costs no user lookup each time, and a renamed user shows up
+ * renamed within USER_TTL_MS.
+ */
+export function createLoaders(services: Services, options: { shared?: boolean } = {}): GraphQLContext['loaders'] {
+  const read = async (ids: readonly string[]) => {
+    const rows = await services.store.findUsersByIds(ids);
+    const byId = new Map(rows.map((u) => [u.id, u]));
+    return ids.map((id) => byId.get(id) ?? null);
+  };
+  if (!options.shared) return { user: new DataLoader(read) };
+  let known = sharedUsers.get(services);
+  if (!known) sharedUsers.set(services, (known = new Map()));
+  const cache = known;
   return {
     user: new DataLoader(
       async (ids: readonly string[]) => {
-        const rows = await services.store.findUsersByIds(ids);
-        const byId = new Map(rows.map((u) => [u.id, u]));
-        return ids.map((id) => byId.get(id) ?? null);
+        const now = Date.now();
+        const stale = [...new Set(ids)].filter((id) => {
+          const entry = cache.get(id);
+          return !entry || now - entry.at > USER_TTL_MS;
+        });
+        if (stale.length > 0) {
+          const rows = await read(stale);
+          if (cache.size + stale.length > SHARED_USERS_MAX) cache.clear();
+          stale.forEach((id, i) => cache.set(id, { row: rows[i]!, at: now }));
+        }
+        return ids.map((id) => cache.get(id)?.row ?? null);
       },
-      { cache: options.cache ?? true },
+      { cache: false },
     ),
   };
 }
