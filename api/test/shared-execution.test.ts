@@ -22,11 +22,12 @@ import {
   signUp,
   startApp,
   subscribeEvents,
+  EVENTS,
   SUBMIT,
   type Backend,
   type TestApp,
 } from './helpers/harness.js';
-import { deferred } from './helpers/wait.js';
+import { deferred, waitFor } from './helpers/wait.js';
 
 const RUN = Math.random().toString(36).slice(2, 8);
 const cid = (name: string) => `${name}-${RUN}`;
@@ -216,7 +217,7 @@ describe('one execution per shape, the right payload for every subscriber', () =
 });
 
 describe('slow consumers', () => {
-  it('a socket that stops reading is closed with 1013 and resumes from its last version without losing an op', async () => {
+  it('a socket that stops reading is closed with 1013 after a grace period, and resumes from its last version without losing an op', async () => {
     const slow = await startApp(backend, { config: { wsMaxBufferedBytes: 64 * 1024 } });
     let socket: WebSocket | undefined;
     try {
@@ -277,6 +278,12 @@ describe('slow consumers', () => {
         );
         version = data.submitOperation.version;
       }
+      // The server waits a while for the backlog to drain, then cuts: its subscriptions end
+      // at once (presence leaves), and the close frame waits behind the unread data.
+      await waitFor(() => slow.app.services.hub.subscriberCount() === 0, {
+        timeout: 20_000,
+        description: 'the slow subscriber to be cut',
+      });
       (raw as unknown as { _socket: import('node:net').Socket })._socket.resume();
       expect(await closed.promise).toBe(1013);
       expect(versions.length).toBeLessThan(OPS);
@@ -293,4 +300,78 @@ describe('slow consumers', () => {
       await slow.stop();
     }
   }, 60_000);
+});
+
+describe('review regressions', () => {
+  /** A raw graphql-transport-ws socket: frames as they come, and a way to await one. */
+  async function rawSocket(token: string) {
+    const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+    const frames: any[] = [];
+    const waiters = new Set<() => void>();
+    const closed = deferred<number>();
+    socket.on('message', (data) => {
+      frames.push(JSON.parse(String(data)));
+      for (const check of [...waiters]) check();
+    });
+    socket.on('close', (code) => closed.resolve(code));
+    const next = (predicate: (frame: any) => boolean, from = 0) =>
+      new Promise<any>((resolve, reject) => {
+        const limit = setTimeout(() => reject(new Error(`timed out: ${JSON.stringify(frames.slice(-3))}`)), 10_000);
+        const check = () => {
+          const found = frames.slice(from).find(predicate);
+          if (!found) return;
+          clearTimeout(limit);
+          waiters.delete(check);
+          resolve(found);
+        };
+        waiters.add(check);
+        check();
+      });
+    await new Promise((resolve) => socket.once('open', resolve));
+    const send = (message: unknown) => socket.send(JSON.stringify(message));
+    send({ type: 'connection_init', payload: { authToken: token } });
+    await next((f) => f.type === 'connection_ack');
+    return { socket, frames, next, send, closed: closed.promise };
+  }
+  const syncedFrame = (id: string) => (f: any) =>
+    f.id === id && f.payload?.data?.dashboardEvents?.__typename === 'SyncCompleted';
+
+  it('an id completed by the client can be reused at once: the new subscription streams', async () => {
+    const id = await board('reuse');
+    const raw = await rawSocket(ann.token);
+    const subscribe = (clientId: string) =>
+      raw.send({ id: 'x', type: 'subscribe', payload: { query: EVENTS, variables: { d: id, c: clientId } } });
+    subscribe(cid('reuse-1'));
+    await raw.next(syncedFrame('x'));
+    const before = raw.frames.length;
+    raw.send({ id: 'x', type: 'complete' });
+    subscribe(cid('reuse-2'));
+    await raw.next(syncedFrame('x'), before);
+    // And it is live: Bob's cursor reaches it.
+    await t.ok(MOVE, { d: id, c: cid('reuse-bob'), cursor: { x: 1, y: 2 } }, bob.token);
+    await raw.next((f) => f.id === 'x' && f.payload?.data?.dashboardEvents?.__typename === 'PresenceUpdated', before);
+    raw.socket.close();
+  });
+
+  it('a malformed subscribe message closes the socket with 4400, as graphql-ws does', async () => {
+    const id = await board('malformed');
+    const raw = await rawSocket(ann.token);
+    raw.send({ id: 'm', type: 'subscribe', payload: { query: EVENTS, variables: 'oops', extra: { d: id } } });
+    expect(await raw.closed).toBe(4400);
+  });
+
+  it('[AC1] a removed editor resubmitting an op acked before is NOT_FOUND, not a duplicate ack', async () => {
+    const id = await board('removed');
+    const doc = createDocument('removed');
+    const op = addWidget(doc, newWidget('note'));
+    const first = await t.ok(SUBMIT, { d: id, c: cid('removed-bob'), s: 1, b: 0, op }, bob.token);
+    expect(first.submitOperation.duplicate).toBe(false);
+    await t.ok(
+      `mutation($d: ID!, $u: ID!) { removeCollaborator(dashboardId: $d, userId: $u) }`,
+      { d: id, u: bob.userId },
+      ann.token,
+    );
+    const again = await t.gql(SUBMIT, { d: id, c: cid('removed-bob'), s: 1, b: 0, op }, bob.token);
+    expect(again.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
 });

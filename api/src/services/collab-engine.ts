@@ -29,9 +29,15 @@ import type { Actor } from './services.js';
 
 export const MAX_OP_BYTES = 256 * 1024;
 const MAX_BATCH = 200;
-/** Recent versions kept in memory per dashboard (documents and ops), and dashboards kept. */
-const RECENT_VERSIONS = 256;
-const RECENT_DASHBOARDS = 256;
+/**
+ * Recent versions kept in memory per dashboard: ops (at most RECENT_OPS of them and
+ * RECENT_OP_BYTES of op and inverse JSON), documents (RECENT_DOCS: a text edit copies the
+ * string it edits, so documents are the costly part), for at most RECENT_DASHBOARDS.
+ */
+const RECENT_OPS = 256;
+const RECENT_OP_BYTES = 4 * 1024 * 1024;
+const RECENT_DOCS = 32;
+const RECENT_DASHBOARDS = 64;
 
 /**
  * What this instance last committed to a dashboard: the newest ops and the document after
@@ -43,6 +49,8 @@ interface Recent {
   version: number;
   /** Ascending and contiguous, ending at `version`. */
   rows: OperationRow[];
+  /** Estimated bytes of each row's op and inverse, parallel to `rows`. */
+  sizes: number[];
   /** version -> document at that version. */
   docs: Map<number, unknown>;
 }
@@ -92,6 +100,9 @@ interface Pending {
   resolve(ack: OperationAck | null): void;
   reject(error: unknown): void;
 }
+
+/** Rough bytes a committed row holds (its op and inverse; about equal in size). */
+const estimatedBytes = (row: OperationRow) => 2 * (JSON.stringify(row.op)?.length ?? 4) + 200;
 
 export function createCollabEngine(deps: {
   store: Store;
@@ -206,6 +217,16 @@ export function createCollabEngine(deps: {
         );
       }
 
+      /** The document at `base`: cached, or rebuilt from the oldest cached one after it. */
+      function documentAt(base: number, newer: OperationRow[], current: unknown) {
+        const cachedDoc = docs.get(base);
+        if (cachedDoc !== undefined) return cachedDoc;
+        const [oldest] = docs.keys(); // documents are kept for contiguous recent versions
+        const from = oldest !== undefined && oldest > base ? docs.get(oldest) : current;
+        const upTo = from === current ? version : oldest!;
+        return documentBefore(from, newer.filter((r) => r.version <= upTo) as HistoryOp[]);
+      }
+
       function commit(
         s: Submission,
         op: JSONOp | null,
@@ -251,20 +272,23 @@ export function createCollabEngine(deps: {
       for (const pending of batch) {
         const s = pending.submission;
         try {
-          const dup = existing(s.clientId, s.seq); // an acked op stays acked (OP2), whatever the role now
+          if (s.kind === 'edit') {
+            // AC1 first: a non-member learns nothing, not even that an old op was acked.
+            const role = roles.get(s.authorId);
+            if (!role) throw notFound();
+            if (!can(role, 'edit')) throw forbidden();
+          }
+          const dup = existing(s.clientId, s.seq);
           if (dup) {
             outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
             continue;
           }
           if (s.kind === 'edit') {
-            const role = roles.get(s.authorId);
-            if (!role) throw notFound();
-            if (!can(role, 'edit')) throw forbidden();
             if (s.baseVersion > version) {
               throw badInput(`baseVersion ${s.baseVersion} is ahead of the current version ${version}`);
             }
             const newer = await later(s.baseVersion);
-            const docAtBase = docs.get(s.baseVersion) ?? documentBefore(head, newer as HistoryOp[]);
+            const docAtBase = documentAt(s.baseVersion, newer, head);
             const valid = validateSubmittedOp(s.op, docAtBase);
             if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
             const rebased = rebase(s.op, newer as HistoryOp[]);
@@ -329,7 +353,7 @@ export function createCollabEngine(deps: {
       }
       return rows;
     });
-    remember(dashboardId, history, committed, docs);
+    remember(dashboardId, history.length > 0 ? { ...cached!, rows: history } : null, committed, docs);
 
     const done = performance.now();
     for (const o of outcomes) {
@@ -343,19 +367,16 @@ export function createCollabEngine(deps: {
     await traced('bus.publish', { 'dashboard.ops': committed.length }, () => publishCommitted(committed));
   }
 
-  /** Keeps the newest RECENT_VERSIONS versions of a dashboard this batch just committed. */
-  function remember(
-    dashboardId: string,
-    history: OperationRow[],
-    committed: OperationRow[],
-    docs: Map<number, unknown>,
-  ) {
-    const rows = [...history, ...committed];
+  /** Keeps the newest versions of a dashboard this batch just committed, within bounds. */
+  function remember(dashboardId: string, previous: Recent | null, committed: OperationRow[], docs: Map<number, unknown>) {
+    const rows = [...(previous?.rows ?? []), ...committed];
+    const sizes = [...(previous?.sizes ?? []), ...committed.map(estimatedBytes)];
+    let bytes = sizes.reduce((sum, n) => sum + n, 0);
+    let drop = Math.max(0, rows.length - RECENT_OPS);
+    while (drop < rows.length && bytes > RECENT_OP_BYTES) bytes -= sizes[drop++]!;
     const version = rows.at(-1)?.version ?? Math.max(...docs.keys());
-    const oldest = version - RECENT_VERSIONS;
-    const kept = rows.filter((r) => r.version > oldest);
-    for (const v of docs.keys()) if (v < oldest) docs.delete(v);
-    recent.set(dashboardId, { version, rows: kept, docs });
+    for (const v of docs.keys()) if (v <= version - RECENT_DOCS) docs.delete(v);
+    recent.set(dashboardId, { version, rows: rows.slice(drop), sizes: sizes.slice(drop), docs });
     if (recent.size > RECENT_DASHBOARDS) recent.delete(recent.keys().next().value!);
   }
 

@@ -88,9 +88,14 @@ export interface SharedExecution {
   /**
    * Sends the serialised result of each event of `source` (from createSourceEventStream
    * with `args`) to `send`, in order, until the stream ends (the promise settles; it rejects
-   * with the stream's error) or `send` returns false. Stop it early with source.return().
+   * with the stream's error) or `send` returns false. A promise from `send` holds the next
+   * event back until it settles (backpressure). Stop it early with source.return().
    */
-  stream(source: AsyncGenerator<unknown>, args: ExecutionArgs, send: (payloadJson: string) => boolean): Promise<void>;
+  stream(
+    source: AsyncGenerator<unknown>,
+    args: ExecutionArgs,
+    send: (payloadJson: string) => boolean | Promise<boolean>,
+  ): Promise<void>;
 }
 
 export function createSharedExecution(options: SharedExecutionOptions): SharedExecution {
@@ -149,23 +154,27 @@ export function createSharedExecution(options: SharedExecutionOptions): SharedEx
     },
     async stream(source, args, send) {
       const shape = shapeOf(args);
-      const write = (json: string) => {
-        if (!send(json)) void source.return(undefined);
+      const stop = (sent: boolean) => {
+        if (!sent) void source.return(undefined);
+      };
+      const write = (json: string): void | Promise<void> => {
+        const sent = send(json);
+        if (typeof sent === 'boolean') stop(sent);
+        else return sent.then(stop);
       };
       if (isPipeable(source)) {
         // The stream pushes: a live event whose frame is ready goes from the room's broadcast
         // to the socket synchronously, with no promise per delivery.
         return source.pipe((event) => {
           const frame = frameOf(entryFor(event, shape, args));
-          if (typeof frame === 'string') write(frame);
-          else return frame.then(write);
+          return typeof frame === 'string' ? write(frame) : frame.then(write);
         });
       }
       for (;;) {
         const next = await source.next();
         if (next.done) return;
         const frame = frameOf(entryFor(next.value, shape, args));
-        if (!send(typeof frame === 'string' ? frame : await frame)) return void (await source.return(undefined));
+        if (!(await send(typeof frame === 'string' ? frame : await frame))) return void (await source.return(undefined));
       }
     },
   };

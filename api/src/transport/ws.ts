@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { makeServer, type Context as WsContext } from 'graphql-ws';
+import { makeServer, validateMessage, type Context as WsContext } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { createSourceEventStream, GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs } from 'graphql';
@@ -261,7 +261,7 @@ export function attachWebSocket(deps: {
       const name = typeof payload.operationName === 'string' ? payload.operationName : undefined;
       kind = getOperationAST(document, name)?.operation === 'subscription';
       if (kinds.size >= 1000) kinds.clear();
-      kinds.set(key, kind);
+      if (key.length <= 16_384) kinds.set(key, kind);
     }
     return kind;
   }
@@ -281,6 +281,19 @@ export function attachWebSocket(deps: {
     payload: { query: string; operationName?: unknown; variables?: unknown },
   ) {
     const { socket, request } = ctx.extra;
+    let source: AsyncGenerator<unknown> | null = null;
+    let cancelled = false;
+    const subscription = {
+      cancel() {
+        cancelled = true;
+        release();
+        void source?.return(undefined);
+      },
+    };
+    /** Forgets this subscription, not a newer one that reuses its id after a complete. */
+    const release = () => {
+      if (conn.subscriptions.get(id) === subscription) conn.subscriptions.delete(id);
+    };
     const frame = (type: 'next' | 'error' | 'complete', payloadJson?: string) => {
       if (socket.readyState !== socket.OPEN || conn.subscriptions.get(id) !== subscription) return false;
       const head = `{"id":${JSON.stringify(id)},"type":"${type}"`;
@@ -289,87 +302,105 @@ export function attachWebSocket(deps: {
     };
     const fail = (errors: readonly GraphQLError[]) => {
       frame('error', JSON.stringify(errors.map((e) => e.toJSON())));
-      conn.subscriptions.delete(id);
+      release();
     };
-    let source: AsyncGenerator<unknown> | null = null;
-    let cancelled = false;
-    const subscription = {
-      cancel() {
-        cancelled = true;
-        conn.subscriptions.delete(id);
-        void source?.return(undefined);
-      },
-    };
-    if (conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket) {
-      conn.subscriptions.set(id, subscription);
-      return fail(tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`));
-    }
+    const full = conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket;
     conn.subscriptions.set(id, subscription); // from here on a duplicate id is refused
+    if (full) return fail(tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`));
     if (conn.viewer && !allowSubscriptionStart(conn.viewer.userId)) {
       return fail(tooMany('Too many new subscriptions: retry after 60 seconds'));
     }
-    const { schema, contextFactory, parse, validate } = yoga.getEnveloped(initialContext(conn, request, payload));
-    let document;
     try {
-      document = parse(payload.query);
-    } catch (error) {
-      return fail([parseFailed(error)]);
-    }
-    const errors = validate(schema, document);
-    if (errors.length > 0) return fail(errors);
-    const args: ExecutionArgs = {
-      schema,
-      document,
-      operationName: typeof payload.operationName === 'string' ? payload.operationName : undefined,
-      variableValues: (payload.variables ?? undefined) as ExecutionArgs['variableValues'],
-      contextValue: await contextFactory(),
-    };
-    if (cancelled) return;
-    let result;
-    try {
-      result = await createSourceEventStream(args);
-    } catch (error) {
-      return fail([deps.maskError(error)]);
-    }
-    if (!(Symbol.asyncIterator in Object(result))) {
-      // The subscribe resolver refused (NOT_FOUND, FORBIDDEN...): one result, then complete.
-      const { errors: refused = [] } = result as { errors?: readonly GraphQLError[] };
-      frame('next', JSON.stringify({ errors: refused.map((e) => deps.maskError(e).toJSON()) }));
-      frame('complete');
-      conn.subscriptions.delete(id);
-      return;
-    }
-    source = result as AsyncGenerator<unknown>;
-    if (cancelled) return void source.return(undefined);
-    try {
+      const { schema, contextFactory, parse, validate } = yoga.getEnveloped(initialContext(conn, request, payload));
+      let document;
+      try {
+        document = parse(payload.query);
+      } catch (error) {
+        return fail([parseFailed(error)]);
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0) return fail(errors);
+      const args: ExecutionArgs = {
+        schema,
+        document,
+        operationName: typeof payload.operationName === 'string' ? payload.operationName : undefined,
+        variableValues: (payload.variables ?? undefined) as ExecutionArgs['variableValues'],
+        contextValue: await contextFactory(),
+      };
+      if (cancelled) return;
+      const result = await createSourceEventStream(args);
+      if (!(Symbol.asyncIterator in Object(result))) {
+        // The subscribe resolver refused (NOT_FOUND, FORBIDDEN...): one result, then complete.
+        const { errors: refused = [] } = result as { errors?: readonly GraphQLError[] };
+        frame('next', JSON.stringify({ errors: refused.map((e) => deps.maskError(e).toJSON()) }));
+        frame('complete');
+        return release();
+      }
+      source = result as AsyncGenerator<unknown>;
+      if (cancelled) return void source.return(undefined);
       // Written straight to the socket. Frames are coalesced until the event loop's next
       // turn (setImmediate: after the I/O callbacks of this turn), so a group commit, or the
       // cursor moves of many requests read in one turn, cost one syscall per socket, not one
-      // per frame. A consumer too slow to drain its socket is closed with 1013 rather than
-      // buffered without bound: it reconnects and resumes from its last version.
+      // per frame.
       await deps.shared.stream(source, args, (json) => {
-        if (!conn.corked) {
-          // What earlier turns queued and the peer has not read yet (this turn's own burst,
-          // e.g. a catch-up page, does not count).
-          if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
-            socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
+        if (conn.corked) return frame('next', json);
+        // What earlier turns queued and the peer has not read yet (this turn's own burst,
+        // e.g. a catch-up page, does not count): wait for it to drain, a while.
+        if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
+          return drained(request.socket).then((ok) => {
+            if (ok) return send(json);
+            cutSlowConsumer(socket, conn);
             return false;
-          }
-          const tcp = request.socket;
-          conn.corked = true;
-          tcp.cork();
-          setImmediate(() => {
-            conn.corked = false;
-            tcp.uncork();
           });
         }
-        return frame('next', json);
+        return send(json);
       });
       frame('complete');
-      conn.subscriptions.delete(id);
+      release();
     } catch (error) {
       fail([deps.maskError(error)]);
     }
+
+    function send(json: string) {
+      if (!conn.corked) {
+        const tcp = request.socket;
+        conn.corked = true;
+        tcp.cork();
+        setImmediate(() => {
+          conn.corked = false;
+          tcp.uncork();
+        });
+      }
+      return frame('next', json);
+    }
+  }
+
+  /** Resolves true once `tcp` has written out its queue, false after half a ping interval. */
+  function drained(tcp: import('node:net').Socket): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        tcp.off('drain', onDrain);
+        tcp.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), config.keepAliveMs / 2);
+      tcp.once('drain', onDrain);
+      tcp.once('close', onClose);
+    });
+  }
+
+  /**
+   * A peer that does not drain its socket is closed with 1013 (retryable: it reconnects and
+   * resumes from its last version) rather than buffered without bound. Its subscriptions end
+   * at once (presence leaves), and the socket is cut if the close handshake does not finish.
+   */
+  function cutSlowConsumer(socket: WebSocket, conn: Connection) {
+    for (const subscription of [...conn.subscriptions.values()]) subscription.cancel();
+    socket.close(CloseCode.TryAgainLater, 'Slow consumer: reconnect and resume from your last version');
+    setTimeout(() => socket.terminate(), 1000).unref();
   }
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
@@ -396,9 +427,9 @@ export function attachWebSocket(deps: {
             if (ctx?.acknowledged && conn) {
               let message: { type?: unknown; id?: unknown; payload?: unknown } | null = null;
               try {
-                message = JSON.parse(text);
+                message = validateMessage(JSON.parse(text));
               } catch {
-                // graphql-ws answers malformed messages
+                // graphql-ws answers malformed messages (4400)
               }
               if (message && typeof message.id === 'string' && message.id !== '') {
                 const id = message.id;
@@ -414,10 +445,9 @@ export function attachWebSocket(deps: {
                   }
                   const operation = payload as { query: string; operationName?: unknown; variables?: unknown };
                   if (isSubscription(conn, request, operation)) {
-                    subscribeLean(ctx, conn, id, operation).catch((error) => {
-                      logger.error({ err: error }, 'subscription failed');
-                      conn.subscriptions.delete(id);
-                    });
+                    subscribeLean(ctx, conn, id, operation).catch((error) =>
+                      logger.error({ err: error }, 'subscription failed'),
+                    );
                     return;
                   }
                 }
