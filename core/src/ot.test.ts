@@ -11,6 +11,19 @@ import {
   transformWithConflictInfo,
   type JSONOp,
 } from './ot.js';
+import { createDocument, newWidget, type DashboardDocument } from './document.js';
+import {
+  addWidget,
+  deleteText,
+  insertText,
+  moveWidget,
+  removeWidget,
+  renameWidget,
+  reorderWidget,
+  resizeWidget,
+  setTitle,
+  setWidgetConfig,
+} from './ops.js';
 
 const textPath = (id: string) => ['widgets', id, 'text'];
 const edit = (id: string, textOp: unknown[]): JSONOp => editOp(textPath(id), 'text-unicode', textOp);
@@ -151,6 +164,62 @@ describe('transformWithConflictInfo', () => {
     const result = transformWithConflictInfo(edit('a', [1, 'x']), edit('a', [1, 'y']), 'left');
     expect(result).toEqual({ op: edit('a', [1, 'x']), conflicted: false });
     expect(transformWithConflictInfo(null, edit('a', ['x']), 'left')).toEqual({ op: null, conflicted: false });
+  });
+});
+
+describe('transform fast path: ops on sibling keys', () => {
+  // Ops of every kind the product makes, on a dashboard of a few widgets; each pair is
+  // transformed both by the wrappers (which skip ops confined to sibling object keys) and by
+  // ot-json1 itself, and must agree exactly.
+  const board = (): DashboardDocument => {
+    let d = createDocument('fast path');
+    for (const id of ['a', 'b', 'c', 'd']) d = applyOp(d, addWidget(d, newWidget('note', { id, text: `text ${id}` })));
+    return d;
+  };
+  const makers: Array<(d: DashboardDocument, id: string, n: number) => JSONOp> = [
+    (d, id, n) => moveWidget(d, id, n % 10, n % 7),
+    (d, id, n) => resizeWidget(d, id, 1 + (n % 5), 1 + (n % 4)),
+    (d, id, n) => renameWidget(d, id, `t${n}`),
+    (d, id, n) => insertText(d, id, n % 4, 'xy'),
+    (d, id, n) => deleteText(d, id, n % 3, 2),
+    (d, id) => removeWidget(d, id),
+    (d, id, n) => reorderWidget(d, id, n % 4),
+    (d, id, n) => setWidgetConfig(d, id, ['k'], n),
+    (d, _id, n) => setTitle(d, `title ${n}`),
+    (d, _id, n) => addWidget(d, newWidget('metric', { id: `new${n}` }), n % 4),
+  ];
+  const plain = (op: JSONOp, other: JSONOp, side: 'left' | 'right') => {
+    const attempt = json1.tryTransform(op, other, side);
+    return attempt.ok
+      ? { op: attempt.result, conflicted: false }
+      : { op: json1.transformNoConflict(op, other, side), conflicted: true };
+  };
+
+  it('agrees with ot-json1 on every pair of product ops', () => {
+    const d = board();
+    let pairs = 0;
+    let skipped = 0;
+    for (let i = 0; i < makers.length; i++) {
+      for (let j = 0; j < makers.length; j++) {
+        for (const [x, y] of [
+          ['a', 'a'],
+          ['a', 'b'],
+          ['b', 'd'],
+        ] as const) {
+          const op = makers[i]!(d, x, i + j);
+          const other = makers[j]!(d, y, i * j + 1);
+          for (const side of ['left', 'right'] as const) {
+            const expected = plain(op, other, side);
+            expect(transformWithConflictInfo(op, other, side)).toEqual(expected);
+            expect(transformOp(op, other, side)).toEqual(json1.transformNoConflict(op, other, side));
+            if (expected.op === op) skipped++;
+            pairs++;
+          }
+        }
+      }
+    }
+    expect(pairs).toBe(600);
+    expect(skipped).toBeGreaterThan(0);
   });
 });
 
