@@ -23,6 +23,11 @@ serveIpc({
     const m = process.memoryUsage();
     return { cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed, external: m.external };
   },
+  /** Exits normally (so --cpu-prof writes its profile). */
+  exit() {
+    setTimeout(() => process.exit(0), 50);
+    return true;
+  },
   async stop() {
     await app?.stop();
     app = undefined;

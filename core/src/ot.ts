@@ -121,11 +121,18 @@ function disjoint(a: JSONOp, b: JSONOp): boolean {
  */
 export function transformWithConflictInfo(op: JSONOp, other: JSONOp, side: Side): { op: JSONOp; conflicted: boolean } {
   if (op === null || other === null || disjoint(op, other)) return { op, conflicted: false };
-  const attempt = json1.tryTransform(op, other, side);
-  return attempt.ok
-    ? { op: attempt.result, conflicted: false }
-    : { op: json1.transformNoConflict(op, other, side), conflicted: true };
+  // One pass that resolves conflicts like transformNoConflict and notes whether it met one
+  // (rather than tryTransform, then transformNoConflict again on a conflict).
+  conflictSeen = false;
+  const result = noticingConflicts.transform(op, other, side) as JSONOp;
+  return { op: result, conflicted: conflictSeen };
 }
+
+let conflictSeen = false;
+const noticingConflicts = json1.typeAllowingConflictsPred(() => {
+  conflictSeen = true;
+  return true;
+});
 
 /**
  * The op that undoes `op`, given the document it was applied to. Always fills in removed

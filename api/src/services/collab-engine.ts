@@ -217,14 +217,20 @@ export function createCollabEngine(deps: {
         );
       }
 
-      /** The document at `base`: cached, or rebuilt from the oldest cached one after it. */
+      /**
+       * The document at `base`: cached, or rebuilt from the oldest cached one after it (once
+       * per base in this batch: submissions from lagging clients often share their base).
+       */
+      const rebuilt = new Map<number, unknown>();
       function documentAt(base: number, newer: OperationRow[], current: unknown) {
-        const cachedDoc = docs.get(base);
-        if (cachedDoc !== undefined) return cachedDoc;
+        const known = docs.get(base) ?? rebuilt.get(base);
+        if (known !== undefined) return known;
         const [oldest] = docs.keys(); // documents are kept for contiguous recent versions
         const from = oldest !== undefined && oldest > base ? docs.get(oldest) : current;
         const upTo = from === current ? version : oldest!;
-        return documentBefore(from, newer.filter((r) => r.version <= upTo) as HistoryOp[]);
+        const doc = documentBefore(from, newer.filter((r) => r.version <= upTo) as HistoryOp[]);
+        rebuilt.set(base, doc);
+        return doc;
       }
 
       function commit(
