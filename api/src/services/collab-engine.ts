@@ -374,7 +374,12 @@ export function createCollabEngine(deps: {
   }
 
   /** Keeps the newest versions of a dashboard this batch just committed, within bounds. */
-  function remember(dashboardId: string, previous: Recent | null, committed: OperationRow[], docs: Map<number, unknown>) {
+  function remember(
+    dashboardId: string,
+    previous: Recent | null,
+    committed: OperationRow[],
+    docs: Map<number, unknown>,
+  ) {
     const rows = [...(previous?.rows ?? []), ...committed];
     const sizes = [...(previous?.sizes ?? []), ...committed.map(estimatedBytes)];
     let bytes = sizes.reduce((sum, n) => sum + n, 0);

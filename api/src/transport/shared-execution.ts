@@ -174,7 +174,8 @@ export function createSharedExecution(options: SharedExecutionOptions): SharedEx
         const next = await source.next();
         if (next.done) return;
         const frame = frameOf(entryFor(next.value, shape, args));
-        if (!(await send(typeof frame === 'string' ? frame : await frame))) return void (await source.return(undefined));
+        if (!(await send(typeof frame === 'string' ? frame : await frame)))
+          return void (await source.return(undefined));
       }
     },
   };
