@@ -16,6 +16,8 @@ import {
   type JSONOp,
 } from '../../core/src/index.js';
 import type { Store } from '../src/ports/store.js';
+import { createHub } from '../src/services/hub.js';
+import { createMemoryEventBus } from '../src/adapters/memory-event-bus.js';
 import {
   createBackend,
   createDashboard,
@@ -373,5 +375,48 @@ describe('review regressions', () => {
     );
     const again = await t.gql(SUBMIT, { d: id, c: cid('removed-bob'), s: 1, b: 0, op }, bob.token);
     expect(again.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('hub rooms', () => {
+  it('a subscriber that joined a room which then failed to open fails (UNAVAILABLE) instead of hanging; the next one opens a fresh room', async () => {
+    const id = await board('orphan');
+    let failFirstRead = true;
+    const flaky = new Proxy(backend.store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver);
+        if (typeof value !== 'function') return value;
+        if (key !== 'getDashboard') return value.bind(target);
+        return async (...args: unknown[]) => {
+          if (!failFirstRead) return value.apply(target, args);
+          failFirstRead = false;
+          await new Promise((resolve) => setTimeout(resolve, 100)); // a slow, failing database
+          throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+        };
+      },
+    }) as Store;
+    const bus = createMemoryEventBus();
+    const hub = createHub({ store: flaky, bus });
+    try {
+      const stream = (clientId: string) =>
+        hub.events({ dashboardId: id, userId: ann.userId, clientId, role: 'OWNER', fromVersion: null });
+      const events: string[] = [];
+      const first = stream(cid('orphan-1')).pipe(() => {});
+      const second = stream(cid('orphan-2')).pipe(() => {}); // joins the room being opened
+      await expect(first).rejects.toThrow('connection reset');
+      await expect(second).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(hub.roomCount()).toBe(0);
+
+      const third = stream(cid('orphan-3'));
+      const piped = third.pipe((event) => void events.push(event.__typename));
+      await waitFor(() => events.includes('SyncCompleted'));
+      hub.deliverLocally({ type: 'changed', dashboardId: id });
+      await waitFor(() => events.includes('DashboardChanged'));
+      await third.return();
+      await piped;
+    } finally {
+      await hub.stop();
+      await bus.close();
+    }
   });
 });

@@ -8,6 +8,7 @@
  * skipping what it already sent, so the seam has no gap and no duplicate.
  */
 import type { Role } from '../domain/permissions.js';
+import { DomainError } from '../errors.js';
 import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';
 import type { OperationRow, Store } from '../ports/store.js';
 
@@ -313,7 +314,8 @@ export function createHub(deps: {
     if (room.listeners.size > 0 || room.closing) return;
     room.closing = (async () => {
       await room.chain;
-      rooms.delete(room.dashboardId);
+      // A room that failed to open was replaced already: never remove its successor.
+      if (rooms.get(room.dashboardId) === room) rooms.delete(room.dashboardId);
       // Unsubscribing waits for the subscription itself, which may wait out a Redis outage.
       void room.subscription.then((unsubscribe) => unsubscribe?.()).catch((error) => report(error, 'bus unsubscribe'));
     })();
@@ -406,6 +408,12 @@ export function createHub(deps: {
       const room = (this.room = await join(dashboardId, this, this.input.role));
       if (this.ended) return leave(room, this);
       await room.chain; // the room has read its version
+      // The room failed to open (reading its version failed) after we joined it: it has no
+      // bus subscription and will never deliver. Fail, so the client retries.
+      if (rooms.get(dashboardId) !== room) {
+        leave(room, this);
+        throw new DomainError('UNAVAILABLE', 'The dashboard could not be opened; retry');
+      }
       // The role checked before subscribing may be stale by now (removed meanwhile, and the
       // revocation already published): re-read it now that the room listens, on the room's
       // chain so it cannot overwrite a revocation the room handles meanwhile.
