@@ -88,7 +88,16 @@ export interface EngineMetrics {
 }
 
 type Submission =
-  | { kind: 'edit'; clientId: string; seq: number; authorId: string; baseVersion: number; op: JSONOp }
+  | {
+      kind: 'edit';
+      clientId: string;
+      seq: number;
+      authorId: string;
+      baseVersion: number;
+      op: JSONOp;
+      /** Its JSON size, measured once when it arrived. */
+      bytes: number;
+    }
   | { kind: 'undo' | 'redo'; clientId: string; seq: number; authorId: string }
   | { kind: 'restore'; clientId: string; seq: number; authorId: string; target: unknown }
   | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string };
@@ -101,8 +110,10 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** Rough bytes a committed row holds (its op and inverse; about equal in size). */
-const estimatedBytes = (row: OperationRow) => 2 * (JSON.stringify(row.op)?.length ?? 4) + 200;
+/** Rough bytes a committed row holds: its op and inverse (about equal in size). Edits were
+ * measured on arrival; the rarer server-made ops (undo, restore, rename) are measured here. */
+const estimatedBytes = (s: Submission, op: JSONOp | null) =>
+  2 * (s.kind === 'edit' ? s.bytes : (JSON.stringify(op)?.length ?? 4)) + 200;
 
 export function createCollabEngine(deps: {
   store: Store;
@@ -168,14 +179,15 @@ export function createCollabEngine(deps: {
     let conflicts = 0;
     const cached = recent.get(dashboardId);
     recent.delete(dashboardId); // rebuilt below once this batch has committed
+    let warm: Recent | null = null; // the cache, when it is at the locked version
     let docs = new Map<number, unknown>(); // version -> document, for versions this batch knows
-    let history: OperationRow[] = [];
+    const sizes: number[] = []; // estimated bytes of this batch's rows, parallel to them
     const committed = await store.withDashboardLock(dashboardId, async (tx) => {
       const now = clock.now();
       const dbVersion = tx.version;
-      const warm = cached?.version === dbVersion ? cached : null;
+      warm = cached?.version === dbVersion ? cached : null;
       docs = warm ? new Map(warm.docs) : new Map([[dbVersion, await tx.document()]]);
-      history = warm ? warm.rows : [];
+      const history = warm?.rows ?? [];
       let head = docs.get(dbVersion);
       let version = dbVersion;
       const rows: OperationRow[] = []; // committed in this batch, ascending
@@ -255,6 +267,7 @@ export function createCollabEngine(deps: {
           undoState: op === null ? null : extra.undoState,
         };
         rows.push(row);
+        sizes.push(estimatedBytes(s, op));
         if (version % deps.snapshotEvery === 0) snapshots.push({ version, document: head });
         return row;
       }
@@ -359,7 +372,7 @@ export function createCollabEngine(deps: {
       }
       return rows;
     });
-    remember(dashboardId, history.length > 0 ? { ...cached!, rows: history } : null, committed, docs);
+    remember(dashboardId, warm, committed, sizes, docs);
 
     const done = performance.now();
     for (const o of outcomes) {
@@ -378,12 +391,14 @@ export function createCollabEngine(deps: {
     dashboardId: string,
     previous: Recent | null,
     committed: OperationRow[],
+    committedSizes: number[],
     docs: Map<number, unknown>,
   ) {
     const rows = [...(previous?.rows ?? []), ...committed];
-    const sizes = [...(previous?.sizes ?? []), ...committed.map(estimatedBytes)];
+    const sizes = [...(previous?.sizes ?? []), ...committedSizes];
     let bytes = sizes.reduce((sum, n) => sum + n, 0);
     let drop = Math.max(0, rows.length - RECENT_OPS);
+    for (let i = 0; i < drop; i++) bytes -= sizes[i]!;
     while (drop < rows.length && bytes > RECENT_OP_BYTES) bytes -= sizes[drop++]!;
     const version = rows.at(-1)?.version ?? Math.max(...docs.keys());
     for (const v of docs.keys()) if (v <= version - RECENT_DOCS) docs.delete(v);
@@ -451,6 +466,7 @@ export function createCollabEngine(deps: {
         authorId: actor.userId,
         baseVersion: input.baseVersion,
         op: input.op as JSONOp,
+        bytes: size,
       });
       return ack!;
     },

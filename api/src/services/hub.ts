@@ -160,19 +160,23 @@ export function createHub(deps: {
   const converted = new WeakMap<RoomEvent, DashboardEvent>();
   function sharedEvent(event: Extract<RoomEvent, { type: 'checkpoint' | 'changed' | 'presence' | 'presence-left' }>) {
     let shared = converted.get(event);
-    if (!shared) {
-      const { dashboardId } = event;
-      shared =
-        event.type === 'checkpoint'
-          ? { __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId }
-          : event.type === 'changed'
-            ? { __typename: 'DashboardChanged', dashboardId }
-            : event.type === 'presence'
-              ? { __typename: 'PresenceUpdated', dashboardId, presence: event.presence }
-              : { __typename: 'PresenceLeft', dashboardId, clientId: event.clientId, userId: event.userId };
-      converted.set(event, shared);
-    }
+    if (!shared) converted.set(event, (shared = toDashboardEvent(event)));
     return shared;
+  }
+  function toDashboardEvent(
+    event: Extract<RoomEvent, { type: 'checkpoint' | 'changed' | 'presence' | 'presence-left' }>,
+  ): DashboardEvent {
+    const { dashboardId } = event;
+    switch (event.type) {
+      case 'checkpoint':
+        return { __typename: 'CheckpointCreated', dashboardId, checkpointId: event.checkpointId };
+      case 'changed':
+        return { __typename: 'DashboardChanged', dashboardId };
+      case 'presence':
+        return { __typename: 'PresenceUpdated', dashboardId, presence: event.presence };
+      case 'presence-left':
+        return { __typename: 'PresenceLeft', dashboardId, clientId: event.clientId, userId: event.userId };
+    }
   }
 
   function enqueue(room: Room, task: () => Promise<void>) {
@@ -376,12 +380,10 @@ export function createHub(deps: {
       throw error;
     }
 
+    /** Push mode; call it instead of pulling, before the stream starts. */
     pipe(handler: (event: DashboardEvent) => void | Promise<void>): Promise<void> {
+      if (this.started) throw new Error('pipe() on a stream already being pulled');
       this.handler = handler;
-      for (const item of this.buffer.splice(0)) {
-        void handler(item.event);
-        item.taken();
-      }
       this.start();
       return this.done.then(() => {
         if (this.failure !== undefined) throw this.failure;

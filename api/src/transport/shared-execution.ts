@@ -101,15 +101,20 @@ export interface SharedExecution {
 export function createSharedExecution(options: SharedExecutionOptions): SharedExecution {
   /** event -> shape key -> its execution (and serialisation, on first WebSocket use). */
   const executions = new WeakMap<object, Map<string, Entry>>();
-  const documentIds = new WeakMap<DocumentNode, number>();
+  /** Per parsed document (Yoga caches them by query text): an id, and per operation the
+   * variables its payload uses, found once rather than once per subscription. */
+  const documents = new WeakMap<DocumentNode, { id: number; variables: Map<string, string[]> }>();
   let nextDocumentId = 1;
 
   function shapeOf(args: ExecutionArgs): string {
-    let id = documentIds.get(args.document);
-    if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
-    const variables = args.variableValues ?? {};
-    const used = payloadVariables(args.document, args.operationName).map((name) => variables[name] ?? null);
-    return `${id}|${args.operationName ?? ''}|${used.length > 0 ? JSON.stringify(used) : ''}`;
+    let known = documents.get(args.document);
+    if (!known) documents.set(args.document, (known = { id: nextDocumentId++, variables: new Map() }));
+    const operation = args.operationName ?? '';
+    let names = known.variables.get(operation);
+    if (!names) known.variables.set(operation, (names = payloadVariables(args.document, args.operationName)));
+    const values = args.variableValues ?? {};
+    const used = names.map((name) => values[name] ?? null);
+    return `${known.id}|${operation}|${used.length > 0 ? JSON.stringify(used) : ''}`;
   }
 
   function entryFor(event: unknown, shape: string, args: ExecutionArgs): Entry {

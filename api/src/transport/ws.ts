@@ -28,7 +28,7 @@ export interface Connection {
   subscriptions: Map<string, { cancel(): void }>;
   /** Counted in socketsPerUser (released on close). */
   counted: boolean;
-  /** The TCP socket is corked until the end of this tick (frames batched into one write). */
+  /** The TCP socket is corked until the loop's next turn (frames batched into one write). */
   corked?: boolean;
 }
 
