@@ -1,6 +1,7 @@
 /**
  * The benchmarks (DESIGN.md section 9): `npm run bench` (full), `-- --quick` (CI smoke,
- * under a minute), `-- --only <scenario>`, `-- --profile` (fan-out server under --cpu-prof).
+ * under a minute), `-- --only <scenario>`, `-- --profile` (the fan-out or ops server under --cpu-prof),
+ * `-- --only ops --case postgres-many` (one op-throughput case, no baseline).
  * Each scenario is bounded, loopback only, and prints one JSON line. The exit code is 1
  * only when a scenario crashed; missing targets never fail the run.
  */
@@ -38,6 +39,9 @@ const QUICK = argv.includes('--quick');
 const PROFILE = argv.includes('--profile');
 const onlyAt = argv.indexOf('--only');
 const ONLY = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
+/** `--case postgres-many` (storage-layout) runs one op-throughput case, without the baseline. */
+const caseAt = argv.indexOf('--case');
+const CASE = caseAt >= 0 ? argv[caseAt + 1] : undefined;
 const log = (...args: unknown[]) => console.error('[bench]', ...args);
 
 const PG_ADMIN = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -190,6 +194,7 @@ interface CpuProfile {
   nodes: Array<{
     id: number;
     callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    children?: number[];
   }>;
   startTime: number;
   samples: number[];
@@ -341,8 +346,12 @@ function profileTop(dir: string, window?: { fromUs: number; toUs: number }, n = 
     }
     return key;
   };
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const tally = (from: number, to: number) => {
     const self = new Map<string, number>();
+    /** Time with the frame anywhere on the stack (each frame counted once per sample). */
+    const inclusive = new Map<string, number>();
     let t = profile.startTime;
     let total = 0;
     profile.samples.forEach((id, i) => {
@@ -352,6 +361,13 @@ function profileTop(dir: string, window?: { fromUs: number; toUs: number }, n = 
       const key = keyOf(id);
       self.set(key, (self.get(key) ?? 0) + dt);
       total += dt;
+      const seen = new Set<string>();
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+        const k = keyOf(at);
+        if (seen.has(k) || k === '(root)') continue;
+        seen.add(k);
+        inclusive.set(k, (inclusive.get(k) ?? 0) + dt);
+      }
     });
     const idle = self.get('(idle)') ?? 0;
     const busy = total - idle;
@@ -366,6 +382,11 @@ function profileTop(dir: string, window?: { fromUs: number; toUs: number }, n = 
         .sort((x, y) => y[1] - x[1])
         .slice(0, n)
         .map(([frame, us]) => ({ frame, pctOfBusy: pct(us) })),
+      inclusive: [...inclusive.entries()]
+        .filter(([frame]) => !frame.startsWith('('))
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, n * 2)
+        .map(([frame, us]) => ({ frame, pctOfBusy: pct(us) })),
     };
   };
   const whole = tally(-Infinity, Infinity);
@@ -375,8 +396,25 @@ function profileTop(dir: string, window?: { fromUs: number; toUs: number }, n = 
     threads,
     scope: inWindow && inWindow.busyMs ? 'measurement window' : 'whole server run',
     ...(inWindow && inWindow.busyMs ? inWindow : whole),
-    wholeRun: inWindow && inWindow.busyMs ? { ...whole, top: whole.top.slice(0, 8) } : undefined,
+    wholeRun: inWindow && inWindow.busyMs ? { ...whole, top: whole.top.slice(0, 8), inclusive: undefined } : undefined,
   };
+}
+
+/** One JSON line with the profile of a server that has exited (it writes on exit). */
+async function emitProfile(scenario: string, dir: string, window?: { fromUs: number; toUs: number }) {
+  await sleep(500);
+  emit({
+    scenario,
+    metric: 'top self-time and inclusive frames (server main thread, % of non-idle time)',
+    value: null,
+    unit: '',
+    baseline: null,
+    ratio: null,
+    target: '',
+    meets: null,
+    profileDir: dir,
+    ...profileTop(dir, window),
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -666,21 +704,7 @@ async function fanout() {
     await clients.all('closeAll').catch(() => {});
     await Promise.all([clients.kill(), loader.kill(), base.kill(), stopServer()]);
   }
-  if (PROFILE) {
-    await sleep(500);
-    emit({
-      scenario: 'fanout-profile',
-      metric: 'top self-time frames (server main thread, % of non-idle time)',
-      value: null,
-      unit: '',
-      baseline: null,
-      ratio: null,
-      target: '',
-      meets: null,
-      profileDir,
-      ...profileTop(profileDir, profileWindow),
-    });
-  }
+  if (PROFILE) await emitProfile('fanout-profile', profileDir, profileWindow);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -689,7 +713,16 @@ async function opsOne(layout: 'one' | 'many', databaseUrl?: string) {
   const C = 50;
   const duration = QUICK ? 1000 : 6000;
   const warmup = QUICK ? 300 : 1000;
-  const server = await startServer(databaseUrl ? { DATABASE_URL: databaseUrl } : {});
+  const profileDir = path.join(BENCH_DIR, '.profiles');
+  if (PROFILE) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
+  const server = await startServer(
+    databaseUrl ? { DATABASE_URL: databaseUrl } : {},
+    PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  let profileWindow: { fromUs: number; toUs: number } | undefined;
   const clients = await spawnChild('clients.ts');
   try {
     const seeded = await server.child.call<Seeded>('seed', {
@@ -706,17 +739,21 @@ async function opsOne(layout: 'one' | 'many', databaseUrl?: string) {
       };
     });
     const u0 = await server.child.call('usage');
+    const hrUs = () => Number(process.hrtime.bigint() / 1000n);
+    const fromUs = hrUs() + warmup * 1000;
     const r = await clients.call(
       'editors',
       { url: server.wsUrl, editors, durationMs: duration, warmupMs: warmup },
       duration + warmup + 120_000,
     );
+    profileWindow = { fromUs, toUs: Math.min(hrUs(), fromUs + duration * 1000) };
     const u1 = await server.child.call('usage');
     const c = await clients.call('counts');
     Object.assign(samples, c.samples);
     return {
       ...r,
       serverCpuS: round(cpuSeconds({ user: u1.cpu.user - u0.cpu.user, system: u1.cpu.system - u0.cpu.system })),
+      serverSystemCpuS: round((u1.cpu.system - u0.cpu.system) / 1e6),
       durationMs: duration,
     };
   } finally {
@@ -724,6 +761,7 @@ async function opsOne(layout: 'one' | 'many', databaseUrl?: string) {
     await clients.kill();
     await server.child.call('stop').catch(() => {});
     await server.child.kill();
+    if (PROFILE) await emitProfile(`ops-profile-${layout}`, profileDir, profileWindow);
   }
 }
 
@@ -731,7 +769,7 @@ async function ops() {
   const db = await freshDatabase();
   try {
     let shareDb: { value: number | null; reason?: string; detail?: unknown } = { value: null, reason: 'no PostgreSQL' };
-    if (db) {
+    if (db && !CASE) {
       shareDb = await runShareDb({ adminUrl: PG_ADMIN, editors: 50, durationMs: QUICK ? 1500 : 6000 }).catch(
         (error: Error) => ({ value: null, reason: `ShareDB baseline failed: ${error.message}` }),
       );
@@ -752,6 +790,7 @@ async function ops() {
         continue;
       }
       for (const layout of QUICK ? (['one'] as const) : (['one', 'many'] as const)) {
+        if (CASE && CASE !== `${storage}-${layout}`) continue;
         log(`ops: ${storage}, ${layout === 'one' ? '50 editors on one dashboard' : '50 dashboards'}`);
         const r = await opsOne(layout, storage === 'postgres' ? db!.url : undefined);
         const base = storage === 'postgres' && layout === 'one' ? shareDb.value : null;
@@ -776,6 +815,8 @@ async function ops() {
           failed: r.failed,
           lastError: r.lastError || undefined,
           serverCpuS: r.serverCpuS,
+          serverSystemCpuS: r.serverSystemCpuS,
+          clientCpuS: round(((r.clientCpu?.user ?? 0) + (r.clientCpu?.system ?? 0)) / 1e6),
           durationMs: r.durationMs,
         });
       }
@@ -1000,6 +1041,7 @@ async function coldOpen() {
     while (version < HISTORY) {
       await app.services.store.withDashboardLock(d.id, async (tx) => {
         const rows: OperationRow[] = [];
+        const snapshots: Array<{ version: number; document: unknown }> = [];
         for (let i = 0; i < BATCH && version < HISTORY; i++) {
           version++;
           const op = ['widgets', d.widgetIds[version % d.widgetIds.length]!, 'x', { r: true, i: version }] as JSONOp;
@@ -1018,10 +1060,15 @@ async function coldOpen() {
             refVersion: null,
             createdAt: now,
           });
-          if (version % config.snapshotEvery === 0) await tx.insertSnapshot(version, doc);
+          if (version % config.snapshotEvery === 0) snapshots.push({ version, document: doc });
         }
-        await tx.insertOperations(rows);
-        await tx.updateHead(version, doc, (doc as { title: string }).title, now);
+        await tx.write({
+          clearRedo: [],
+          undoStates: [],
+          operations: rows,
+          snapshots,
+          head: { version, document: doc, title: (doc as { title: string }).title, at: now },
+        });
       });
     }
     const seedS = (performance.now() - seedStart) / 1000;

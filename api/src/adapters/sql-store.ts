@@ -13,6 +13,7 @@ import type {
   CheckpointRow,
   CollaboratorRow,
   CommitTx,
+  CommitWrite,
   DashboardRow,
   OperationRow,
   RefreshOutcome,
@@ -100,6 +101,105 @@ const toAudit = (r: Row): AuditRow => ({
 const OPERATION_COLUMNS =
   'dashboard_id, version, op, inverse, author_id, client_id, seq, kind, undo_state, ref_version, created_at';
 
+/**
+ * What a commit screens its submissions against, per locked dashboard `d`: the authors'
+ * roles ($2/$3: dashboard and user ids, zipped) and the (clientId, seq) pairs already
+ * committed ($4/$5/$6: dashboard, client and seq, zipped).
+ */
+const SCREEN = `
+  (SELECT json_agg(json_build_array(c.user_id, c.role))
+    FROM unnest($2::uuid[], $3::uuid[]) AS k(d, u)
+    JOIN collaborators c ON c.dashboard_id = k.d AND c.user_id = k.u
+    WHERE k.d = d.id) AS roles,
+  (SELECT json_agg(r) FROM (
+    SELECT ${OPERATION_COLUMNS.split(', ')
+      .map((c) => `o.${c}`)
+      .join(', ')}
+    FROM unnest($4::uuid[], $5::text[], $6::int[]) AS k(d, c, s)
+    JOIN operations o ON o.dashboard_id = k.d AND o.client_id = k.c AND o.seq = k.s
+    WHERE k.d = d.id) r) AS committed`;
+
+/**
+ * Locks the dashboard rows ($1) in id order and screens each in the same round trip.
+ * `version` is the locked row's (re-read after waiting for the lock), `seen_version` the
+ * statement snapshot's: they differ when a commit landed during the wait, and that
+ * dashboard's screen then has to be read again.
+ */
+const LOCK = `
+  SELECT d.id, d.version, (SELECT s.version FROM dashboards s WHERE s.id = d.id) AS seen_version, ${SCREEN}
+  FROM dashboards d WHERE d.id = ANY($1::uuid[]) AND d.deleted_at IS NULL
+  ORDER BY d.id FOR UPDATE OF d`;
+
+const RESCREEN = `SELECT d.id, ${SCREEN} FROM dashboards d WHERE d.id = ANY($1::uuid[])`;
+
+/**
+ * A group's commits as one statement with a fixed number of parameters (arrays, zipped by
+ * unnest): data-modifying CTEs for the redo stacks, undo states, snapshots and heads, then
+ * the ops. The CTEs all see the snapshot before the statement, so clearing never touches
+ * the new ops, and rows with an undo-state change are left to that change (a row must not
+ * be updated twice in one statement). JSON and times travel as text and are cast.
+ */
+function commitStatement(writes: ReadonlyArray<readonly [string, CommitWrite]>) {
+  const params: unknown[] = [];
+  const p = (value: unknown[]) => `$${params.push(value)}`;
+  const cleared: Array<[string, string]> = [];
+  const states: Array<[string, number, UndoState]> = [];
+  const snaps: Array<[string, number, string | null]> = [];
+  const heads: Array<[string, number, string | null, string, string]> = [];
+  const ops: OperationRow[] = [];
+  for (const [dashboardId, w] of writes) {
+    for (const clientId of w.clearRedo) cleared.push([dashboardId, clientId]);
+    for (const [version, state] of w.undoStates) states.push([dashboardId, version, state]);
+    for (const snap of w.snapshots) snaps.push([dashboardId, snap.version, json(snap.document)]);
+    heads.push([dashboardId, w.head.version, json(w.head.document), w.head.title, w.head.at.toISOString()]);
+    ops.push(...w.operations);
+  }
+  const column = <R extends unknown[]>(rows: R[], i: number) => rows.map((r) => r[i]);
+  const ctes: string[] = [];
+  const stateList = states.length > 0 ? `${p(column(states, 0))}::uuid[], ${p(column(states, 1))}::int[]` : '';
+  if (cleared.length > 0) {
+    ctes.push(`cleared AS (
+      UPDATE operations o SET undo_state = 'cleared'
+      FROM unnest(${p(column(cleared, 0))}::uuid[], ${p(column(cleared, 1))}::text[]) AS k(d, c)
+      WHERE o.dashboard_id = k.d AND o.client_id = k.c AND o.undo_state = 'redoable'${
+        stateList
+          ? ` AND NOT EXISTS (SELECT 1 FROM unnest(${stateList}) AS e(d, v) WHERE e.d = o.dashboard_id AND e.v = o.version)`
+          : ''
+      })`);
+  }
+  if (states.length > 0) {
+    ctes.push(`states AS (
+      UPDATE operations o SET undo_state = s.state
+      FROM unnest(${stateList}, ${p(column(states, 2))}::text[]) AS s(d, v, state)
+      WHERE o.dashboard_id = s.d AND o.version = s.v)`);
+  }
+  if (snaps.length > 0) {
+    ctes.push(`snaps AS (
+      INSERT INTO snapshots (dashboard_id, version, document)
+      SELECT d, v, doc::jsonb FROM unnest(${p(column(snaps, 0))}::uuid[], ${p(column(snaps, 1))}::int[],
+        ${p(column(snaps, 2))}::text[]) AS t(d, v, doc)
+      ON CONFLICT DO NOTHING)`);
+  }
+  ctes.push(`heads AS (
+    UPDATE dashboards d SET version = h.v, head = h.doc::jsonb, title = h.title, updated_at = h.at::timestamptz
+    FROM unnest(${p(column(heads, 0))}::uuid[], ${p(column(heads, 1))}::int[], ${p(column(heads, 2))}::text[],
+      ${p(column(heads, 3))}::text[], ${p(column(heads, 4))}::text[]) AS h(id, v, doc, title, at)
+    WHERE d.id = h.id)`);
+  const main =
+    ops.length === 0
+      ? 'SELECT 1'
+      : `INSERT INTO operations (${OPERATION_COLUMNS})
+    SELECT d, v, op::jsonb, inv::jsonb, author, client, seq, kind, undo, ref, at::timestamptz
+    FROM unnest(${p(ops.map((o) => o.dashboardId))}::uuid[], ${p(ops.map((o) => o.version))}::int[],
+      ${p(ops.map((o) => json(o.op)))}::text[], ${p(ops.map((o) => json(o.inverse)))}::text[],
+      ${p(ops.map((o) => o.authorId))}::uuid[], ${p(ops.map((o) => o.clientId))}::text[],
+      ${p(ops.map((o) => o.seq))}::int[], ${p(ops.map((o) => o.kind))}::text[],
+      ${p(ops.map((o) => o.undoState))}::text[], ${p(ops.map((o) => o.refVersion))}::int[],
+      ${p(ops.map((o) => o.createdAt.toISOString()))}::text[])
+      AS t(d, v, op, inv, author, client, seq, kind, undo, ref, at)`;
+  return { sql: `WITH ${ctes.join(',\n')}\n${main}`, params };
+}
+
 /** Lock key for migrations, so instances starting together apply them once. */
 const MIGRATION_LOCK = 7_406_001;
 
@@ -120,6 +220,71 @@ export function createSqlStore(db: SqlDb): Store {
     );
     return rows[0] ? toOperation(rows[0]) : null;
   }
+
+  const withDashboardLocks: Store['withDashboardLocks'] = async (requests, fn) => {
+    const ids = requests.map((r) => r.dashboardId);
+    if (new Set(ids).size !== ids.length) throw new Error('withDashboardLocks: a dashboard appears twice');
+    const roleKeys: Array<[string, string]> = [];
+    const opKeys: Array<[string, string, number]> = [];
+    for (const { dashboardId, screen } of requests) {
+      for (const userId of new Set(screen?.userIds ?? [])) roleKeys.push([dashboardId, userId]);
+      for (const k of screen?.keys ?? []) opKeys.push([dashboardId, k.clientId, k.seq]);
+    }
+    const screenParams = [
+      roleKeys.map((k) => k[0]),
+      roleKeys.map((k) => k[1]),
+      opKeys.map((k) => k[0]),
+      opKeys.map((k) => k[1]),
+      opKeys.map((k) => k[2]),
+    ];
+    return db.transaction(async (tx) => {
+      const { rows } = await tx.query<Row>(LOCK, [ids, ...screenParams]);
+      // A screen is read in the statement's snapshot, taken before the locks were granted:
+      // where another commit landed during the wait, read it again (now seeing it).
+      const stale = rows.filter((r) => Number(r.seen_version) !== Number(r.version)).map((r) => String(r.id));
+      const screens = new Map(rows.map((r) => [String(r.id), r]));
+      if (stale.length > 0 && (roleKeys.length > 0 || opKeys.length > 0)) {
+        for (const r of (await tx.query<Row>(RESCREEN, [stale, ...screenParams])).rows) screens.set(String(r.id), r);
+      }
+      const writes: Array<[string, CommitWrite]> = [];
+      const txs = new Map<string, CommitTx>();
+      for (const locked of rows) {
+        const dashboardId = String(locked.id);
+        const screened = screens.get(dashboardId)!;
+        let written = false;
+        txs.set(dashboardId, {
+          version: Number(locked.version),
+          roles: new Map(((screened.roles ?? []) as Array<[string, Role]>).map(([id, role]) => [String(id), role])),
+          committed: ((screened.committed ?? []) as Row[]).map(toOperation),
+          async document() {
+            const r = await tx.query<Row>('SELECT head FROM dashboards WHERE id = $1', [dashboardId]);
+            return r.rows[0]!.head;
+          },
+          operations: (from, to) => rangeOn(tx, dashboardId, from, to),
+          async stackTop(clientId, state, exclude) {
+            const r = await tx.query<Row>(
+              `SELECT ${OPERATION_COLUMNS} FROM operations
+               WHERE dashboard_id = $1 AND client_id = $2 AND undo_state = $3 AND NOT (version = ANY($4::int[]))
+               ORDER BY version DESC LIMIT 1`,
+              [dashboardId, clientId, state, exclude],
+            );
+            return r.rows[0] ? toOperation(r.rows[0]) : null;
+          },
+          write(changes) {
+            if (written) throw new Error(`dashboard ${dashboardId}: a commit writes once`);
+            written = true;
+            writes.push([dashboardId, changes]);
+          },
+        });
+      }
+      const value = await fn(txs);
+      if (writes.length > 0) {
+        const { sql, params } = commitStatement(writes);
+        await tx.query(sql, params);
+      }
+      return value;
+    });
+  };
 
   return {
     kind: db.kind,
@@ -396,99 +561,13 @@ export function createSqlStore(db: SqlDb): Store {
       return rows[0] ? { version: Number(rows[0].version), document: rows[0].document } : null;
     },
 
-    async withDashboardLock(dashboardId, fn) {
-      return db.transaction(async (tx) => {
-        const { rows } = await tx.query<Row>(
-          'SELECT version FROM dashboards WHERE id = $1 AND deleted_at IS NULL FOR UPDATE',
-          [dashboardId],
-        );
-        if (!rows[0]) throw notFound();
-        const commit: CommitTx = {
-          version: Number(rows[0].version),
-          async document() {
-            const r = await tx.query<Row>('SELECT head FROM dashboards WHERE id = $1', [dashboardId]);
-            return r.rows[0]!.head;
-          },
-          operations: (from, to) => rangeOn(tx, dashboardId, from, to),
-          async roles(userIds) {
-            const r = await tx.query<Row>(
-              'SELECT user_id, role FROM collaborators WHERE dashboard_id = $1 AND user_id = ANY($2::uuid[])',
-              [dashboardId, [...new Set(userIds)]],
-            );
-            return new Map(r.rows.map((row) => [String(row.user_id), row.role as Role]));
-          },
-          async findOperations(keys) {
-            if (keys.length === 0) return [];
-            const r = await tx.query<Row>(
-              `SELECT ${OPERATION_COLUMNS} FROM operations
-               WHERE dashboard_id = $1 AND (client_id, seq) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
-              [dashboardId, keys.map((k) => k.clientId), keys.map((k) => k.seq)],
-            );
-            return r.rows.map(toOperation);
-          },
-          async stackTop(clientId, state, exclude) {
-            const r = await tx.query<Row>(
-              `SELECT ${OPERATION_COLUMNS} FROM operations
-               WHERE dashboard_id = $1 AND client_id = $2 AND undo_state = $3 AND NOT (version = ANY($4::int[]))
-               ORDER BY version DESC LIMIT 1`,
-              [dashboardId, clientId, state, exclude],
-            );
-            return r.rows[0] ? toOperation(r.rows[0]) : null;
-          },
-          async setUndoState(version, state) {
-            await tx.query('UPDATE operations SET undo_state = $3 WHERE dashboard_id = $1 AND version = $2', [
-              dashboardId,
-              version,
-              state,
-            ]);
-          },
-          async clearRedo(clientIds) {
-            if (clientIds.length === 0) return;
-            await tx.query(
-              `UPDATE operations SET undo_state = 'cleared'
-               WHERE dashboard_id = $1 AND client_id = ANY($2::text[]) AND undo_state = 'redoable'`,
-              [dashboardId, [...clientIds]],
-            );
-          },
-          async insertOperations(ops) {
-            if (ops.length === 0) return;
-            // One multi-row INSERT: a group commit is one round trip.
-            const params: unknown[] = [];
-            const tuples = ops.map((o) => {
-              const base = params.length;
-              params.push(
-                dashboardId,
-                o.version,
-                json(o.op),
-                json(o.inverse),
-                o.authorId,
-                o.clientId,
-                o.seq,
-                o.kind,
-                o.undoState,
-                o.refVersion,
-                o.createdAt,
-              );
-              const p = (i: number) => `$${base + i}`;
-              return `(${p(1)}, ${p(2)}, ${p(3)}::jsonb, ${p(4)}::jsonb, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)}, ${p(11)})`;
-            });
-            await tx.query(`INSERT INTO operations (${OPERATION_COLUMNS}) VALUES ${tuples.join(', ')}`, params);
-          },
-          async insertSnapshot(version, document) {
-            await tx.query(
-              `INSERT INTO snapshots (dashboard_id, version, document) VALUES ($1, $2, $3::jsonb)
-               ON CONFLICT DO NOTHING`,
-              [dashboardId, version, json(document)],
-            );
-          },
-          async updateHead(version, document, title, at) {
-            await tx.query(
-              'UPDATE dashboards SET version = $2, head = $3::jsonb, title = $4, updated_at = $5 WHERE id = $1',
-              [dashboardId, version, json(document), title, at],
-            );
-          },
-        };
-        return fn(commit);
+    withDashboardLocks,
+
+    async withDashboardLock(dashboardId, fn, screen) {
+      return withDashboardLocks([{ dashboardId, screen }], (txs) => {
+        const tx = txs.get(dashboardId);
+        if (!tx) throw notFound();
+        return fn(tx);
       });
     },
 

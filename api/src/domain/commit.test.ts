@@ -42,6 +42,15 @@ describe('documentBefore', () => {
     for (let v = 0; v <= rows.length; v++) {
       expect(documentBefore(head, rows.slice(v))).toEqual(docs[v]);
     }
+    // Every document on the way down, each version once.
+    const seen: Array<[number, unknown]> = [];
+    documentBefore(head, rows, (version, d) => seen.push([version, d]));
+    expect(seen).toEqual(
+      docs
+        .slice(0, -1)
+        .map((d, v) => [v, d])
+        .reverse(),
+    );
   });
 });
 

@@ -41,15 +41,21 @@ export function withoutCancelledPairs<T extends HistoryOp>(later: readonly T[]):
 }
 
 /**
- * The document at the version just before `later[0]`, from the head document and the
- * stored inverses (each inverse undoes its op on the document after it). Cheaper than a
- * replay from a snapshot: later ops are the ones the commit transforms over anyway.
+ * The document at the version just before `later[0]`, from the document after the last of
+ * `later` and the stored inverses (each inverse undoes its op on the document after it).
+ * Cheaper than a replay from a snapshot: later ops are the ones the commit transforms over
+ * anyway. `visit` sees each document on the way down (the version before each op).
  */
-export function documentBefore(head: unknown, later: readonly HistoryOp[]): unknown {
+export function documentBefore(
+  head: unknown,
+  later: readonly HistoryOp[],
+  visit?: (version: number, doc: unknown) => void,
+): unknown {
   let doc = head;
   for (let i = later.length - 1; i >= 0; i--) {
-    const inverse = later[i]!.inverse;
-    if (inverse !== null) doc = applyOp(doc, inverse);
+    const row = later[i]!;
+    if (row.inverse !== null) doc = applyOp(doc, row.inverse);
+    visit?.(row.version - 1, doc);
   }
   return doc;
 }

@@ -82,29 +82,55 @@ export type RefreshOutcome =
   | { status: 'reused' }
   | { status: 'invalid' };
 
+/**
+ * What a commit wants to know about its submissions, read together with the lock (one round
+ * trip): the roles of their authors and which of their (clientId, seq) pairs are already
+ * committed (rule OP2).
+ */
+export interface CommitScreen {
+  userIds: readonly string[];
+  keys: ReadonlyArray<{ clientId: string; seq: number }>;
+}
+
+/** Everything one commit writes, applied in one statement (rule OP1: all of it or none). */
+export interface CommitWrite {
+  /** These clients made a new edit: their redo stacks (stored before this commit) empty. */
+  clearRedo: readonly string[];
+  /** Undo-state changes of ops stored before this commit (they win over clearRedo). */
+  undoStates: ReadonlyArray<readonly [version: number, state: UndoState]>;
+  operations: readonly OperationRow[];
+  snapshots: ReadonlyArray<{ version: number; document: unknown }>;
+  /** The new head; title mirrors document.title. */
+  head: { version: number; document: unknown; title: string; at: Date };
+}
+
+/** One dashboard of a commit group, with what to screen as of its lock. */
+export interface CommitRequest {
+  dashboardId: string;
+  screen?: CommitScreen;
+}
+
 /** The dashboard row locked for one commit transaction, with what a commit needs. */
 export interface CommitTx {
   readonly version: number;
+  /** The screened authors' roles on the locked dashboard (non-members are absent). */
+  readonly roles: ReadonlyMap<string, Role>;
+  /** The screened (clientId, seq) pairs that are already committed. */
+  readonly committed: readonly OperationRow[];
   /** The head document at `version` (read on demand: a warm commit path does not need it). */
   document(): Promise<unknown>;
   /** Ops with from < version <= to, ascending. */
   operations(from: number, to: number): Promise<OperationRow[]>;
-  /** The roles of these users on the locked dashboard (non-members are absent), in one query. */
-  roles(userIds: readonly string[]): Promise<Map<string, Role>>;
-  /** The committed ops among these (clientId, seq) pairs (rule OP2), in one query. */
-  findOperations(keys: ReadonlyArray<{ clientId: string; seq: number }>): Promise<OperationRow[]>;
   /**
    * The client's newest op in `state`: 'active' is the top of its undo stack, 'redoable'
    * the top of its redo stack (rule UN1). `exclude` lists versions to skip.
    */
   stackTop(clientId: string, state: 'active' | 'redoable', exclude: number[]): Promise<OperationRow | null>;
-  setUndoState(version: number, state: UndoState): Promise<void>;
-  /** A new edit empties its client's redo stack: these clients' stacks, in one statement. */
-  clearRedo(clientIds: readonly string[]): Promise<void>;
-  insertOperations(rows: OperationRow[]): Promise<void>;
-  insertSnapshot(version: number, document: unknown): Promise<void>;
-  /** Moves the head; title mirrors document.title. */
-  updateHead(version: number, document: unknown, title: string, at: Date): Promise<void>;
+  /**
+   * Records the commit (at most once). The writes of every dashboard in the transaction are
+   * applied together, in one statement, when the transaction's function returns.
+   */
+  write(changes: CommitWrite): void;
 }
 
 export interface Store {
@@ -182,8 +208,19 @@ export interface Store {
   listOperationRange(dashboardId: string, from: number, to: number): Promise<OperationRow[]>;
   /** The newest snapshot at or before `version`. */
   latestSnapshot(dashboardId: string, atOrBefore: number): Promise<{ version: number; document: unknown } | null>;
-  /** Runs `fn` with the dashboard row locked (commits for one dashboard are serialised). */
-  withDashboardLock<T>(dashboardId: string, fn: (tx: CommitTx) => Promise<T>): Promise<T>;
+  /**
+   * Group commit across dashboards: one transaction that locks these dashboard rows (in id
+   * order, so concurrent groups cannot deadlock; commits to one dashboard are serialised),
+   * screens each as of its lock, runs `fn` with a CommitTx per dashboard that exists
+   * (deleted or unknown ones are absent), then applies every recorded write in one
+   * statement. All of it commits, or none.
+   */
+  withDashboardLocks<T>(
+    requests: readonly CommitRequest[],
+    fn: (txs: ReadonlyMap<string, CommitTx>) => Promise<T>,
+  ): Promise<T>;
+  /** The same for one dashboard; NOT_FOUND when it does not exist. */
+  withDashboardLock<T>(dashboardId: string, fn: (tx: CommitTx) => Promise<T>, screen?: CommitScreen): Promise<T>;
 
   insertCheckpoint(row: Omit<CheckpointRow, 'createdAt'> & { createdAt: Date }): Promise<CheckpointRow>;
   listCheckpoints(dashboardId: string): Promise<CheckpointRow[]>;

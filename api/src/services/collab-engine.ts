@@ -1,10 +1,11 @@
 /**
  * The collaboration engine: commits ops (rules OP1-OP5, UN1) and serves history.
  *
- * Commits for one dashboard go through one in-process queue per dashboard; whatever
- * arrives while a commit transaction runs is committed together in the next one (group
- * commit). Across instances the dashboard row lock serialises commits, so the history
- * never forks. Ops are published only after their transaction committed.
+ * Submissions wait in one in-process queue per dashboard. A few commit transactions run at
+ * a time per instance; whatever arrives while they run is committed together in the next
+ * one, across dashboards (group commit: one transaction, four round trips, for many ops on
+ * many dashboards). Across instances the dashboard row lock serialises commits, so the
+ * history never forks. Ops are published only after their transaction committed.
  */
 import { randomUUID } from 'node:crypto';
 import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
@@ -20,15 +21,24 @@ import {
 } from '../domain/commit.js';
 import { diffDocuments } from '../domain/restore.js';
 import { checkClientId, checkSeq, checkTitle, isId } from '../domain/validation.js';
-import { can, type Role } from '../domain/permissions.js';
+import { can } from '../domain/permissions.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { CheckpointRow, DashboardRow, OperationRow, Store, UndoState } from '../ports/store.js';
+import type { CheckpointRow, CommitTx, DashboardRow, OperationRow, Store, UndoState } from '../ports/store.js';
 import type { DashboardService } from './dashboard-service.js';
 import type { Actor } from './services.js';
 
 export const MAX_OP_BYTES = 256 * 1024;
+/** Submissions of one dashboard per transaction. */
 const MAX_BATCH = 200;
+/** Dashboards per transaction. */
+const MAX_GROUP = 64;
+/**
+ * Commit transactions in flight per instance: on PostgreSQL each holds a pooled connection;
+ * embedded PGlite runs one transaction at a time in this thread, so a second would only
+ * wait for the first and split what the next group could take.
+ */
+const CONCURRENT_GROUPS = { postgres: 2, pglite: 1 } as const;
 /**
  * Recent versions kept in memory per dashboard: ops (at most RECENT_OPS of them and
  * RECENT_OP_BYTES of op and inverse JSON), documents (RECENT_DOCS: a text edit copies the
@@ -102,6 +112,23 @@ type Submission =
   | { kind: 'restore'; clientId: string; seq: number; authorId: string; target: unknown }
   | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string };
 
+/** One dashboard's share of a commit transaction. */
+interface Part {
+  dashboardId: string;
+  batch: Pending[];
+}
+
+/** What deciding one dashboard's batch produced, applied once the transaction commits. */
+interface BatchResult {
+  rows: OperationRow[];
+  outcomes: Array<{ pending: Pending; ack?: OperationAck | null; error?: unknown }>;
+  conflicts: number;
+  /** The recent cache the batch started from, when it was at the locked version. */
+  warm: Recent | null;
+  docs: Map<number, unknown>;
+  sizes: number[];
+}
+
 interface Pending {
   submission: Submission;
   /** performance.now() when it arrived, for dash_op_commit_seconds. */
@@ -130,8 +157,10 @@ export function createCollabEngine(deps: {
   deliverLocally?: (message: DashboardMessage) => void;
 }): CollabEngine {
   const { store, bus, clock, dashboards } = deps;
-  const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting
-  const running = new Map<string, Promise<void>>(); // dashboardId -> commit loop
+  const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting (never empty)
+  const ready = new Set<string>(); // dashboards with a queue and no commit running, oldest first
+  const committing = new Set<string>(); // dashboards in a running commit transaction
+  const inFlight = new Set<Promise<void>>(); // running commit transactions
   const clientOwners = new Map<string, string>(); // clientId -> userId (immutable once set)
   const recent = new Map<string, Recent>(); // dashboardId -> recent versions, least recent first
 
@@ -152,238 +181,320 @@ export function createCollabEngine(deps: {
       let queue = queues.get(dashboardId);
       if (!queue) queues.set(dashboardId, (queue = []));
       queue.push({ submission, arrivedAt: performance.now(), resolve, reject });
-      if (!running.has(dashboardId)) running.set(dashboardId, runQueue(dashboardId));
+      if (!committing.has(dashboardId)) ready.add(dashboardId);
+      schedule();
     });
   }
 
-  async function runQueue(dashboardId: string) {
-    for (;;) {
-      const queue = queues.get(dashboardId);
-      if (!queue || queue.length === 0) {
-        // Synchronously with the check: an enqueue after this starts a new loop.
-        queues.delete(dashboardId);
-        running.delete(dashboardId);
-        return;
+  /**
+   * Starts commit transactions while fewer than CONCURRENT_GROUPS run: each takes the
+   * dashboards waiting longest (up to MAX_GROUP of them, MAX_BATCH submissions each).
+   * Whatever arrives meanwhile waits for a free slot and goes in together: under load, one
+   * transaction commits many submissions to many dashboards.
+   */
+  function schedule() {
+    while (inFlight.size < CONCURRENT_GROUPS[store.kind] && ready.size > 0) {
+      const parts: Part[] = [];
+      for (const dashboardId of ready) {
+        if (parts.length >= MAX_GROUP) break;
+        const queue = queues.get(dashboardId)!;
+        const batch = queue.splice(0, MAX_BATCH);
+        if (queue.length === 0) queues.delete(dashboardId);
+        ready.delete(dashboardId);
+        committing.add(dashboardId);
+        parts.push({ dashboardId, batch });
       }
-      const batch = queue.splice(0, MAX_BATCH);
-      try {
-        await traced('dashboard.commit', { 'dashboard.ops': batch.length }, () => commitBatch(dashboardId, batch));
-      } catch (error) {
-        for (const p of batch) p.reject(mapStorageError(error));
-      }
+      const run: Promise<void> = runGroup(parts)
+        .catch((error) => deps.onPublishError?.(error)) // after the commit: acks are out already
+        .finally(() => {
+          inFlight.delete(run);
+          for (const { dashboardId } of parts) {
+            committing.delete(dashboardId);
+            if (queues.has(dashboardId)) ready.add(dashboardId);
+          }
+          schedule();
+        });
+      inFlight.add(run);
     }
   }
 
-  async function commitBatch(dashboardId: string, batch: Pending[]) {
-    const outcomes: Array<{ pending: Pending; ack?: OperationAck | null; error?: unknown }> = [];
-    let conflicts = 0;
-    const cached = recent.get(dashboardId);
-    recent.delete(dashboardId); // rebuilt below once this batch has committed
-    let warm: Recent | null = null; // the cache, when it is at the locked version
-    let docs = new Map<number, unknown>(); // version -> document, for versions this batch knows
-    const sizes: number[] = []; // estimated bytes of this batch's rows, parallel to them
-    const committed = await store.withDashboardLock(dashboardId, async (tx) => {
-      const now = clock.now();
-      const dbVersion = tx.version;
-      warm = cached?.version === dbVersion ? cached : null;
-      docs = warm ? new Map(warm.docs) : new Map([[dbVersion, await tx.document()]]);
-      const history = warm?.rows ?? [];
-      let head = docs.get(dbVersion);
-      let version = dbVersion;
-      const rows: OperationRow[] = []; // committed in this batch, ascending
-      const stateChanges = new Map<number, UndoState>(); // version (before this batch) -> new state
-      const clearRedoFor = new Set<string>();
-      const snapshots: Array<{ version: number; document: unknown }> = [];
-      let historyCache: OperationRow[] | null = null; // ops after some version, loaded once
-
-      /** Ops with from < version <= current head, including this batch's. */
-      async function later(from: number): Promise<OperationRow[]> {
-        const fromDb: OperationRow[] = [];
-        if (from < dbVersion) {
-          const known = history[0] && history[0].version <= from + 1 ? history : historyCache;
-          if (!known || known.length === 0 || known[0]!.version > from + 1) {
-            historyCache = await tx.operations(from, dbVersion);
-            for (const row of historyCache) if (row.version > from) fromDb.push(row);
-          } else {
-            for (let i = from + 1 - known[0]!.version; i < known.length; i++) fromDb.push(known[i]!);
-          }
+  async function runGroup(parts: Part[]) {
+    const ops = parts.reduce((n, part) => n + part.batch.length, 0);
+    await traced('dashboard.commit', { 'dashboard.ops': ops, 'dashboard.count': parts.length }, async () => {
+      let results: Map<string, BatchResult>;
+      try {
+        results = await transact(parts);
+      } catch (error) {
+        const mapped = mapStorageError(error);
+        if (parts.length === 1 || (mapped instanceof DomainError && mapped.code === 'UNAVAILABLE')) {
+          for (const part of parts) for (const p of part.batch) p.reject(mapped);
+          return;
         }
-        return [...fromDb, ...rows.filter((r) => r.version > from)];
-      }
-
-      // Edits are authorized here, under the lock, with one query for the whole batch: a
-      // role changed by the time the batch commits is the role that counts.
-      const editors = batch.filter((p) => p.submission.kind === 'edit').map((p) => p.submission.authorId);
-      const roles = editors.length > 0 ? await tx.roles(editors) : new Map<string, Role>();
-
-      /** Rule OP2: what this batch resubmits, found in one query (this batch's own first). */
-      const committedBefore = new Map<string, OperationRow>();
-      for (const row of await tx.findOperations(
-        batch.map(({ submission: s }) => ({ clientId: s.clientId, seq: s.seq })),
-      )) {
-        committedBefore.set(`${row.clientId}\u0000${row.seq}`, row);
-      }
-      function existing(clientId: string, seq: number) {
-        return (
-          rows.find((r) => r.clientId === clientId && r.seq === seq) ?? committedBefore.get(`${clientId}\u0000${seq}`)
-        );
-      }
-
-      /**
-       * The document at `base`: cached, or rebuilt from the oldest cached one after it (once
-       * per base in this batch: submissions from lagging clients often share their base).
-       */
-      const rebuilt = new Map<number, unknown>();
-      function documentAt(base: number, newer: OperationRow[], current: unknown) {
-        const known = docs.get(base) ?? rebuilt.get(base);
-        if (known !== undefined) return known;
-        const [oldest] = docs.keys(); // documents are kept for contiguous recent versions
-        const from = oldest !== undefined && oldest > base ? docs.get(oldest) : current;
-        const upTo = from === current ? version : oldest!;
-        const doc = documentBefore(from, newer.filter((r) => r.version <= upTo) as HistoryOp[]);
-        rebuilt.set(base, doc);
-        return doc;
-      }
-
-      function commit(
-        s: Submission,
-        op: JSONOp | null,
-        extra: { kind: OperationRow['kind']; undoState: UndoState | null; refVersion: number | null },
-      ) {
-        const { after, inverse } = applyCommitted(head, op);
-        head = after;
-        version += 1;
-        docs.set(version, head);
-        const row: OperationRow = {
-          dashboardId,
-          version,
-          op,
-          inverse,
-          authorId: s.authorId,
-          clientId: s.clientId,
-          seq: s.seq,
-          createdAt: now,
-          ...extra,
-          undoState: op === null ? null : extra.undoState,
-        };
-        rows.push(row);
-        sizes.push(estimatedBytes(s, op));
-        if (version % deps.snapshotEvery === 0) snapshots.push({ version, document: head });
-        return row;
-      }
-
-      function setState(row: OperationRow, state: UndoState) {
-        if (row.version > dbVersion) row.undoState = state;
-        else stateChanges.set(row.version, state);
-      }
-
-      /** The top of the client's undo ('active') or redo ('redoable') stack, this batch first. */
-      async function stackTop(clientId: string, state: 'active' | 'redoable') {
-        for (let i = rows.length - 1; i >= 0; i--) {
-          const r = rows[i]!;
-          if (r.clientId === clientId && r.undoState === state) return r;
-        }
-        // An edit earlier in this batch emptied the redo stack kept in the database.
-        if (state === 'redoable' && clearRedoFor.has(clientId)) return null;
-        return tx.stackTop(clientId, state, [...stateChanges.keys()]);
-      }
-
-      for (const pending of batch) {
-        const s = pending.submission;
-        try {
-          if (s.kind === 'edit') {
-            // AC1 first: a non-member learns nothing, not even that an old op was acked.
-            const role = roles.get(s.authorId);
-            if (!role) throw notFound();
-            if (!can(role, 'edit')) throw forbidden();
-          }
-          const dup = existing(s.clientId, s.seq);
-          if (dup) {
-            outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
+        // Nothing was committed. One dashboard's trouble must not fail the others: each alone.
+        for (const part of parts) {
+          let alone: Map<string, BatchResult>;
+          try {
+            alone = await transact([part]);
+          } catch (failure) {
+            for (const p of part.batch) p.reject(mapStorageError(failure));
             continue;
           }
-          if (s.kind === 'edit') {
-            if (s.baseVersion > version) {
-              throw badInput(`baseVersion ${s.baseVersion} is ahead of the current version ${version}`);
-            }
-            const newer = await later(s.baseVersion);
-            const docAtBase = documentAt(s.baseVersion, newer, head);
-            const valid = validateSubmittedOp(s.op, docAtBase);
-            if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
-            const rebased = rebase(s.op, newer as HistoryOp[]);
-            conflicts += rebased.conflicts;
-            const row = commit(s, rebased.op, { kind: 'edit', undoState: 'active', refVersion: null });
-            clearRedo(s.clientId, row.version);
-            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
-          } else if (s.kind === 'undo' || s.kind === 'redo') {
-            const state = s.kind === 'undo' ? 'active' : 'redoable';
-            const target = await stackTop(s.clientId, state);
-            if (!target) {
-              outcomes.push({ pending, ack: null });
-              continue;
-            }
-            const history = (await later(target.version)) as unknown as HistoryOp[];
-            const rebased = rebase(target.inverse as JSONOp | null, withoutCancelledPairs(history));
-            setState(target, s.kind === 'undo' ? 'undone' : 'redone');
-            const row = commit(s, rebased.op, {
-              kind: s.kind,
-              undoState: s.kind === 'undo' ? 'redoable' : 'active',
-              refVersion: target.version,
-            });
-            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
-          } else if (s.kind === 'restore') {
-            const row = commit(s, diffDocuments(head, s.target), {
-              kind: 'restore',
-              undoState: 'active',
-              refVersion: null,
-            });
-            clearRedo(s.clientId, row.version);
-            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
-          } else if (s.kind === 'rename') {
-            const op =
-              (head as DashboardDocument).title === s.title ? null : setTitle(head as DashboardDocument, s.title);
-            const row = commit(s, op, { kind: 'rename', undoState: null, refVersion: null });
-            outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+          await settle([part], alone);
+        }
+        return;
+      }
+      await settle(parts, results);
+    });
+  }
+
+  /** One transaction for these dashboards' batches. Nothing is acked or published yet. */
+  async function transact(parts: Part[]) {
+    const results = new Map<string, BatchResult>();
+    await store.withDashboardLocks(
+      parts.map(({ dashboardId, batch }) => ({
+        dashboardId,
+        // Edits are authorized under the lock, for the whole batch in the lock's round trip:
+        // a role changed by the time the batch commits is the role that counts. Rule OP2:
+        // what the batch resubmits is found in the same round trip.
+        screen: {
+          userIds: batch.filter((p) => p.submission.kind === 'edit').map((p) => p.submission.authorId),
+          keys: batch.map(({ submission: s }) => ({ clientId: s.clientId, seq: s.seq })),
+        },
+      })),
+      async (txs) => {
+        for (const { dashboardId, batch } of parts) {
+          const tx = txs.get(dashboardId);
+          if (tx) results.set(dashboardId, await commitBatch(dashboardId, batch, tx));
+        }
+      },
+    );
+    return results;
+  }
+
+  /** After the commit: caches, metrics, acks, then the ops go out. */
+  async function settle(parts: Part[], results: Map<string, BatchResult>) {
+    const done = performance.now();
+    for (const { dashboardId, batch } of parts) {
+      const result = results.get(dashboardId);
+      if (!result) {
+        for (const p of batch) p.reject(notFound()); // deleted since its submissions were queued
+        continue;
+      }
+      remember(dashboardId, result.warm, result.rows, result.sizes, result.docs);
+      for (const o of result.outcomes) {
+        if (o.ack && !o.ack.duplicate) deps.metrics?.committed((done - o.pending.arrivedAt) / 1000);
+      }
+      if (result.conflicts > 0) deps.metrics?.conflicts(result.conflicts);
+      for (const o of result.outcomes) {
+        if (o.error !== undefined) o.pending.reject(o.error);
+        else o.pending.resolve(o.ack ?? null);
+      }
+    }
+    const published = [...results.values()].filter((r) => r.rows.length > 0);
+    await traced('bus.publish', { 'dashboard.ops': published.reduce((n, r) => n + r.rows.length, 0) }, () =>
+      Promise.all(published.map((r) => publishCommitted(r.rows))),
+    );
+  }
+
+  /**
+   * Decides one dashboard's batch under its lock: authorization, duplicates, validation,
+   * rebase, undo bookkeeping; records the writes on `tx`. Nothing is acked here: the
+   * transaction may still fail.
+   */
+  async function commitBatch(dashboardId: string, batch: Pending[], tx: CommitTx): Promise<BatchResult> {
+    const outcomes: BatchResult['outcomes'] = [];
+    let conflicts = 0;
+    const cached = recent.get(dashboardId);
+    recent.delete(dashboardId); // set again once this batch has committed
+    const sizes: number[] = []; // estimated bytes of this batch's rows, parallel to them
+    const now = clock.now();
+    const dbVersion = tx.version;
+    const warm = cached?.version === dbVersion ? cached : null; // the cache, when it is at the locked version
+    // version -> document, for versions this batch knows
+    const docs = warm ? new Map(warm.docs) : new Map<number, unknown>([[dbVersion, await tx.document()]]);
+    const history = warm?.rows ?? [];
+    let head = docs.get(dbVersion);
+    let version = dbVersion;
+    const rows: OperationRow[] = []; // committed in this batch, ascending
+    const stateChanges = new Map<number, UndoState>(); // version (before this batch) -> new state
+    const clearRedoFor = new Set<string>();
+    const snapshots: Array<{ version: number; document: unknown }> = [];
+    let historyCache: OperationRow[] | null = null; // ops after some version, loaded once
+
+    /** Ops with from < version <= current head, including this batch's. */
+    async function later(from: number): Promise<OperationRow[]> {
+      const fromDb: OperationRow[] = [];
+      if (from < dbVersion) {
+        const known = history[0] && history[0].version <= from + 1 ? history : historyCache;
+        if (!known || known.length === 0 || known[0]!.version > from + 1) {
+          historyCache = await tx.operations(from, dbVersion);
+          for (const row of historyCache) if (row.version > from) fromDb.push(row);
+        } else {
+          for (let i = from + 1 - known[0]!.version; i < known.length; i++) fromDb.push(known[i]!);
+        }
+      }
+      return [...fromDb, ...rows.filter((r) => r.version > from)];
+    }
+
+    const { roles } = tx;
+    /** Committed before this batch, by clientId and seq (this batch's own rows come first). */
+    const committedBefore = new Map<string, OperationRow>();
+    for (const row of tx.committed) committedBefore.set(`${row.clientId}\u0000${row.seq}`, row);
+    function existing(clientId: string, seq: number) {
+      return (
+        rows.find((r) => r.clientId === clientId && r.seq === seq) ?? committedBefore.get(`${clientId}\u0000${seq}`)
+      );
+    }
+
+    /**
+     * Every version from `lowest` to the head has its document here: the cached ones, this
+     * batch's, and those rebuilt below the cache for lagging bases. A lagging base extends
+     * the range downwards, one stored inverse per version, so each inverse is applied at
+     * most once per batch however many submissions lag behind (their bases differ).
+     */
+    const rebuilt = new Map<number, unknown>();
+    let lowest = docs.keys().next().value!;
+    function documentAt(base: number, newer: OperationRow[]) {
+      if (base < lowest) {
+        // newer: every op after base, ascending and contiguous; down from `lowest`.
+        if (newer[0]?.version !== base + 1) throw new Error(`history of ${dashboardId} has a gap after ${base}`);
+        const from = docs.get(lowest) ?? rebuilt.get(lowest);
+        documentBefore(from, newer.slice(0, lowest - base) as HistoryOp[], (v, doc) => rebuilt.set(v, doc));
+        lowest = base;
+      }
+      return docs.get(base) ?? rebuilt.get(base);
+    }
+
+    function commit(
+      s: Submission,
+      op: JSONOp | null,
+      extra: { kind: OperationRow['kind']; undoState: UndoState | null; refVersion: number | null },
+    ) {
+      const { after, inverse } = applyCommitted(head, op);
+      head = after;
+      version += 1;
+      docs.set(version, head);
+      const row: OperationRow = {
+        dashboardId,
+        version,
+        op,
+        inverse,
+        authorId: s.authorId,
+        clientId: s.clientId,
+        seq: s.seq,
+        createdAt: now,
+        ...extra,
+        undoState: op === null ? null : extra.undoState,
+      };
+      rows.push(row);
+      sizes.push(estimatedBytes(s, op));
+      if (version % deps.snapshotEvery === 0) snapshots.push({ version, document: head });
+      return row;
+    }
+
+    function setState(row: OperationRow, state: UndoState) {
+      if (row.version > dbVersion) row.undoState = state;
+      else stateChanges.set(row.version, state);
+    }
+
+    /** The top of the client's undo ('active') or redo ('redoable') stack, this batch first. */
+    async function stackTop(clientId: string, state: 'active' | 'redoable') {
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const r = rows[i]!;
+        if (r.clientId === clientId && r.undoState === state) return r;
+      }
+      // An edit earlier in this batch emptied the redo stack kept in the database.
+      if (state === 'redoable' && clearRedoFor.has(clientId)) return null;
+      return tx.stackTop(clientId, state, [...stateChanges.keys()]);
+    }
+
+    for (const pending of batch) {
+      const s = pending.submission;
+      try {
+        if (s.kind === 'edit') {
+          // AC1 first: a non-member learns nothing, not even that an old op was acked.
+          const role = roles.get(s.authorId);
+          if (!role) throw notFound();
+          if (!can(role, 'edit')) throw forbidden();
+        }
+        const dup = existing(s.clientId, s.seq);
+        if (dup) {
+          outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
+          continue;
+        }
+        if (s.kind === 'edit') {
+          if (s.baseVersion > version) {
+            throw badInput(`baseVersion ${s.baseVersion} is ahead of the current version ${version}`);
           }
-        } catch (error) {
-          // A database error (it carries a SQLSTATE or errno code) aborts the transaction:
-          // fail the whole group, as UNAVAILABLE. Anything else fails this submission only.
-          if (!(error instanceof DomainError) && typeof (error as { code?: unknown })?.code === 'string') throw error;
-          outcomes.push({ pending, error });
+          const newer = await later(s.baseVersion);
+          const docAtBase = documentAt(s.baseVersion, newer);
+          const valid = validateSubmittedOp(s.op, docAtBase);
+          if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
+          const rebased = rebase(s.op, newer as HistoryOp[]);
+          conflicts += rebased.conflicts;
+          const row = commit(s, rebased.op, { kind: 'edit', undoState: 'active', refVersion: null });
+          clearRedo(s.clientId, row.version);
+          outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+        } else if (s.kind === 'undo' || s.kind === 'redo') {
+          const state = s.kind === 'undo' ? 'active' : 'redoable';
+          const target = await stackTop(s.clientId, state);
+          if (!target) {
+            outcomes.push({ pending, ack: null });
+            continue;
+          }
+          const history = (await later(target.version)) as unknown as HistoryOp[];
+          const rebased = rebase(target.inverse as JSONOp | null, withoutCancelledPairs(history));
+          setState(target, s.kind === 'undo' ? 'undone' : 'redone');
+          const row = commit(s, rebased.op, {
+            kind: s.kind,
+            undoState: s.kind === 'undo' ? 'redoable' : 'active',
+            refVersion: target.version,
+          });
+          outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+        } else if (s.kind === 'restore') {
+          const row = commit(s, diffDocuments(head, s.target), {
+            kind: 'restore',
+            undoState: 'active',
+            refVersion: null,
+          });
+          clearRedo(s.clientId, row.version);
+          outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+        } else if (s.kind === 'rename') {
+          const op =
+            (head as DashboardDocument).title === s.title ? null : setTitle(head as DashboardDocument, s.title);
+          const row = commit(s, op, { kind: 'rename', undoState: null, refVersion: null });
+          outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
         }
+      } catch (error) {
+        // A database error (it carries a SQLSTATE or errno code) aborts the transaction:
+        // fail the whole group, as UNAVAILABLE. Anything else fails this submission only.
+        if (!(error instanceof DomainError) && typeof (error as { code?: unknown })?.code === 'string') throw error;
+        outcomes.push({ pending, error });
       }
+    }
 
-      function clearRedo(clientId: string, fromVersion: number) {
-        clearRedoFor.add(clientId);
-        for (const r of rows) {
-          if (r.clientId === clientId && r.undoState === 'redoable' && r.version < fromVersion) r.undoState = 'cleared';
-        }
+    function clearRedo(clientId: string, fromVersion: number) {
+      clearRedoFor.add(clientId);
+      for (const r of rows) {
+        if (r.clientId === clientId && r.undoState === 'redoable' && r.version < fromVersion) r.undoState = 'cleared';
       }
+    }
 
-      if (rows.length === 0) return rows;
-      await tx.clearRedo([...clearRedoFor]);
-      for (const [v, state] of stateChanges) await tx.setUndoState(v, state);
-      await tx.insertOperations(rows);
-      for (const snap of snapshots) await tx.insertSnapshot(snap.version, snap.document);
-      await tx.updateHead(version, head, (head as { title: string }).title, now);
+    if (rows.length > 0) {
+      tx.write({
+        clearRedo: [...clearRedoFor],
+        undoStates: [...stateChanges],
+        operations: rows,
+        snapshots,
+        head: { version, document: head, title: (head as { title: string }).title, at: now },
+      });
+      // The cache is dropped if the transaction fails (it was taken out above).
       for (const [v, state] of stateChanges) {
         const row = history.find((r) => r.version === v);
         if (row) row.undoState = state;
       }
-      return rows;
-    });
-    remember(dashboardId, warm, committed, sizes, docs);
-
-    const done = performance.now();
-    for (const o of outcomes) {
-      if (o.ack && !o.ack.duplicate) deps.metrics?.committed((done - o.pending.arrivedAt) / 1000);
     }
-    if (conflicts > 0) deps.metrics?.conflicts(conflicts);
-    for (const o of outcomes) {
-      if (o.error !== undefined) o.pending.reject(o.error);
-      else o.pending.resolve(o.ack ?? null);
-    }
-    await traced('bus.publish', { 'dashboard.ops': committed.length }, () => publishCommitted(committed));
+    return { rows, outcomes, conflicts, warm, docs, sizes };
   }
 
   /** Keeps the newest versions of a dashboard this batch just committed, within bounds. */
@@ -423,7 +534,11 @@ export function createCollabEngine(deps: {
       createdAt: row.createdAt.toISOString(),
       committedAt,
     }));
-    for (const message of messages) deps.deliverLocally?.(message);
+    try {
+      for (const message of messages) deps.deliverLocally?.(message);
+    } catch (error) {
+      deps.onPublishError?.(error); // committed all the same: other instances still get them
+    }
     await Promise.all(
       messages.map((message) =>
         bus.publish(`dashboard:${dashboardId}`, message).catch((error) => deps.onPublishError?.(error)),
@@ -569,7 +684,7 @@ export function createCollabEngine(deps: {
     },
 
     async drain() {
-      while (running.size > 0) await Promise.allSettled([...running.values()]);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
 }

@@ -3,7 +3,7 @@
  * `registerStoreContract(name, factory)` registers them against one backend.
  */
 import { randomUUID } from 'node:crypto';
-import type { OperationRow, Store } from '../../src/ports/store.js';
+import type { CommitWrite, OperationRow, Store } from '../../src/ports/store.js';
 
 export function registerStoreContract(
   name: string,
@@ -189,19 +189,41 @@ export function registerStoreContract(
       expect(await store.claimClientId(clientId, b.id)).toBe(a.id);
     });
 
+    /** A commit's writes with nothing but ops and the head. */
+    const writeOf = (rows: OperationRow[], version: number, extra: Partial<CommitWrite> = {}): CommitWrite => ({
+      clearRedo: [],
+      undoStates: [],
+      operations: rows,
+      snapshots: [],
+      head: { version, document: { title: 'T', widgets: {}, layout: [] }, title: 'T', at: new Date() },
+      ...extra,
+    });
+
     it('operations: insert in a locked commit, list, range, find, unique (client, seq)', async () => {
       const user = await newUser();
       const d = await newDashboard(user.id);
       await store.withDashboardLock(d.id, async (tx) => {
         expect(tx.version).toBe(0);
         expect(await tx.document()).toEqual({ title: 'T', widgets: {}, layout: [] });
-        expect(await tx.findOperations([{ clientId: 'c1', seq: 1 }])).toEqual([]);
-        await tx.insertOperations([
-          op(d.id, 1, { authorId: user.id }),
-          op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null }),
-        ]);
-        await tx.insertSnapshot(2, { title: 'T', widgets: { w1: 1 }, layout: [] });
-        await tx.updateHead(2, { title: 'T2', widgets: { w1: 1 }, layout: [] }, 'T2', new Date());
+        expect(tx.committed).toEqual([]);
+        tx.write(
+          writeOf(
+            [
+              op(d.id, 1, { authorId: user.id }),
+              op(d.id, 2, { authorId: user.id, op: null, inverse: null, undoState: null }),
+            ],
+            2,
+            {
+              snapshots: [{ version: 2, document: { title: 'T', widgets: { w1: 1 }, layout: [] } }],
+              head: {
+                version: 2,
+                document: { title: 'T2', widgets: { w1: 1 }, layout: [] },
+                title: 'T2',
+                at: new Date(),
+              },
+            },
+          ),
+        );
       });
       const head = await store.getDashboard(d.id);
       expect([head?.version, head?.title, head?.document]).toEqual([
@@ -216,18 +238,6 @@ export function registerStoreContract(
       expect((await store.listOperations(d.id, 1, 10)).map((o) => o.version)).toEqual([2]);
       expect((await store.listOperationRange(d.id, 0, 1)).map((o) => o.version)).toEqual([1]);
       expect((await store.findOperation(d.id, 'c1', 2))?.version).toBe(2);
-      await store.withDashboardLock(d.id, async (tx) => {
-        const found = await tx.findOperations([
-          { clientId: 'c1', seq: 2 },
-          { clientId: 'c1', seq: 3 },
-          { clientId: 'other', seq: 1 },
-          { clientId: 'c1', seq: 1 },
-        ]);
-        expect(found.map((o) => [o.clientId, o.seq, o.version]).sort()).toEqual([
-          ['c1', 1, 1],
-          ['c1', 2, 2],
-        ]);
-      });
       expect(await store.findOperation(d.id, 'c1', 3)).toBeNull();
       expect(await store.latestSnapshot(d.id, 1)).toEqual({
         version: 0,
@@ -235,9 +245,174 @@ export function registerStoreContract(
       });
       expect((await store.latestSnapshot(d.id, 5))?.version).toBe(2);
       await expect(
-        store.withDashboardLock(d.id, (tx) => tx.insertOperations([op(d.id, 3, { authorId: user.id, seq: 1 })])),
+        store.withDashboardLock(d.id, async (tx) => tx.write(writeOf([op(d.id, 3, { authorId: user.id, seq: 1 })], 3))),
       ).rejects.toMatchObject({ code: '23505' });
+      // The whole commit is one statement: the failed insert left the head where it was.
       expect((await store.getDashboard(d.id))?.version).toBe(2);
+    });
+
+    it('the lock screens authors and resubmissions in one go', async () => {
+      const owner = await newUser();
+      const viewer = await newUser();
+      const stranger = await newUser();
+      const d = await newDashboard(owner.id);
+      await store.addCollaborator(d.id, viewer.id, 'VIEWER', new Date());
+      await store.withDashboardLock(d.id, async (tx) =>
+        tx.write(writeOf([op(d.id, 1, { authorId: owner.id }), op(d.id, 2, { authorId: owner.id })], 2)),
+      );
+      await store.withDashboardLock(
+        d.id,
+        async (tx) => {
+          expect([...tx.roles].sort()).toEqual(
+            [
+              [owner.id, 'OWNER'],
+              [viewer.id, 'VIEWER'],
+            ].sort(),
+          );
+          expect(tx.roles.has(stranger.id)).toBe(false);
+          expect(tx.committed.map((o) => [o.clientId, o.seq, o.version, o.authorId]).sort()).toEqual([
+            ['c1', 1, 1, owner.id],
+            ['c1', 2, 2, owner.id],
+          ]);
+          expect(tx.committed.find((o) => o.version === 1)).toEqual(
+            expect.objectContaining({ op: ['widgets', 'w1', { i: 1 }], kind: 'edit', createdAt: expect.any(Date) }),
+          );
+        },
+        {
+          userIds: [owner.id, viewer.id, stranger.id, owner.id],
+          keys: [
+            { clientId: 'c1', seq: 2 },
+            { clientId: 'c1', seq: 3 },
+            { clientId: 'other', seq: 1 },
+            { clientId: 'c1', seq: 1 },
+          ],
+        },
+      );
+    });
+
+    it('a commit that waited for the lock screens what landed meanwhile', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const first = store.withDashboardLock(d.id, async (tx) => {
+        locked();
+        await held;
+        tx.write(writeOf([op(d.id, 1, { authorId: user.id, clientId: 'late', seq: 7 })], 1));
+      });
+      await isLocked;
+      const second = store.withDashboardLock(d.id, async (tx) => ({ version: tx.version, committed: tx.committed }), {
+        userIds: [user.id],
+        keys: [{ clientId: 'late', seq: 7 }],
+      });
+      // Give the second commit's lock statement time to start waiting (its snapshot is older
+      // than the first commit); on an embedded backend it simply runs after the first.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      release();
+      await first;
+      const seen = await second;
+      expect(seen.version).toBe(1);
+      expect(seen.committed.map((o) => [o.clientId, o.seq, o.version])).toEqual([['late', 7, 1]]);
+    });
+
+    it('a commit group locks several dashboards, screens each, and writes them in one statement', async () => {
+      const user = await newUser();
+      const [a, b, gone] = [await newDashboard(user.id), await newDashboard(user.id), await newDashboard(user.id)];
+      await store.softDeleteDashboard(gone.id, new Date());
+      const unknown = randomUUID();
+      // Text that must survive the trip through SQL arrays intact.
+      const tricky = ['widgets', 'w', { i: { t: 'quote " backslash \\ {brace}, comma \u00e9 \u{1F600}', n: null } }];
+      await store.withDashboardLock(a.id, async (tx) =>
+        tx.write(
+          writeOf(
+            [op(a.id, 1, { authorId: user.id, clientId: 'same', seq: 1, kind: 'undo', undoState: 'redoable' })],
+            1,
+          ),
+        ),
+      );
+      const seen = await store.withDashboardLocks(
+        [
+          { dashboardId: b.id, screen: { userIds: [user.id], keys: [{ clientId: 'same', seq: 1 }] } },
+          { dashboardId: gone.id },
+          { dashboardId: unknown, screen: { userIds: [user.id], keys: [] } },
+          { dashboardId: a.id, screen: { userIds: [user.id], keys: [{ clientId: 'same', seq: 1 }] } },
+        ],
+        async (txs) => {
+          txs.get(a.id)!.write(
+            writeOf([op(a.id, 2, { authorId: user.id, clientId: 'same', seq: 2, op: tricky })], 2, {
+              clearRedo: ['same'],
+            }),
+          );
+          txs.get(b.id)!.write(
+            writeOf([op(b.id, 1, { authorId: user.id, clientId: 'same', seq: 1 })], 1, {
+              snapshots: [{ version: 1, document: { title: 'B', widgets: { w: tricky }, layout: [] } }],
+              head: {
+                version: 1,
+                document: { title: 'B', widgets: { w: tricky }, layout: [] },
+                title: 'B',
+                at: new Date(),
+              },
+            }),
+          );
+          return [...txs].map(([id, tx]) => [
+            id,
+            tx.version,
+            tx.roles.get(user.id),
+            tx.committed.map((o) => o.version),
+          ]);
+        },
+      );
+      expect(seen.sort()).toEqual(
+        [
+          [a.id, 1, 'OWNER', [1]],
+          [b.id, 0, 'OWNER', []],
+        ].sort(),
+      );
+      const opsA = await store.listOperations(a.id, 0, 10);
+      expect(opsA.map((o) => [o.version, o.undoState])).toEqual([
+        [1, 'cleared'],
+        [2, 'active'],
+      ]);
+      expect(opsA[1]!.op).toEqual(tricky);
+      expect(await store.getDashboard(b.id)).toMatchObject({
+        version: 1,
+        title: 'B',
+        document: { widgets: { w: tricky } },
+      });
+      expect(await store.latestSnapshot(b.id, 1)).toEqual({
+        version: 1,
+        document: { title: 'B', widgets: { w: tricky }, layout: [] },
+      });
+      expect((await store.getDashboard(a.id))?.version).toBe(2);
+
+      // One failing write fails the group: neither dashboard moves.
+      await expect(
+        store.withDashboardLocks([{ dashboardId: a.id }, { dashboardId: b.id }], async (txs) => {
+          txs.get(a.id)!.write(writeOf([op(a.id, 3, { authorId: user.id, clientId: 'x', seq: 1 })], 3));
+          txs.get(b.id)!.write(writeOf([op(b.id, 2, { authorId: user.id, clientId: 'same', seq: 1 })], 2));
+        }),
+      ).rejects.toMatchObject({ code: '23505' });
+      expect([(await store.getDashboard(a.id))?.version, (await store.getDashboard(b.id))?.version]).toEqual([2, 1]);
+      expect(await store.findOperation(a.id, 'x', 1)).toBeNull();
+    });
+
+    it('commit groups over the same dashboards, requested in opposite orders, do not deadlock', async () => {
+      const user = await newUser();
+      const ds = [await newDashboard(user.id), await newDashboard(user.id), await newDashboard(user.id)];
+      const bump = (order: typeof ds) =>
+        store.withDashboardLocks(
+          order.map((d) => ({ dashboardId: d.id })),
+          async (txs) => {
+            for (const d of order) {
+              const tx = txs.get(d.id)!;
+              tx.write(writeOf([], tx.version + 1));
+            }
+          },
+        );
+      await Promise.all([1, 2, 3, 4].map((i) => bump(i % 2 ? ds : [...ds].reverse())));
+      expect(await Promise.all(ds.map(async (d) => (await store.getDashboard(d.id))?.version))).toEqual([4, 4, 4]);
     });
 
     it('withDashboardLock serialises commits to one dashboard', async () => {
@@ -249,8 +424,7 @@ export function registerStoreContract(
           store.withDashboardLock(d.id, async (tx) => {
             const next = tx.version + 1;
             order.push(next);
-            await tx.insertOperations([op(d.id, next, { authorId: user.id })]);
-            await tx.updateHead(next, { title: 'T', widgets: {}, layout: [] }, 'T', new Date());
+            tx.write(writeOf([op(d.id, next, { authorId: user.id })], next));
           }),
         ),
       );
@@ -258,31 +432,60 @@ export function registerStoreContract(
       expect((await store.getDashboard(d.id))?.version).toBe(5);
     });
 
-    it('undo stacks: stackTop with exclusions, state changes, clearRedo', async () => {
+    it('undo stacks: stackTop with exclusions; a commit changes states and clears redo stacks', async () => {
       const user = await newUser();
       const d = await newDashboard(user.id);
       await store.withDashboardLock(d.id, async (tx) => {
-        await tx.insertOperations([
-          op(d.id, 1, { authorId: user.id, clientId: 'me', seq: 1 }),
-          op(d.id, 2, { authorId: user.id, clientId: 'me', seq: 2 }),
-          op(d.id, 3, {
-            authorId: user.id,
-            clientId: 'me',
-            seq: 3,
-            kind: 'undo',
-            undoState: 'redoable',
-            refVersion: 2,
-          }),
-          op(d.id, 4, { authorId: user.id, clientId: 'other', seq: 1 }),
-        ]);
+        tx.write(
+          writeOf(
+            [
+              op(d.id, 1, { authorId: user.id, clientId: 'me', seq: 1 }),
+              op(d.id, 2, { authorId: user.id, clientId: 'me', seq: 2 }),
+              op(d.id, 3, {
+                authorId: user.id,
+                clientId: 'me',
+                seq: 3,
+                kind: 'undo',
+                undoState: 'redoable',
+                refVersion: 2,
+              }),
+              op(d.id, 4, { authorId: user.id, clientId: 'me', seq: 4, kind: 'undo', undoState: 'redoable' }),
+              op(d.id, 5, { authorId: user.id, clientId: 'other', seq: 1, kind: 'undo', undoState: 'redoable' }),
+            ],
+            5,
+          ),
+        );
+      });
+      await store.withDashboardLock(d.id, async (tx) => {
         expect((await tx.stackTop('me', 'active', []))?.version).toBe(2);
         expect((await tx.stackTop('me', 'active', [2]))?.version).toBe(1);
-        expect((await tx.stackTop('me', 'redoable', []))?.version).toBe(3);
-        await tx.setUndoState(2, 'undone');
-        expect((await tx.stackTop('me', 'active', []))?.version).toBe(1);
-        await tx.clearRedo(['me', 'someone-else']);
+        expect((await tx.stackTop('me', 'redoable', []))?.version).toBe(4);
+      });
+      await store.withDashboardLock(d.id, async (tx) =>
+        tx.write(
+          writeOf([op(d.id, 6, { authorId: user.id, clientId: 'me', seq: 5 })], 6, {
+            clearRedo: ['me', 'someone-else'],
+            // A redo of 3 before this edit: its state change wins over the clearing.
+            undoStates: [
+              [2, 'undone'],
+              [3, 'redone'],
+            ],
+          }),
+        ),
+      );
+      const states = new Map((await store.listOperations(d.id, 0, 10)).map((o) => [o.version, o.undoState]));
+      expect([...states]).toEqual([
+        [1, 'active'],
+        [2, 'undone'],
+        [3, 'redone'],
+        [4, 'cleared'],
+        [5, 'redoable'],
+        [6, 'active'],
+      ]);
+      await store.withDashboardLock(d.id, async (tx) => {
+        expect((await tx.stackTop('me', 'active', []))?.version).toBe(6);
         expect(await tx.stackTop('me', 'redoable', [])).toBeNull();
-        expect((await tx.stackTop('other', 'active', []))?.version).toBe(4);
+        expect((await tx.stackTop('other', 'redoable', []))?.version).toBe(5);
       });
     });
 
