@@ -119,9 +119,12 @@ it('submissions to many dashboards that queue behind a commit share the next tra
   release();
   const acks = await results;
   expect(acks.map(errorCode)).toEqual(acks.map(() => undefined));
-  // The first transactions took what had arrived when they started; the rest went together.
-  expect(Math.max(...seen.groups.map((g) => g.length))).toBeGreaterThanOrEqual(boards.length - 2);
-  expect(seen.groups.length).toBeLessThan(boards.length * 2);
+  // 16 submissions, a handful of transactions: the held ones (one per commit slot, each with
+  // what had arrived when it started), then one for every other dashboard waiting, then one
+  // for the second submissions to the dashboards that were committing.
+  expect(seen.groups.length).toBeLessThanOrEqual(6);
+  expect(Math.max(...seen.groups.map((g) => g.length))).toBeGreaterThan(1);
+  expect(new Set(seen.groups.flat())).toEqual(new Set(boards));
   for (const id of boards) expect(await versions(id)).toEqual([1, 2]);
 });
 

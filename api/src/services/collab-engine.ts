@@ -161,6 +161,7 @@ export function createCollabEngine(deps: {
   const ready = new Set<string>(); // dashboards with a queue and no commit running, oldest first
   const committing = new Set<string>(); // dashboards in a running commit transaction
   const inFlight = new Set<Promise<void>>(); // running commit transactions
+  let scheduled = false; // a schedule() is due at the end of this loop turn
   const clientOwners = new Map<string, string>(); // clientId -> userId (immutable once set)
   const recent = new Map<string, Recent>(); // dashboardId -> recent versions, least recent first
 
@@ -182,7 +183,15 @@ export function createCollabEngine(deps: {
       if (!queue) queues.set(dashboardId, (queue = []));
       queue.push({ submission, arrivedAt: performance.now(), resolve, reject });
       if (!committing.has(dashboardId)) ready.add(dashboardId);
-      schedule();
+      if (!scheduled) {
+        // At the end of this loop turn: the submissions read from other sockets in this
+        // turn join the same transaction, instead of the first starting one of its own.
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          schedule();
+        });
+      }
     });
   }
 
