@@ -1,4 +1,4 @@
-import { editOp, insertOp, moveOp, removeOp, replaceOp, type as json1 } from 'ot-json1';
+import { editOp, insertOp, moveOp, removeOp, replaceOp, type as json1, type Doc } from 'ot-json1';
 import {
   applyOp,
   checkOp,
@@ -220,6 +220,80 @@ describe('transform fast path: ops on sibling keys', () => {
     }
     expect(pairs).toBe(600);
     expect(skipped).toBeGreaterThan(0);
+  });
+});
+
+describe('transform fast path: two replaces of the same value', () => {
+  // Replaces at one path with every kind of value, as ot-json1 sees them; both sides, and
+  // both wrappers, must agree with it exactly (conflict flag included).
+  const values: Doc[] = [
+    0,
+    1,
+    2.5,
+    -3,
+    '',
+    'a',
+    'b "q" \\',
+    true,
+    false,
+    null,
+    [],
+    [1, 2],
+    { k: 1 },
+    { k: 2 },
+    { a: [1, { b: null }] },
+    { b: null, a: [1] },
+    { a: 1, b: 2 },
+    { b: 2, a: 1 },
+  ];
+  const paths: Array<Array<string | number>> = [
+    ['x'],
+    ['widgets', 'a', 'x'],
+    ['widgets', 'a', 'config', 'k'],
+    ['layout', 1],
+    ['widgets', 'a', 'layout', 0, 'w'],
+  ];
+  const plain = (op: JSONOp, other: JSONOp, side: 'left' | 'right') => {
+    const attempt = json1.tryTransform(op, other, side);
+    return attempt.ok
+      ? { op: attempt.result, conflicted: false }
+      : { op: json1.transformNoConflict(op, other, side), conflicted: true };
+  };
+
+  it('agrees with ot-json1 on every pair', () => {
+    let pairs = 0;
+    for (const path of paths) {
+      for (const a of values) {
+        for (const b of values) {
+          for (const removed of [true, 7]) {
+            const op = replaceOp(path, removed, a);
+            const other = replaceOp(path, true, b);
+            for (const side of ['left', 'right'] as const) {
+              expect(transformWithConflictInfo(op, other, side)).toEqual(plain(op, other, side));
+              expect(transformOp(op, other, side)).toEqual(json1.transformNoConflict(op, other, side));
+              pairs++;
+            }
+          }
+        }
+      }
+    }
+    expect(pairs).toBe(paths.length * values.length * values.length * 4);
+  });
+
+  it('leaves ops that are not two flat replaces of one value to ot-json1', () => {
+    const move = moveOp(['widgets', 'a', 'x'], ['widgets', 'a', 'y']);
+    const replace = replaceOp(['widgets', 'a', 'x'], true, 1);
+    for (const [op, other] of [
+      [replace, move],
+      [move, replace],
+      [replace, replaceOp(['widgets', 'a'], true, { x: 2 })],
+      [replace, removeOp(['widgets', 'a', 'x'])],
+      [replace, insertOp(['widgets', 'a', 'x'], 2)],
+    ] as const) {
+      for (const side of ['left', 'right'] as const) {
+        expect(transformWithConflictInfo(op, other, side)).toEqual(plain(op, other, side));
+      }
+    }
   });
 });
 
