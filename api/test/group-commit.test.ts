@@ -187,3 +187,22 @@ it('a dashboard deleted while its submissions wait fails them with NOT_FOUND, th
   expect([errorCode(f), errorCode(k), errorCode(d)]).toEqual([undefined, undefined, 'NOT_FOUND']);
   expect(await versions(kept)).toEqual([1]);
 });
+
+it('an op holding U+0000 (which jsonb cannot store) is refused alone, with BAD_OPERATION', async () => {
+  const id = await createDashboard(t, owner.token, 'nul');
+  const nul = addWidget(createDocument('Board'), newWidget('note', { id: 'n', text: 'a\u0000b' }));
+  const escaped = addWidget(createDocument('Board'), newWidget('note', { id: 'e', text: 'a\\u0000b' }));
+  const [bad, good] = await Promise.all([
+    t.gql(SUBMIT, { d: id, c: `nul-${RUN}`, s: 1, b: 0, op: nul }, owner.token),
+    t.gql(SUBMIT, { d: id, c: `esc-${RUN}`, s: 1, b: 0, op: escaped }, owner.token),
+  ]);
+  expect(errorCode(bad)).toBe('BAD_OPERATION');
+  expect(errorCode(good)).toBeUndefined(); // a backslash followed by "u0000" is plain text
+  expect(await versions(id)).toEqual([1]);
+});
+
+it('a dashboard id in upper case commits like its lower-case spelling', async () => {
+  const id = await createDashboard(t, owner.token, 'case');
+  expect(errorCode(await submit(id.toUpperCase(), `upper-${RUN}`, 1))).toBeUndefined();
+  expect(await versions(id)).toEqual([1]);
+});

@@ -123,7 +123,8 @@ const SCREEN = `
  * Locks the dashboard rows ($1) in id order and screens each in the same round trip.
  * `version` is the locked row's (re-read after waiting for the lock), `seen_version` the
  * statement snapshot's: they differ when a commit landed during the wait, and that
- * dashboard's screen then has to be read again.
+ * dashboard's screen then has to be read again. (`seen_version` must stay a subquery of its
+ * own: joined into the locking scan it would be re-read with the row.)
  */
 const LOCK = `
   SELECT d.id, d.version, (SELECT s.version FROM dashboards s WHERE s.id = d.id) AS seen_version, ${SCREEN}
@@ -223,7 +224,9 @@ export function createSqlStore(db: SqlDb): Store {
 
   const withDashboardLocks: Store['withDashboardLocks'] = async (requests, fn) => {
     const ids = requests.map((r) => r.dashboardId);
-    if (new Set(ids).size !== ids.length) throw new Error('withDashboardLocks: a dashboard appears twice');
+    // PostgreSQL answers with lower-case ids; the caller's spelling keys the answer.
+    const spelled = new Map(ids.map((id) => [id.toLowerCase(), id]));
+    if (spelled.size !== ids.length) throw new Error('withDashboardLocks: a dashboard appears twice');
     const roleKeys: Array<[string, string]> = [];
     const opKeys: Array<[string, string, number]> = [];
     for (const { dashboardId, screen } of requests) {
@@ -249,8 +252,8 @@ export function createSqlStore(db: SqlDb): Store {
       const writes: Array<[string, CommitWrite]> = [];
       const txs = new Map<string, CommitTx>();
       for (const locked of rows) {
-        const dashboardId = String(locked.id);
-        const screened = screens.get(dashboardId)!;
+        const screened = screens.get(String(locked.id))!;
+        const dashboardId = spelled.get(String(locked.id).toLowerCase())!;
         let written = false;
         txs.set(dashboardId, {
           version: Number(locked.version),

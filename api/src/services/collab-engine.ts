@@ -33,6 +33,8 @@ export const MAX_OP_BYTES = 256 * 1024;
 const MAX_BATCH = 200;
 /** Dashboards per transaction. */
 const MAX_GROUP = 64;
+/** Bytes of ops per transaction (as submitted; each also stores its inverse), at least one op. */
+const MAX_GROUP_BYTES = 8 * 1024 * 1024;
 /**
  * Commit transactions in flight per instance: on PostgreSQL each holds a pooled connection;
  * embedded PGlite runs one transaction at a time in this thread, so a second would only
@@ -131,6 +133,8 @@ interface BatchResult {
 
 interface Pending {
   submission: Submission;
+  /** Its size for the group's byte budget. */
+  bytes: number;
   /** performance.now() when it arrived, for dash_op_commit_seconds. */
   arrivedAt: number;
   resolve(ack: OperationAck | null): void;
@@ -181,7 +185,13 @@ export function createCollabEngine(deps: {
     return new Promise((resolve, reject) => {
       let queue = queues.get(dashboardId);
       if (!queue) queues.set(dashboardId, (queue = []));
-      queue.push({ submission, arrivedAt: performance.now(), resolve, reject });
+      const bytes =
+        submission.kind === 'edit'
+          ? submission.bytes
+          : submission.kind === 'restore'
+            ? JSON.stringify(submission.target).length
+            : 64;
+      queue.push({ submission, bytes, arrivedAt: performance.now(), resolve, reject });
       if (!committing.has(dashboardId)) ready.add(dashboardId);
       if (!scheduled) {
         // At the end of this loop turn: the submissions read from other sockets in this
@@ -204,10 +214,16 @@ export function createCollabEngine(deps: {
   function schedule() {
     while (inFlight.size < CONCURRENT_GROUPS[store.kind] && ready.size > 0) {
       const parts: Part[] = [];
+      let bytes = 0;
       for (const dashboardId of ready) {
-        if (parts.length >= MAX_GROUP) break;
+        if (parts.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break;
         const queue = queues.get(dashboardId)!;
-        const batch = queue.splice(0, MAX_BATCH);
+        let n = 0;
+        while (n < queue.length && n < MAX_BATCH && (bytes === 0 || bytes + queue[n]!.bytes <= MAX_GROUP_BYTES)) {
+          bytes += queue[n++]!.bytes;
+        }
+        if (n === 0) break;
+        const batch = queue.splice(0, n);
         if (queue.length === 0) queues.delete(dashboardId);
         ready.delete(dashboardId);
         committing.add(dashboardId);
@@ -239,13 +255,21 @@ export function createCollabEngine(deps: {
           for (const part of parts) for (const p of part.batch) p.reject(mapped);
           return;
         }
-        // Nothing was committed. One dashboard's trouble must not fail the others: each alone.
+        // Nothing was committed. One dashboard's trouble must not fail the others: each alone
+        // (unless the database itself is gone: then the rest fail at once, as UNAVAILABLE).
+        let unavailable: unknown = null;
         for (const part of parts) {
+          if (unavailable) {
+            for (const p of part.batch) p.reject(unavailable);
+            continue;
+          }
           let alone: Map<string, BatchResult>;
           try {
             alone = await transact([part]);
           } catch (failure) {
-            for (const p of part.batch) p.reject(mapStorageError(failure));
+            const reason = mapStorageError(failure);
+            if (reason instanceof DomainError && reason.code === 'UNAVAILABLE') unavailable = reason;
+            for (const p of part.batch) p.reject(reason);
             continue;
           }
           await settle([part], alone);
@@ -289,11 +313,15 @@ export function createCollabEngine(deps: {
         for (const p of batch) p.reject(notFound()); // deleted since its submissions were queued
         continue;
       }
-      remember(dashboardId, result.warm, result.rows, result.sizes, result.docs);
-      for (const o of result.outcomes) {
-        if (o.ack && !o.ack.duplicate) deps.metrics?.committed((done - o.pending.arrivedAt) / 1000);
+      try {
+        remember(dashboardId, result.warm, result.rows, result.sizes, result.docs);
+        for (const o of result.outcomes) {
+          if (o.ack && !o.ack.duplicate) deps.metrics?.committed((done - o.pending.arrivedAt) / 1000);
+        }
+        if (result.conflicts > 0) deps.metrics?.conflicts(result.conflicts);
+      } catch (error) {
+        deps.onPublishError?.(error); // bookkeeping only: the acks below must go out regardless
       }
-      if (result.conflicts > 0) deps.metrics?.conflicts(result.conflicts);
       for (const o of result.outcomes) {
         if (o.error !== undefined) o.pending.reject(o.error);
         else o.pending.resolve(o.ack ?? null);
@@ -575,9 +603,15 @@ export function createCollabEngine(deps: {
 
   return {
     async submit(actor, input) {
-      const size = Buffer.byteLength(JSON.stringify(input.op ?? null));
+      const json = JSON.stringify(input.op ?? null);
+      const size = Buffer.byteLength(json);
       if (size > MAX_OP_BYTES) {
         throw new DomainError('PAYLOAD_TOO_LARGE', `op is ${size} bytes; the limit is ${MAX_OP_BYTES}`);
+      }
+      // PostgreSQL's jsonb cannot hold U+0000: in JSON, the escape \u0000 whose backslash is
+      // not itself escaped.
+      if (/(?:^|[^\\])(?:\\\\)*\\u0000/.test(json)) {
+        throw new DomainError('BAD_OPERATION', 'op contains the character U+0000, which cannot be stored');
       }
       if (!Number.isSafeInteger(input.baseVersion) || input.baseVersion < 0) {
         throw badInput('baseVersion must be a non-negative integer');
@@ -693,7 +727,11 @@ export function createCollabEngine(deps: {
     },
 
     async drain() {
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Also what is queued for a transaction that starts at the end of this turn.
+      while (inFlight.size > 0 || scheduled || ready.size > 0) {
+        if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        else await new Promise((resolve) => setImmediate(resolve));
+      }
     },
   };
 }

@@ -60,6 +60,8 @@ interface Session {
   lastFlush: number;
   pending: PresenceEntry | null;
   timer: NodeJS.Timeout | null;
+  /** Arrival number of the newest update scheduled: an older one finishing later is dropped. */
+  newest: number;
 }
 
 const toMessage = (e: PresenceEntry): PresenceEntryMessage => ({
@@ -94,6 +96,7 @@ export function createPresenceService(deps: {
   const now = () => clock.now().getTime();
   const key = (dashboardId: string, clientId: string) => `${dashboardId}|${clientId}`;
   let stopped = false;
+  let arrivals = 0;
 
   const publish = (dashboardId: string, message: DashboardMessage) =>
     bus.publish(`dashboard:${dashboardId}`, message).catch((error) => report(error, 'publish'));
@@ -229,6 +232,7 @@ export function createPresenceService(deps: {
         lastFlush: t,
         pending: null,
         timer: null,
+        newest: previous?.newest ?? 0,
       });
       await write(entry);
       return sessionId;
@@ -247,6 +251,9 @@ export function createPresenceService(deps: {
     },
 
     async update(userId, input) {
+      // Updates of one client may finish their lookups out of order (a pool runs them in
+      // parallel): the latest to arrive wins, not the latest to finish.
+      const arrival = ++arrivals;
       const { dashboardId, clientId } = input;
       for (const [name, value] of [
         ['cursor', input.cursor],
@@ -293,11 +300,14 @@ export function createPresenceService(deps: {
           lastFlush: 0,
           pending: null,
           timer: null,
+          newest: 0,
         };
         sessions.set(key(dashboardId, clientId), session);
       }
       session.lastActivity = t;
       deps.metrics?.update();
+      if (arrival < session.newest) return;
+      session.newest = arrival;
       schedule(session, {
         dashboardId,
         clientId,
