@@ -85,10 +85,7 @@ export function composeOps(...ops: JSONOp[]): JSONOp {
  * other op removed becomes null (rule OP1a).
  */
 export function transformOp(op: JSONOp, other: JSONOp, side: Side): JSONOp {
-  if (op === null || other === null || disjoint(op, other)) return op;
-  const replaced = sameValueReplaced(op, other, side);
-  if (replaced) return replaced.op;
-  return json1.transformNoConflict(op, other, side);
+  return transformWithConflictInfo(op, other, side).op;
 }
 
 /** The path an op is confined to: its leading keys, before any branch or component. */
@@ -118,18 +115,13 @@ function disjoint(a: JSONOp, b: JSONOp): boolean {
 }
 
 /** A flat replace of one object-keyed value: `[...keys, { r, i }]`, nothing else. */
-function flatReplace(op: JSONOp): { path: string[]; insert: unknown; removeIsTrue: boolean } | null {
-  if (!Array.isArray(op) || op.length < 2) return null;
+function flatReplace(op: JSONOp): { path: Path; insert: unknown; removeIsTrue: boolean } | null {
+  if (!Array.isArray(op)) return null;
   const last = op[op.length - 1];
   if (typeof last !== 'object' || last === null || Array.isArray(last)) return null;
-  const keys = Object.keys(last);
-  if (keys.length !== 2 || !('r' in last) || !('i' in last)) return null;
-  const path: string[] = [];
-  for (let i = 0; i < op.length - 1; i++) {
-    const part = op[i];
-    if (typeof part !== 'string') return null;
-    path.push(part);
-  }
+  if (Object.keys(last).length !== 2 || !('r' in last) || !('i' in last)) return null;
+  const path = confinedPath(op);
+  if (path.length === 0 || path.length !== op.length - 1 || path.some((key) => typeof key !== 'string')) return null;
   return { path, insert: (last as { i: unknown }).i, removeIsTrue: (last as { r: unknown }).r === true };
 }
 

@@ -161,8 +161,8 @@ export function createCollabEngine(deps: {
   deliverLocally?: (message: DashboardMessage) => void;
 }): CollabEngine {
   const { store, bus, clock, dashboards } = deps;
-  const queues = new Map<string, Pending[]>(); // dashboardId -> submissions waiting (never empty)
-  const ready = new Set<string>(); // dashboards with a queue and no commit running, oldest first
+  // dashboardId -> submissions waiting (never empty), the dashboard waiting longest first
+  const queues = new Map<string, Pending[]>();
   const committing = new Set<string>(); // dashboards in a running commit transaction
   const inFlight = new Set<Promise<void>>(); // running commit transactions
   let scheduled = false; // a schedule() is due at the end of this loop turn
@@ -192,7 +192,6 @@ export function createCollabEngine(deps: {
             ? JSON.stringify(submission.target).length
             : 64;
       queue.push({ submission, bytes, arrivedAt: performance.now(), resolve, reject });
-      if (!committing.has(dashboardId)) ready.add(dashboardId);
       if (!scheduled) {
         // At the end of this loop turn: the submissions read from other sockets in this
         // turn join the same transaction, instead of the first starting one of its own.
@@ -212,35 +211,38 @@ export function createCollabEngine(deps: {
    * transaction commits many submissions to many dashboards.
    */
   function schedule() {
-    while (inFlight.size < CONCURRENT_GROUPS[store.kind] && ready.size > 0) {
-      const parts: Part[] = [];
-      let bytes = 0;
-      for (const dashboardId of ready) {
-        if (parts.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break;
-        const queue = queues.get(dashboardId)!;
-        let n = 0;
-        while (n < queue.length && n < MAX_BATCH && (bytes === 0 || bytes + queue[n]!.bytes <= MAX_GROUP_BYTES)) {
-          bytes += queue[n++]!.bytes;
-        }
-        if (n === 0) break;
-        const batch = queue.splice(0, n);
-        if (queue.length === 0) queues.delete(dashboardId);
-        ready.delete(dashboardId);
-        committing.add(dashboardId);
-        parts.push({ dashboardId, batch });
-      }
+    while (inFlight.size < CONCURRENT_GROUPS[store.kind]) {
+      const parts = takeGroup();
+      if (parts.length === 0) return;
       const run: Promise<void> = runGroup(parts)
         .catch((error) => deps.onPublishError?.(error)) // after the commit: acks are out already
         .finally(() => {
           inFlight.delete(run);
-          for (const { dashboardId } of parts) {
-            committing.delete(dashboardId);
-            if (queues.has(dashboardId)) ready.add(dashboardId);
-          }
+          for (const { dashboardId } of parts) committing.delete(dashboardId);
           schedule();
         });
       inFlight.add(run);
     }
+  }
+
+  /** The next transaction's share of the queues of dashboards not committing now. */
+  function takeGroup(): Part[] {
+    const parts: Part[] = [];
+    let bytes = 0;
+    for (const [dashboardId, queue] of queues) {
+      if (parts.length >= MAX_GROUP || bytes >= MAX_GROUP_BYTES) break;
+      if (committing.has(dashboardId)) continue;
+      let n = 0;
+      while (n < queue.length && n < MAX_BATCH && (bytes === 0 || bytes + queue[n]!.bytes <= MAX_GROUP_BYTES)) {
+        bytes += queue[n++]!.bytes;
+      }
+      if (n === 0) break;
+      const batch = queue.splice(0, n);
+      if (queue.length === 0) queues.delete(dashboardId);
+      committing.add(dashboardId);
+      parts.push({ dashboardId, batch });
+    }
+    return parts;
   }
 
   async function runGroup(parts: Part[]) {
@@ -389,17 +391,15 @@ export function createCollabEngine(deps: {
      * the range downwards, one stored inverse per version, so each inverse is applied at
      * most once per batch however many submissions lag behind (their bases differ).
      */
-    const rebuilt = new Map<number, unknown>();
-    let lowest = docs.keys().next().value!;
+    let lowest = Math.min(...docs.keys());
     function documentAt(base: number, newer: OperationRow[]) {
       if (base < lowest) {
         // newer: every op after base, ascending and contiguous; down from `lowest`.
         if (newer[0]?.version !== base + 1) throw new Error(`history of ${dashboardId} has a gap after ${base}`);
-        const from = docs.get(lowest) ?? rebuilt.get(lowest);
-        documentBefore(from, newer.slice(0, lowest - base) as HistoryOp[], (v, doc) => rebuilt.set(v, doc));
+        documentBefore(docs.get(lowest), newer.slice(0, lowest - base) as HistoryOp[], (v, doc) => docs.set(v, doc));
         lowest = base;
       }
-      return docs.get(base) ?? rebuilt.get(base);
+      return docs.get(base);
     }
 
     function commit(
@@ -728,7 +728,7 @@ export function createCollabEngine(deps: {
 
     async drain() {
       // Also what is queued for a transaction that starts at the end of this turn.
-      while (inFlight.size > 0 || scheduled || ready.size > 0) {
+      while (inFlight.size > 0 || scheduled || queues.size > 0) {
         if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         else await new Promise((resolve) => setImmediate(resolve));
       }
