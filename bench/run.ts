@@ -1058,6 +1058,7 @@ async function coldOpen() {
             kind: 'edit',
             undoState: 'active',
             refVersion: null,
+            undoGroup: version,
             createdAt: now,
           });
           if (version % config.snapshotEvery === 0) snapshots.push({ version, document: doc });

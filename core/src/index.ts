@@ -27,6 +27,7 @@ export {
   composeOps,
   invertOp,
   isNoop,
+  jsonEqual,
   normalizeOp,
   transformOp,
   transformWithConflictInfo,

@@ -125,7 +125,8 @@ function flatReplace(op: JSONOp): { path: Path; insert: unknown; removeIsTrue: b
   return { path, insert: (last as { i: unknown }).i, removeIsTrue: (last as { r: unknown }).r === true };
 }
 
-function jsonEqual(a: unknown, b: unknown): boolean {
+/** Deep equality of JSON values (ops, documents), as ot-json1 compares them. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;

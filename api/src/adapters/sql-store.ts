@@ -76,6 +76,7 @@ const toOperation = (r: Row): OperationRow => ({
   kind: r.kind as OperationRow['kind'],
   undoState: (r.undo_state as UndoState | null) ?? null,
   refVersion: r.ref_version == null ? null : Number(r.ref_version),
+  undoGroup: r.undo_group == null ? null : Number(r.undo_group),
   createdAt: date(r.created_at),
 });
 
@@ -99,7 +100,7 @@ const toAudit = (r: Row): AuditRow => ({
 });
 
 const OPERATION_COLUMNS =
-  'dashboard_id, version, op, inverse, author_id, client_id, seq, kind, undo_state, ref_version, created_at';
+  'dashboard_id, version, op, inverse, author_id, client_id, seq, kind, undo_state, ref_version, undo_group, created_at';
 
 /**
  * What a commit screens its submissions against, per locked dashboard `d`: the authors'
@@ -190,14 +191,14 @@ function commitStatement(writes: ReadonlyArray<readonly [string, CommitWrite]>) 
     ops.length === 0
       ? 'SELECT 1'
       : `INSERT INTO operations (${OPERATION_COLUMNS})
-    SELECT d, v, op::jsonb, inv::jsonb, author, client, seq, kind, undo, ref, at::timestamptz
+    SELECT d, v, op::jsonb, inv::jsonb, author, client, seq, kind, undo, ref, grp, at::timestamptz
     FROM unnest(${p(ops.map((o) => o.dashboardId))}::uuid[], ${p(ops.map((o) => o.version))}::int[],
       ${p(ops.map((o) => json(o.op)))}::text[], ${p(ops.map((o) => json(o.inverse)))}::text[],
       ${p(ops.map((o) => o.authorId))}::uuid[], ${p(ops.map((o) => o.clientId))}::text[],
       ${p(ops.map((o) => o.seq))}::int[], ${p(ops.map((o) => o.kind))}::text[],
       ${p(ops.map((o) => o.undoState))}::text[], ${p(ops.map((o) => o.refVersion))}::int[],
-      ${p(ops.map((o) => o.createdAt.toISOString()))}::text[])
-      AS t(d, v, op, inv, author, client, seq, kind, undo, ref, at)`;
+      ${p(ops.map((o) => o.undoGroup))}::int[], ${p(ops.map((o) => o.createdAt.toISOString()))}::text[])
+      AS t(d, v, op, inv, author, client, seq, kind, undo, ref, grp, at)`;
   return { sql: `WITH ${ctes.join(',\n')}\n${main}`, params };
 }
 
@@ -272,6 +273,16 @@ export function createSqlStore(db: SqlDb): Store {
               [dashboardId, clientId, state, exclude],
             );
             return r.rows[0] ? toOperation(r.rows[0]) : null;
+          },
+          async undoStep(clientId, group, exclude) {
+            const r = await tx.query<Row>(
+              `SELECT ${OPERATION_COLUMNS} FROM operations
+               WHERE dashboard_id = $1 AND client_id = $2 AND undo_state = 'active' AND undo_group = $3
+                 AND NOT (version = ANY($4::int[]))
+               ORDER BY version DESC`,
+              [dashboardId, clientId, group, exclude],
+            );
+            return r.rows.map(toOperation);
           },
           write(changes) {
             if (written) throw new Error(`dashboard ${dashboardId}: a commit writes once`);

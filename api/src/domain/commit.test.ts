@@ -10,7 +10,15 @@ import {
   type DashboardDocument,
   type JSONOp,
 } from '../../../core/src/index.js';
-import { applyCommitted, documentBefore, rebase, validateSubmittedOp, type HistoryOp } from './commit.js';
+import {
+  applyCommitted,
+  documentBefore,
+  rebase,
+  textEditTarget,
+  validateSubmittedOp,
+  withoutCancelledPairs,
+  type HistoryOp,
+} from './commit.js';
 import { diffDocuments } from './restore.js';
 
 /** Builds a history of ops from v0, keeping each op's inverse as the store does. */
@@ -121,5 +129,58 @@ describe('diffDocuments (restoreVersion)', () => {
     const concurrent = insertText(withBoth, 'u', 1, '!');
     const rebased = rebase(concurrent, [{ version: 1, op: restoreOp, inverse: invertOp(restoreOp, withBoth) }]);
     expect((applyOp(applyOp(withBoth, restoreOp), rebased.op!) as DashboardDocument).widgets.u!.text).toBe('u!');
+  });
+});
+
+describe('[UN2] withoutCancelledPairs and undo steps', () => {
+  const row = (version: number, over: Partial<HistoryOp> = {}): HistoryOp => ({
+    version,
+    op: ['x', { r: true, i: version }] as JSONOp,
+    inverse: null,
+    undoGroup: version,
+    ...over,
+  });
+  const versions = (rows: HistoryOp[]) => withoutCancelledPairs(rows).map((r) => r.version);
+
+  it('an undo of a whole step cancels the step when all of it stands right before it', () => {
+    const step = [row(1), row(2, { undoGroup: 1 }), row(3, { undoGroup: 1 })];
+    expect(versions([row(0), ...step, row(4, { kind: 'undo', refVersion: 3, undoGroup: 1 })])).toEqual([0]);
+  });
+
+  it("keeps everything when someone else's op stands inside the step", () => {
+    const rows = [
+      row(1),
+      row(2, { undoGroup: 99 }), // another client's op
+      row(3, { undoGroup: 1 }),
+      row(4, { kind: 'undo', refVersion: 3, undoGroup: 1 }),
+    ];
+    expect(versions(rows)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a single op and its undo or redo still cancel as a pair', () => {
+    expect(versions([row(1), row(2), row(3, { kind: 'undo', refVersion: 2, undoGroup: 2 })])).toEqual([1]);
+    expect(versions([row(1), row(2, { kind: 'redo', refVersion: 1, undoGroup: 2 })])).toEqual([]);
+    // Rows from before undo steps existed (undoGroup null) pair as before.
+    expect(versions([row(1, { undoGroup: null }), row(2, { kind: 'undo', refVersion: 1, undoGroup: null })])).toEqual(
+      [],
+    );
+  });
+
+  it('a restore naming a version is not an undo of it', () => {
+    expect(versions([row(1), row(2, { kind: 'restore', refVersion: 1 })])).toEqual([1, 2]);
+  });
+});
+
+describe('[UN2] textEditTarget', () => {
+  it('names the widget of a pure text edit, else null', () => {
+    expect(textEditTarget(['widgets', 'n', 'text', { es: ['ab'] }])).toBe('n');
+    expect(textEditTarget(['widgets', 'n', 'x', { r: true, i: 3 }])).toBeNull();
+    expect(
+      textEditTarget([
+        ['layout', 0, { i: 'n' }],
+        ['widgets', 'n', { i: {} }],
+      ]),
+    ).toBeNull();
+    expect(textEditTarget(null)).toBeNull();
   });
 });

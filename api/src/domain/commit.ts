@@ -17,8 +17,12 @@ export interface HistoryOp {
   version: number;
   op: JSONOp | null;
   inverse: JSONOp | null;
-  /** For undo and redo ops: the version of the op they revert. */
+  /** 'undo' and 'redo' ops revert the op at `refVersion`. */
+  kind?: string;
+  /** For undo and redo ops: the version of the op they revert (the newest, for a step). */
   refVersion?: number | null;
+  /** Rule UN2: the first version of the op's undo step; on an undo, the step it reverted. */
+  undoGroup?: number | null;
 }
 
 /**
@@ -29,13 +33,33 @@ export interface HistoryOp {
  * though the widget is back. Pairs with other people's ops between them are kept, since
  * dropping them would misplace those ops (list indices shift). Used when rebasing an undo or
  * a redo (rule UN1: undo then redo is the identity).
+ *
+ * An undo of a whole step (rule UN2: the ops of `undoGroup` up to `refVersion`) cancels the
+ * step only when all of it stands right before it: from the op at `refVersion` down to the
+ * step's first op (version `undoGroup`), with nobody else's op in between.
  */
 export function withoutCancelledPairs<T extends HistoryOp>(later: readonly T[]): T[] {
   const kept: T[] = [];
   for (const row of later) {
     const top = kept[kept.length - 1];
-    if (top && row.refVersion != null && row.refVersion === top.version && row.op !== null) kept.pop();
-    else kept.push(row);
+    const reverts = row.kind === undefined || row.kind === 'undo' || row.kind === 'redo'; // a restore names a version too
+    if (!top || !reverts || row.refVersion == null || row.refVersion !== top.version || row.op === null) {
+      kept.push(row);
+      continue;
+    }
+    const group = row.kind === 'undo' ? row.undoGroup : null;
+    if (group == null || group === top.version) {
+      kept.pop();
+      continue;
+    }
+    // The step, newest first, down to its first op.
+    let start = kept.length - 1;
+    while (start > 0 && kept[start - 1]!.undoGroup === group && kept[start]!.version !== group) start--;
+    if (kept[start]!.version === group && kept.slice(start).every((r) => r.undoGroup === group)) {
+      kept.length = start;
+    } else {
+      kept.push(row);
+    }
   }
   return kept;
 }
@@ -100,4 +124,16 @@ export function rebase(op: JSONOp | null, later: readonly HistoryOp[]): { op: JS
 export function applyCommitted(head: unknown, op: JSONOp | null): { after: unknown; inverse: JSONOp | null } {
   if (op === null) return { after: head, inverse: null };
   return { after: applyOp(head, op), inverse: invertOp(op, head) };
+}
+
+/**
+ * The widget whose text `op` edits, when that is all it does (a keystroke, or a run of them
+ * composed), else null. Rule UN2 groups such ops into one undo step.
+ */
+export function textEditTarget(op: unknown): string | null {
+  if (!Array.isArray(op) || op.length !== 4 || op[0] !== 'widgets' || op[2] !== 'text') return null;
+  const edit = op[3] as unknown;
+  if (typeof op[1] !== 'string' || typeof edit !== 'object' || edit === null) return null;
+  const keys = Object.keys(edit);
+  return keys.length === 1 && keys[0] === 'es' ? op[1] : null;
 }

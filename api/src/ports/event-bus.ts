@@ -6,6 +6,8 @@
  * hint (rule SUB2): it may lose messages, and receivers re-check the database after
  * `onReconnect` fires.
  */
+import type { OperationKind } from './store.js';
+
 export interface EventBus {
   /** Publishes one message on a topic. Resolves once handed to the transport. */
   publish<T extends Topic>(topic: T, message: TopicMessage<T>): Promise<void>;
@@ -40,6 +42,10 @@ export type DashboardMessage =
       seq: number;
       authorId: string;
       createdAt: string;
+      /** What made the op, and its undo bookkeeping (OperationRow); optional on the wire. */
+      kind?: OperationKind;
+      refVersion?: number | null;
+      undoGroup?: number | null;
       /** Commit time in ms since epoch, for delivery-latency metrics. */
       committedAt: number;
     }

@@ -38,7 +38,8 @@ export interface ApiTokenRow {
   lastUsedAt: Date | null;
 }
 
-export type OperationKind = 'edit' | 'undo' | 'redo' | 'restore' | 'rename';
+/** 'layout': a fix-up the server commits itself when widgets overlap (rule LY1). */
+export type OperationKind = 'edit' | 'undo' | 'redo' | 'restore' | 'rename' | 'layout';
 export type UndoState = 'active' | 'undone' | 'redoable' | 'redone' | 'cleared';
 
 export interface OperationRow {
@@ -51,7 +52,15 @@ export interface OperationRow {
   seq: number;
   kind: OperationKind;
   undoState: UndoState | null;
+  /**
+   * undo and redo: the version of the op they revert; restore: the version restored.
+   */
   refVersion: number | null;
+  /**
+   * Rule UN2: the version of the first op of the undo step this op belongs to (its own
+   * version when it starts one); on an undo op, the step it reverted. Null: a step alone.
+   */
+  undoGroup: number | null;
   createdAt: Date;
 }
 
@@ -126,6 +135,11 @@ export interface CommitTx {
    * the top of its redo stack (rule UN1). `exclude` lists versions to skip.
    */
   stackTop(clientId: string, state: 'active' | 'redoable', exclude: number[]): Promise<OperationRow | null>;
+  /**
+   * The client's ops still on its undo stack ('active') in undo step `group` (rule UN2),
+   * newest first. `exclude` lists versions to skip.
+   */
+  undoStep(clientId: string, group: number, exclude: number[]): Promise<OperationRow[]>;
   /**
    * Records the commit (at most once). The writes of every dashboard in the transaction are
    * applied together, in one statement, when the transaction's function returns.

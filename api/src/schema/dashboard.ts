@@ -31,6 +31,25 @@ export const CollaboratorRef = builder.objectRef<CollaboratorRow>('Collaborator'
   }),
 });
 
+export const OperationKindEnum = builder.enumType('OperationKind', {
+  description: 'What made a committed op.',
+  values: {
+    EDIT: { value: 'edit', description: 'submitOperation' },
+    UNDO: { value: 'undo', description: 'undo: reverts the undo step ending at `refVersion`' },
+    REDO: { value: 'redo', description: 'redo: reverts the undo op at `refVersion`' },
+    RESTORE: { value: 'restore', description: 'restoreVersion: brings back version `refVersion`' },
+    RENAME: { value: 'rename', description: 'renameDashboard' },
+    LAYOUT: { value: 'layout', description: 'the server pushed overlapping widgets apart (rule LY1)' },
+  } as const,
+});
+
+/** The fields Operation and OperationApplied share about what made the op (UN1, UN2). */
+export interface OperationOrigin {
+  kind: OperationRow['kind'];
+  refVersion: number | null;
+  undoGroup: number | null;
+}
+
 export const OperationRef = builder.objectRef<OperationRow>('Operation').implement({
   description: 'One committed op of the linear history. `op` is null when concurrent edits absorbed it.',
   fields: (t) => ({
@@ -40,8 +59,31 @@ export const OperationRef = builder.objectRef<OperationRow>('Operation').impleme
     seq: t.exposeInt('seq'),
     author: t.field({ type: UserRef, resolve: (o, _a, ctx) => author(o.authorId, ctx) }),
     createdAt: t.field({ type: 'DateTime', resolve: (o) => o.createdAt }),
+    ...originFields(t),
   }),
 });
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer S> ? S : never;
+
+/** kind, refVersion and undoGroup, for Operation and OperationApplied. */
+export function originFields<T extends OperationOrigin>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, T>) {
+  return {
+    kind: t.field({ type: OperationKindEnum, resolve: (o: T) => o.kind }),
+    refVersion: t.int({
+      nullable: true,
+      description:
+        'UNDO and REDO: the version of the op reverted (the newest of its step); RESTORE: the version restored.',
+      resolve: (o: T) => o.refVersion,
+    }),
+    undoGroup: t.int({
+      nullable: true,
+      description:
+        'Rule UN2: the version of the first op of the undo step this op belongs to; ops sharing it undo together ' +
+        '(a typing run). On an UNDO, the step it reverted. Null: a step of its own.',
+      resolve: (o: T) => o.undoGroup,
+    }),
+  };
+}
 
 export const OperationAckRef = builder.objectRef<OperationAck>('OperationAck').implement({
   description: 'The op as committed (transformed), its version, and whether it was a resubmission.',

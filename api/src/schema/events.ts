@@ -3,7 +3,7 @@ import { checkClientId } from '../domain/validation.js';
 import type { DashboardEvent, OperationEvent } from '../services/hub.js';
 import { builder } from './builder.js';
 import { requireViewer, type GraphQLContext } from './context.js';
-import { CheckpointRef, DashboardRef } from './dashboard.js';
+import { CheckpointRef, DashboardRef, originFields } from './dashboard.js';
 import { UserRef } from './user.js';
 import { PresenceRef } from './presence.js';
 
@@ -25,6 +25,7 @@ const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').i
       },
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    ...originFields(t),
   }),
 });
 

@@ -8,13 +8,21 @@
  * history never forks. Ops are published only after their transaction committed.
  */
 import { randomUUID } from 'node:crypto';
-import { applyOp, setTitle, type DashboardDocument, type JSONOp } from '../../../core/src/index.js';
+import {
+  applyOp,
+  composeOps,
+  jsonEqual,
+  setTitle,
+  type DashboardDocument,
+  type JSONOp,
+} from '../../../core/src/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { traced } from '../tracing.js';
 import {
   applyCommitted,
   documentBefore,
   rebase,
+  textEditTarget,
   validateSubmittedOp,
   withoutCancelledPairs,
   type HistoryOp,
@@ -50,6 +58,12 @@ const RECENT_OPS = 256;
 const RECENT_OP_BYTES = 4 * 1024 * 1024;
 const RECENT_DOCS = 32;
 const RECENT_DASHBOARDS = 64;
+/**
+ * Rule UN2: a client's text edits of one widget join one undo step while each follows the
+ * one before within RUN_GAP_MS, for at most RUN_SPAN_MS from the step's first op.
+ */
+export const RUN_GAP_MS = 2_000;
+export const RUN_SPAN_MS = 20_000;
 
 /**
  * What this instance last committed to a dashboard: the newest ops and the document after
@@ -111,7 +125,7 @@ type Submission =
       bytes: number;
     }
   | { kind: 'undo' | 'redo'; clientId: string; seq: number; authorId: string }
-  | { kind: 'restore'; clientId: string; seq: number; authorId: string; target: unknown }
+  | { kind: 'restore'; clientId: string; seq: number; authorId: string; version: number; target: unknown }
   | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string };
 
 /** One dashboard's share of a commit transaction. */
@@ -288,11 +302,12 @@ export function createCollabEngine(deps: {
     await store.withDashboardLocks(
       parts.map(({ dashboardId, batch }) => ({
         dashboardId,
-        // Edits are authorized under the lock, for the whole batch in the lock's round trip:
-        // a role changed by the time the batch commits is the role that counts. Rule OP2:
+        // Every submission (edit, undo, redo, restore, rename) is authorized under the lock,
+        // for the whole batch in the lock's round trip: a role changed by the time the batch
+        // commits is the role that counts. Rule OP2:
         // what the batch resubmits is found in the same round trip.
         screen: {
-          userIds: batch.filter((p) => p.submission.kind === 'edit').map((p) => p.submission.authorId),
+          userIds: batch.map((p) => p.submission.authorId),
           keys: batch.map(({ submission: s }) => ({ clientId: s.clientId, seq: s.seq })),
         },
       })),
@@ -405,7 +420,12 @@ export function createCollabEngine(deps: {
     function commit(
       s: Submission,
       op: JSONOp | null,
-      extra: { kind: OperationRow['kind']; undoState: UndoState | null; refVersion: number | null },
+      extra: {
+        kind: OperationRow['kind'];
+        undoState: UndoState | null;
+        refVersion: number | null;
+        undoGroup: number | null;
+      },
     ) {
       const { after, inverse } = applyCommitted(head, op);
       head = after;
@@ -422,6 +442,7 @@ export function createCollabEngine(deps: {
         createdAt: now,
         ...extra,
         undoState: op === null ? null : extra.undoState,
+        undoGroup: op === null ? null : extra.undoGroup,
       };
       rows.push(row);
       sizes.push(estimatedBytes(s, op));
@@ -445,17 +466,114 @@ export function createCollabEngine(deps: {
       return tx.stackTop(clientId, state, [...stateChanges.keys()]);
     }
 
+    /** The client's newest op this batch knows (its own, then the recent cache), if any. */
+    function lastOf(clientId: string): OperationRow | undefined {
+      for (let i = rows.length - 1; i >= 0; i--) if (rows[i]!.clientId === clientId) return rows[i];
+      for (let i = history.length - 1; i >= 0; i--) if (history[i]!.clientId === clientId) return history[i];
+      return undefined;
+    }
+    function known(version: number): OperationRow | undefined {
+      return rows.find((r) => r.version === version) ?? history.find((r) => r.version === version);
+    }
+
+    /**
+     * Rule UN2: the undo step an edit committed now as `at` joins. A text edit joins its
+     * client's previous op when that is an active edit of the same widget's text, made less
+     * than RUN_GAP_MS ago, in a step begun less than RUN_SPAN_MS ago. Decided from what this
+     * instance remembers: when it does not know the previous op, the edit starts a step.
+     */
+    function undoGroupFor(clientId: string, op: JSONOp | null, at: number): number | null {
+      if (op === null) return null;
+      const target = textEditTarget(op);
+      const previous = target === null ? undefined : lastOf(clientId);
+      if (!previous || previous.kind !== 'edit' || previous.undoState !== 'active' || previous.op === null) return at;
+      if (textEditTarget(previous.op) !== target || now.getTime() - previous.createdAt.getTime() > RUN_GAP_MS) {
+        return at;
+      }
+      const group = previous.undoGroup ?? previous.version;
+      const first = group === previous.version ? previous : known(group);
+      return first && now.getTime() - first.createdAt.getTime() <= RUN_SPAN_MS ? group : at;
+    }
+
+    /**
+     * Rule OP2: whether a resubmitted `(clientId, seq)` asks for what was committed under it.
+     * An edit matches when its op, transformed from its base to the version before the
+     * committed one, is the committed op (a client that rebased its op over what it received
+     * since, as the sync engine does, resends exactly that). Anything else is a second live
+     * editor sharing the clientId (two tabs restoring one saved state), never a duplicate.
+     */
+    async function sameSubmission(s: Submission, committed: OperationRow): Promise<boolean> {
+      if (s.kind === 'rename') return committed.kind === 'rename';
+      if (s.kind !== committed.kind) return false;
+      if (s.kind === 'restore') return committed.refVersion === null || committed.refVersion === s.version;
+      if (s.kind !== 'edit') return true;
+      if (s.baseVersion >= committed.version) return false;
+      try {
+        const between = (await later(s.baseVersion)).filter((r) => r.version < committed.version);
+        return jsonEqual(rebase(s.op, between as HistoryOp[]).op, committed.op);
+      } catch {
+        return false; // it does not even transform: not the op that was committed
+      }
+    }
+
+    /**
+     * Rule UN1/UN2: reverts the client's newest undo step (every op of it still active,
+     * newest first) as one op: each op's inverse is rebased over everything after it,
+     * including the reverts already made for the newer ops of the step, and the reverts are
+     * composed. Null when the stack is empty.
+     */
+    async function undoStep(clientId: string) {
+      const top = await stackTop(clientId, 'active');
+      if (!top) return null;
+      const group = top.undoGroup;
+      const members: OperationRow[] = [top];
+      if (group !== null && group !== top.version) {
+        for (let i = rows.length - 1; i >= 0; i--) {
+          const r = rows[i]!;
+          if (r !== top && r.clientId === clientId && r.undoState === 'active' && r.undoGroup === group) {
+            members.push(r);
+          }
+        }
+        if (group <= dbVersion) {
+          const exclude = [...stateChanges.keys(), ...members.map((r) => r.version)];
+          members.push(...(await tx.undoStep(clientId, group, exclude)));
+        }
+        members.sort((a, b) => b.version - a.version);
+      }
+      const reverts: HistoryOp[] = []; // made for the newer members, as if committed after the head
+      let reverted: JSONOp | null = null;
+      for (const member of members) {
+        const history = [...((await later(member.version)) as unknown as HistoryOp[]), ...reverts];
+        const revert = rebase(member.inverse as JSONOp | null, withoutCancelledPairs(history)).op;
+        if (revert !== null) reverted = reverted === null ? revert : composeOps(reverted, revert);
+        // Only its op and what it reverts matter to the rebases of the older members.
+        reverts.push({
+          version: version + 1 + reverts.length,
+          op: revert,
+          inverse: null,
+          kind: 'undo',
+          refVersion: member.version,
+        });
+        setState(member, 'undone');
+      }
+      return { top, group, op: reverted };
+    }
+
     for (const pending of batch) {
       const s = pending.submission;
       try {
-        if (s.kind === 'edit') {
-          // AC1 first: a non-member learns nothing, not even that an old op was acked.
-          const role = roles.get(s.authorId);
-          if (!role) throw notFound();
-          if (!can(role, 'edit')) throw forbidden();
-        }
+        // AC1 first: a non-member learns nothing, not even that an old op was acked.
+        const role = roles.get(s.authorId);
+        if (!role) throw notFound();
+        if (!can(role, 'edit')) throw forbidden();
         const dup = existing(s.clientId, s.seq);
         if (dup) {
+          if (!(await sameSubmission(s, dup))) {
+            throw badInput(
+              `(clientId ${s.clientId}, seq ${s.seq}) was already used for a different ${dup.kind} at version ` +
+                `${dup.version}: a clientId belongs to one live editor (one tab, one process), and seqs never repeat`,
+            );
+          }
           outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
           continue;
         }
@@ -469,37 +587,56 @@ export function createCollabEngine(deps: {
           if (!valid.ok) throw new DomainError('BAD_OPERATION', valid.message);
           const rebased = rebase(s.op, newer as HistoryOp[]);
           conflicts += rebased.conflicts;
-          const row = commit(s, rebased.op, { kind: 'edit', undoState: 'active', refVersion: null });
+          const row = commit(s, rebased.op, {
+            kind: 'edit',
+            undoState: 'active',
+            refVersion: null,
+            undoGroup: undoGroupFor(s.clientId, rebased.op, version + 1),
+          });
           clearRedo(s.clientId, row.version);
           outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
-        } else if (s.kind === 'undo' || s.kind === 'redo') {
-          const state = s.kind === 'undo' ? 'active' : 'redoable';
-          const target = await stackTop(s.clientId, state);
+        } else if (s.kind === 'undo') {
+          const step = await undoStep(s.clientId);
+          if (!step) {
+            outcomes.push({ pending, ack: null });
+            continue;
+          }
+          const row = commit(s, step.op, {
+            kind: 'undo',
+            undoState: 'redoable',
+            refVersion: step.top.version,
+            undoGroup: step.group,
+          });
+          outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
+        } else if (s.kind === 'redo') {
+          const target = await stackTop(s.clientId, 'redoable');
           if (!target) {
             outcomes.push({ pending, ack: null });
             continue;
           }
           const history = (await later(target.version)) as unknown as HistoryOp[];
           const rebased = rebase(target.inverse as JSONOp | null, withoutCancelledPairs(history));
-          setState(target, s.kind === 'undo' ? 'undone' : 'redone');
+          setState(target, 'redone');
           const row = commit(s, rebased.op, {
-            kind: s.kind,
-            undoState: s.kind === 'undo' ? 'redoable' : 'active',
+            kind: 'redo',
+            undoState: 'active',
             refVersion: target.version,
+            undoGroup: version + 1,
           });
           outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
         } else if (s.kind === 'restore') {
           const row = commit(s, diffDocuments(head, s.target), {
             kind: 'restore',
             undoState: 'active',
-            refVersion: null,
+            refVersion: s.version,
+            undoGroup: version + 1,
           });
           clearRedo(s.clientId, row.version);
           outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
         } else if (s.kind === 'rename') {
           const op =
             (head as DashboardDocument).title === s.title ? null : setTitle(head as DashboardDocument, s.title);
-          const row = commit(s, op, { kind: 'rename', undoState: null, refVersion: null });
+          const row = commit(s, op, { kind: 'rename', undoState: null, refVersion: null, undoGroup: null });
           outcomes.push({ pending, ack: { version: row.version, op: row.op as JSONOp | null, duplicate: false } });
         }
       } catch (error) {
@@ -569,6 +706,9 @@ export function createCollabEngine(deps: {
       seq: row.seq,
       authorId: row.authorId,
       createdAt: row.createdAt.toISOString(),
+      kind: row.kind,
+      refVersion: row.refVersion,
+      undoGroup: row.undoGroup,
       committedAt,
     }));
     try {
@@ -666,6 +806,7 @@ export function createCollabEngine(deps: {
         clientId: input.clientId,
         seq: input.seq,
         authorId: actor.userId,
+        version: input.version,
         target,
       });
       await dashboards.audit(actor, 'restoreVersion', input.dashboardId, {

@@ -10,7 +10,7 @@
 import type { Role } from '../domain/permissions.js';
 import { DomainError } from '../errors.js';
 import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';
-import type { OperationRow, Store } from '../ports/store.js';
+import type { OperationKind, OperationRow, Store } from '../ports/store.js';
 
 export interface OperationEvent {
   __typename: 'OperationApplied';
@@ -20,6 +20,9 @@ export interface OperationEvent {
   seq: number;
   authorId: string;
   createdAt: Date;
+  kind: OperationKind;
+  refVersion: number | null;
+  undoGroup: number | null;
   /** Commit time (ms) when the op came live from the bus, for delivery-latency metrics. */
   committedAt?: number;
 }
@@ -102,6 +105,9 @@ const fromRow = (row: OperationRow): OperationEvent & { type: 'op' } => ({
   seq: row.seq,
   authorId: row.authorId,
   createdAt: row.createdAt,
+  kind: row.kind,
+  refVersion: row.refVersion,
+  undoGroup: row.undoGroup,
 });
 
 export function createHub(deps: {
@@ -241,6 +247,10 @@ export function createHub(deps: {
           seq: message.seq,
           authorId: message.authorId,
           createdAt: new Date(message.createdAt),
+          // Messages from instances older than these fields: an edit alone in its step.
+          kind: message.kind ?? 'edit',
+          refVersion: message.refVersion ?? null,
+          undoGroup: message.undoGroup ?? null,
           committedAt: message.committedAt,
         });
         return;

@@ -48,6 +48,7 @@ export function registerStoreContract(
       kind: 'edit',
       undoState: 'active',
       refVersion: null,
+      undoGroup: version,
       createdAt: new Date(),
       ...over,
     });
@@ -486,6 +487,36 @@ export function registerStoreContract(
         expect((await tx.stackTop('me', 'active', []))?.version).toBe(6);
         expect(await tx.stackTop('me', 'redoable', [])).toBeNull();
         expect((await tx.stackTop('other', 'redoable', []))?.version).toBe(5);
+      });
+    });
+
+    it('[UN2] undo steps: undoGroup is stored; undoStep lists the active ops of a step, newest first', async () => {
+      const user = await newUser();
+      const d = await newDashboard(user.id);
+      const mine = (version: number, over: Partial<OperationRow> = {}) =>
+        op(d.id, version, { authorId: user.id, clientId: 'me', seq: version, undoGroup: 1, ...over });
+      await store.withDashboardLock(d.id, async (tx) => {
+        tx.write(
+          writeOf(
+            [
+              mine(1),
+              mine(2),
+              op(d.id, 3, { authorId: user.id, clientId: 'other', seq: 1, undoGroup: 1 }),
+              mine(4, { undoState: 'undone' }),
+              mine(5),
+              mine(6, { undoGroup: 6 }),
+              mine(7, { undoGroup: null, kind: 'rename', undoState: null }),
+            ],
+            7,
+          ),
+        );
+      });
+      expect((await store.listOperations(d.id, 0, 10)).map((o) => o.undoGroup)).toEqual([1, 1, 1, 1, 1, 6, null]);
+      await store.withDashboardLock(d.id, async (tx) => {
+        expect((await tx.undoStep('me', 1, [])).map((o) => o.version)).toEqual([5, 2, 1]);
+        expect((await tx.undoStep('me', 1, [5])).map((o) => o.version)).toEqual([2, 1]);
+        expect((await tx.undoStep('me', 6, [])).map((o) => o.version)).toEqual([6]);
+        expect(await tx.undoStep('nobody', 1, [])).toEqual([]);
       });
     });
 
