@@ -4,7 +4,7 @@
 -- step of its own.
 ALTER TABLE operations ADD COLUMN undo_group integer;
 
--- Rule LY1: the server's own layout fix-ups (widgets pushed apart after concurrent moves).
+-- Rule LY2: the server's own layout fix-ups (widgets pushed apart after concurrent moves).
 ALTER TABLE operations DROP CONSTRAINT operations_kind_check;
 ALTER TABLE operations ADD CONSTRAINT operations_kind_check
   CHECK (kind IN ('edit', 'undo', 'redo', 'restore', 'rename', 'layout'));

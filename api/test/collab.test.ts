@@ -106,7 +106,11 @@ describe('[OP1] one linear history', () => {
     const { document } = await doc(id);
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        submit(id, addWidget(document, newWidget('metric', { id: `m${i}` })), 0, { clientId: C(`burst-${i}`), seq: 1 }),
+        // Each on a row of its own: widgets dropped on one spot would add layout fix-ups (LY2).
+        submit(id, addWidget(document, newWidget('metric', { id: `m${i}`, y: 3 * i, h: 3 })), 0, {
+          clientId: C(`burst-${i}`),
+          seq: 1,
+        }),
       ),
     );
     const versions = results.map((r) => r.data.submitOperation.version).sort((a, b) => a - b);
@@ -254,7 +258,10 @@ describe('[SUB1] catch-up then live, gap-free', () => {
     const log = subscribeEvents(client, { d: id, c: C('seam'), f: 0 });
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        submit(id, addWidget(document, newWidget('note', { id: `s${i}` })), 0, { clientId: C(`seam-${i}`), seq: 1 }),
+        submit(id, addWidget(document, newWidget('note', { id: `s${i}`, y: 3 * i, h: 3 })), 0, {
+          clientId: C(`seam-${i}`),
+          seq: 1,
+        }),
       ),
     );
     await log.until((e) => e.filter((x) => x.__typename === 'OperationApplied').length >= 30);

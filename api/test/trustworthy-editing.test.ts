@@ -6,10 +6,15 @@
  * - UN2: a typing run (a client's text edits of one widget in quick succession) is one undo
  *   step, on every instance.
  * - Undo, redo, restore and rename are authorized under the commit lock, as edits are.
+ * - LY1, LY2: concurrent moves never leave a widget hidden behind another.
  */
 import {
   addWidget,
+  applyOp,
+  composeOps,
+  findOverlaps,
   insertText,
+  moveWidget,
   newWidget,
   transformOp,
   type DashboardDocument,
@@ -155,6 +160,7 @@ describe('[OP2] one clientId is one live editor', () => {
     const r = await submit(id, insertText(before.document, 'n', 2, 'X'), before.version, C('shared'), 2);
     expect(errorCode(r)).toBe('BAD_USER_INPUT');
     expect(r.errors![0]!.message).toMatch(/already used/);
+    expect(r.errors![0]!.extensions?.reason).toBe('CLIENT_SEQ_REUSED');
     // Same op text but against another base (where it means something else) is refused too.
     const atStart = await submit(id, insertText(before.document, 'n', 0, 'b'), before.version, C('shared'), 2);
     expect(errorCode(atStart)).toBe('BAD_USER_INPUT');
@@ -279,4 +285,59 @@ describe('undo, redo, restore and rename are authorized under the commit lock', 
       expect(await doc(id)).toEqual(before);
     },
   );
+});
+
+describe('[LY1][LY2] widgets never hide one another', () => {
+  it('two people moving widgets into each other at once converge to a layout without overlaps', async () => {
+    const id = await board();
+    let { version, document } = await doc(id);
+    for (const [wid, x, y] of [
+      ['a', 0, 4],
+      ['b', 6, 4],
+      ['c', 0, 8],
+    ] as const) {
+      await ok(
+        id,
+        addWidget(document, newWidget('metric', { id: wid, x, y, w: 4, h: 3 })),
+        version,
+        C('lay'),
+        version + 10,
+      );
+      ({ version, document } = await doc(id));
+    }
+    // Both start from the same version: the owner drops A onto B, the editor drops B onto
+    // A's old place and C onto where A lands. Each op pushes aside what its author saw.
+    const ownerMove = moveWidget(document, 'a', 6, 4);
+    let editorView = applyOp(document, moveWidget(document, 'b', 0, 4));
+    const editorMove = [moveWidget(document, 'b', 0, 4), moveWidget(editorView, 'c', 6, 4)];
+    const first = await submit(id, ownerMove, version, C('lay-owner'), 1);
+    const second = await submit(
+      id,
+      composeOps(editorMove[0]!, editorMove[1]!),
+      version,
+      C('lay-editor'),
+      1,
+      editor.token,
+    );
+    expect([first.errors, second.errors]).toEqual([undefined, undefined]);
+    let after = await doc(id);
+    expect(findOverlaps(after.document)).toEqual([]);
+
+    // Both drop a widget on the same empty spot: neither saw anything to push aside there.
+    const spot = [moveWidget(after.document, 'a', 0, 20), moveWidget(after.document, 'b', 0, 20)];
+    await ok(id, spot[0]!, after.version, C('lay-owner'), 2);
+    await ok(id, spot[1]!, after.version, C('lay-editor'), 2, editor.token);
+    after = await doc(id);
+    expect(findOverlaps(after.document)).toEqual([]);
+    // The fix-up is the server's own op, committed right after, named as such in the history.
+    const last = (await history(id)).at(-1)!;
+    expect(last).toMatchObject({ kind: 'LAYOUT', clientId: 'server:layout', seq: last.version });
+    expect(after.document.widgets.a).toMatchObject({ x: 0, y: 20 }); // ranked first, stays
+    expect(after.document.widgets.b).toMatchObject({ x: 0, y: 23 }); // pushed just below
+    editorView = after.document;
+    // A third party cannot use the server's clientId.
+    expect(errorCode(await submit(id, moveWidget(editorView, 'a', 0, 0), after.version, 'server:layout', 999))).toBe(
+      'BAD_USER_INPUT',
+    );
+  });
 });

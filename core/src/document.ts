@@ -33,6 +33,8 @@ export interface MetricConfig {
   unit?: string;
   label?: string;
   delta?: number;
+  /** A fall is good news (latency, error rate): renderers colour a negative delta good. */
+  lowerIsBetter?: boolean;
 }
 
 export type ChartKind = 'line' | 'bar' | 'area';

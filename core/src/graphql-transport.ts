@@ -5,7 +5,7 @@
  */
 import type { DashboardDocument } from './document.js';
 import type { JSONOp } from './ot.js';
-import type { OperationAck, SyncTransport } from './sync-engine.js';
+import type { OperationAck, RemoteOpKind, SyncTransport } from './sync-engine.js';
 
 /** The part of a graphql-ws `Client` the transport uses. */
 export interface GraphQLSubscriber {
@@ -22,12 +22,14 @@ export interface GraphQLSubscriber {
   ): () => void;
 }
 
-/** An error the server answered with, carrying its `extensions.code` (and retryAfter). */
+/** An error the server answered with, carrying its `extensions.code` (retryAfter, reason). */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
     readonly retryAfter?: number,
+    /** `extensions.reason`, where the server tells one BAD_USER_INPUT from another. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -38,11 +40,12 @@ const ACK = 'version op duplicate';
 const SUBMIT = `mutation Submit($d: ID!, $c: ID!, $s: Int!, $b: Int!, $op: JSON!) { submitOperation(dashboardId: $d, clientId: $c, seq: $s, baseVersion: $b, op: $op) { ${ACK} } }`;
 const UNDO = `mutation Undo($d: ID!, $c: ID!, $s: Int!) { undo(dashboardId: $d, clientId: $c, seq: $s) { ${ACK} } }`;
 const REDO = `mutation Redo($d: ID!, $c: ID!, $s: Int!) { redo(dashboardId: $d, clientId: $c, seq: $s) { ${ACK} } }`;
+const RESTORE = `mutation Restore($d: ID!, $c: ID!, $s: Int!, $v: Int!) { restoreVersion(dashboardId: $d, clientId: $c, seq: $s, version: $v) { ${ACK} } }`;
 const LOAD = `query Load($d: ID!) { dashboard(id: $d) { version document } }`;
 const EVENTS = `subscription Events($d: ID!, $c: ID!, $f: Int) {
   dashboardEvents(dashboardId: $d, clientId: $c, fromVersion: $f) {
     __typename
-    ... on OperationApplied { version op clientId seq }
+    ... on OperationApplied { version op clientId seq kind undoGroup }
     ... on SyncCompleted { version }
     ... on AccessRevoked { reason }
   }
@@ -61,7 +64,14 @@ export function request<T>(client: GraphQLSubscriber, query: string, variables: 
           const first = result.errors?.[0];
           if (first) {
             const ext = first.extensions ?? {};
-            reject(new ApiError(first.message, ext.code as string | undefined, ext.retryAfter as number | undefined));
+            reject(
+              new ApiError(
+                first.message,
+                ext.code as string | undefined,
+                ext.retryAfter as number | undefined,
+                ext.reason as string | undefined,
+              ),
+            );
           } else resolve(result.data as T);
         },
         error(error) {
@@ -94,13 +104,9 @@ function describeClose(error: unknown): string {
   return e && typeof e.code === 'number' ? `socket closed (${e.code} ${e.reason ?? ''})` : String(error);
 }
 
-/** A SyncTransport for one dashboard and one clientId. */
-export function createGraphQLTransport(options: {
-  client: GraphQLSubscriber;
-  dashboardId: string;
-  clientId: string;
-}): SyncTransport {
-  const { client, dashboardId: d, clientId: c } = options;
+/** A SyncTransport for one dashboard. */
+export function createGraphQLTransport(options: { client: GraphQLSubscriber; dashboardId: string }): SyncTransport {
+  const { client, dashboardId: d } = options;
   return {
     async submit({ clientId, seq, baseVersion, op }) {
       const data = await request<{ submitOperation: OperationAck }>(client, SUBMIT, {
@@ -118,6 +124,15 @@ export function createGraphQLTransport(options: {
     async redo({ clientId, seq }) {
       return (await request<{ redo: OperationAck | null }>(client, REDO, { d, c: clientId, s: seq })).redo;
     },
+    async restore({ clientId, seq, version }) {
+      const data = await request<{ restoreVersion: OperationAck }>(client, RESTORE, {
+        d,
+        c: clientId,
+        s: seq,
+        v: version,
+      });
+      return data.restoreVersion;
+    },
     async load() {
       const data = await request<{ dashboard: { version: number; document: DashboardDocument } | null }>(client, LOAD, {
         d,
@@ -125,7 +140,7 @@ export function createGraphQLTransport(options: {
       if (!data.dashboard) throw new ApiError('Dashboard not found', 'NOT_FOUND');
       return data.dashboard;
     },
-    subscribe(fromVersion, handlers) {
+    subscribe(fromVersion, handlers, c) {
       let done = false;
       const finish = (fn: () => void) => {
         if (done) return;
@@ -150,6 +165,8 @@ export function createGraphQLTransport(options: {
                   op: event.op as JSONOp,
                   clientId: event.clientId as string,
                   seq: event.seq as number,
+                  kind: event.kind as RemoteOpKind | undefined,
+                  undoGroup: event.undoGroup as number | null | undefined,
                 });
                 break;
               case 'SyncCompleted':

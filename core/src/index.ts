@@ -55,6 +55,15 @@ export {
   textDiff,
 } from './ops.js';
 export {
+  boxesOverlap,
+  findOverlaps,
+  layoutChangesOp,
+  pushDown,
+  resolveOverlaps,
+  type GridBox,
+  type LayoutChanges,
+} from './layout.js';
+export {
   MAX_SELECTED_WIDGETS,
   transformCursor,
   transformSelection,
@@ -69,11 +78,13 @@ export {
   type TextSelection,
 } from './presence.js';
 export {
+  SEQ_REUSED,
   createSyncEngine,
   restoreSyncEngine,
   type InflightSubmission,
   type OperationAck,
   type RemoteOp,
+  type RemoteOpKind,
   type RetryOptions,
   type Submission,
   type SyncEngine,
@@ -83,6 +94,7 @@ export {
   type SyncState,
   type SyncTransport,
   type Timers,
+  type UndoStacks,
 } from './sync-engine.js';
 export { codePointLength, toCodePointOffset, toUtf16Index } from './text.js';
 export { ApiError, createGraphQLTransport, request, type GraphQLSubscriber } from './graphql-transport.js';

@@ -3,26 +3,42 @@
  * (to resolve layout indices and check its arguments, throwing on misuse) and returns an
  * ot-json1 op, or null when nothing would change.
  *
+ * The builders that place a widget (addWidget, moveWidget, resizeWidget) keep the grid
+ * free of hidden widgets: their one op also pushes down every widget the placed one now
+ * overlaps, cascading (layout.ts pushDown), so one undo takes back the move and the pushes.
+ *
  * Removals and replacements do not embed the old value (`{ r: true }`, `{ d: 5 }`): it
  * would make ops as large as what they delete (a note of 100k code points could not be
  * deleted under the 256 KB op limit) and invertOp() restores it from the document anyway.
  */
 import { insertOp, moveOp, removeOp, replaceOp, editOp } from 'ot-json1';
 import { MAX_TITLE_LENGTH, isPlainObject, validateWidget, type DashboardDocument, type Widget } from './document.js';
-import { applyTextOp, checkOp, composeOps, type JSONOp, type JSONValue, type Path, type TextOp } from './ot.js';
+import { layoutChangesOp, pushDown } from './layout.js';
+import {
+  applyOp,
+  applyTextOp,
+  checkOp,
+  composeOps,
+  type JSONOp,
+  type JSONValue,
+  type Path,
+  type TextOp,
+} from './ot.js';
 import { codePointLength, isHighSurrogate, isLowSurrogate, toUtf16Index } from './text.js';
 
 /**
- * Adds `widget` to the document and to the layout at `index` (default: the end). An id
- * already in the layout (a dangling id, rule OP5) is not inserted twice.
+ * Adds `widget` to the document and to the layout at `index` (default: the end), pushing
+ * down the widgets it overlaps. An id already in the layout (a dangling id, rule OP5) is
+ * not inserted twice.
  */
 export function addWidget(doc: DashboardDocument, widget: Widget, index = doc.layout.length): JSONOp {
   const problem = validateWidget(widget);
   if (problem) throw new TypeError(problem);
   if (Object.hasOwn(doc.widgets, widget.id)) throw new Error(`widget ${widget.id} already exists`);
   const add = insertOp(['widgets', widget.id], widget as unknown as JSONValue);
-  if (doc.layout.includes(widget.id)) return add;
-  return composeOps(add, insertOp(['layout', clamp(index, 0, doc.layout.length)], widget.id));
+  const listed = doc.layout.includes(widget.id);
+  const place = listed ? null : insertOp(['layout', clamp(index, 0, doc.layout.length)], widget.id);
+  return withPushes(doc, widget.id, composeOps(add, place));
 }
 
 /** Removes a widget from the document and from the layout. */
@@ -32,20 +48,33 @@ export function removeWidget(doc: DashboardDocument, id: string): JSONOp {
   return composeOps(removeOp(['widgets', id]), index >= 0 ? removeOp(['layout', index]) : null);
 }
 
-/** Moves a widget on the grid (x, y >= 0). */
+/**
+ * Moves a widget on the grid (x, y >= 0), pushing down the widgets it lands on. Null when
+ * the widget is already there (existing overlaps are then left to resolveOverlaps).
+ */
 export function moveWidget(doc: DashboardDocument, id: string, x: number, y: number): JSONOp {
   if (!(x >= 0 && y >= 0 && Number.isFinite(x) && Number.isFinite(y))) {
     throw new RangeError('x and y must be finite and not negative');
   }
-  return setFields(doc, id, { x, y });
+  return withPushes(doc, id, setFields(doc, id, { x, y }));
 }
 
-/** Resizes a widget (w, h > 0). */
+/**
+ * Resizes a widget (w, h > 0), its top-left corner fixed, pushing down the widgets it now
+ * covers. Null when the size is unchanged.
+ */
 export function resizeWidget(doc: DashboardDocument, id: string, w: number, h: number): JSONOp {
   if (!(w > 0 && h > 0 && Number.isFinite(w) && Number.isFinite(h))) {
     throw new RangeError('w and h must be finite and greater than 0');
   }
-  return setFields(doc, id, { w, h });
+  return withPushes(doc, id, setFields(doc, id, { w, h }));
+}
+
+/** `op` (which places widget `id`) composed with the pushes clearing the widget's overlaps. */
+function withPushes(doc: DashboardDocument, id: string, op: JSONOp): JSONOp {
+  if (op === null) return null;
+  const after = applyOp(doc, op);
+  return composeOps(op, layoutChangesOp(after, pushDown(after, id)));
 }
 
 /** Sets a widget's title (at most 200 code points). */

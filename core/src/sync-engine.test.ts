@@ -12,6 +12,7 @@ import {
 } from './ops.js';
 import { applyOp, checkOp, invertOp, transformOp, type JSONOp } from './ot.js';
 import {
+  SEQ_REUSED,
   createSyncEngine,
   restoreSyncEngine,
   type OperationAck,
@@ -92,6 +93,7 @@ class CodedError extends Error {
   constructor(
     readonly code: string,
     readonly retryAfter?: number,
+    readonly reason?: string,
   ) {
     super(code);
   }
@@ -106,6 +108,8 @@ class FakeServer {
   readonly docs: DashboardDocument[];
   readonly history: Committed[] = [];
   private acks = new Map<string, OperationAck>(); // `${clientId}:${seq}` -> original ack
+  // `${clientId}:${seq}` -> what was submitted under it (OP2: a different op there is refused)
+  private submitted = new Map<string, { kind: string; baseVersion?: number; op?: JSONOp }>();
   private undoStacks = new Map<string, number[]>(); // clientId -> versions it may undo
   private redoStacks = new Map<string, number[]>();
   private subscribers = new Set<(event: ServerEvent) => void>();
@@ -133,7 +137,21 @@ class FakeServer {
       baseVersion: input.baseVersion,
       duplicate: !!original,
     });
-    if (original) return { ...original, duplicate: true }; // OP2
+    if (original) {
+      // OP2: a duplicate only if it asks for the same thing: the op, rebased from its base
+      // to the version before the committed one, is the committed op.
+      const first = this.submitted.get(key)!;
+      let op: JSONOp = input.op;
+      if (first.kind === 'op' && input.baseVersion < original.version) {
+        for (const later of this.history.slice(input.baseVersion, original.version - 1))
+          op = transformOp(op, later.op, 'left');
+      }
+      if (first.kind !== 'op' || input.baseVersion >= original.version || !isDeepStrictEqual(op, original.op)) {
+        this.submits[this.submits.length - 1]!.duplicate = false;
+        throw new CodedError('BAD_USER_INPUT', undefined, SEQ_REUSED);
+      }
+      return { ...original, duplicate: true };
+    }
     const failure = this.failNext.shift();
     if (failure) throw failure;
     if (input.baseVersion > this.version) throw new CodedError('BAD_USER_INPUT');
@@ -149,26 +167,56 @@ class FakeServer {
     let op: JSONOp = input.op;
     for (const later of this.history.slice(input.baseVersion)) op = transformOp(op, later.op, 'left'); // OP3
     this.redoStacks.set(input.clientId, []);
-    return this.commit(input.clientId, input.seq, op, 'undo');
+    this.submitted.set(key, { kind: 'op', baseVersion: input.baseVersion, op: input.op });
+    return this.commit(input.clientId, input.seq, op, 'undo', 'EDIT');
+  }
+
+  /** restoreVersion: the whole document back as it was at `version`, undoable like an edit. */
+  restore(clientId: string, seq: number, version: number): OperationAck {
+    const key = `${clientId}:${seq}`;
+    const original = this.acks.get(key);
+    if (original) {
+      if (this.submitted.get(key)?.kind !== 'restore') throw new CodedError('BAD_USER_INPUT', undefined, SEQ_REUSED);
+      return { ...original, duplicate: true };
+    }
+    const target = this.docs[version];
+    if (!target) throw new CodedError('BAD_USER_INPUT');
+    this.redoStacks.set(clientId, []);
+    this.submitted.set(key, { kind: 'restore' });
+    const op = isDeepStrictEqual(target, this.doc) ? null : ([{ r: true, i: target }] as unknown as JSONOp);
+    return this.commit(clientId, seq, op, 'undo', 'RESTORE');
   }
 
   /** UN1: invert the client's latest op, transform it over everything after it, commit. */
   undoOrRedo(kind: 'undo' | 'redo', clientId: string, seq: number): OperationAck | null {
     const original = this.acks.get(`${clientId}:${seq}`);
-    if (original) return { ...original, duplicate: true };
+    if (original) {
+      if (this.submitted.get(`${clientId}:${seq}`)?.kind !== kind) {
+        throw new CodedError('BAD_USER_INPUT', undefined, SEQ_REUSED);
+      }
+      return { ...original, duplicate: true };
+    }
     const stack = (kind === 'undo' ? this.undoStacks : this.redoStacks).get(clientId) ?? [];
     const target = stack.pop();
     if (target === undefined) return null;
     let op = this.history[target - 1]!.inverse;
     for (const later of this.history.slice(target)) op = transformOp(op, later.op, 'left');
-    return this.commit(clientId, seq, op, kind === 'undo' ? 'redo' : 'undo');
+    this.submitted.set(`${clientId}:${seq}`, { kind });
+    return this.commit(clientId, seq, op, kind === 'undo' ? 'redo' : 'undo', kind === 'undo' ? 'UNDO' : 'REDO');
   }
 
-  private commit(clientId: string, seq: number, op: JSONOp, pushTo: 'undo' | 'redo'): OperationAck {
+  private commit(
+    clientId: string,
+    seq: number,
+    op: JSONOp,
+    pushTo: 'undo' | 'redo',
+    kind: RemoteOp['kind'],
+  ): OperationAck {
     const before = this.doc;
-    const inverse = invertOp(op, before);
-    this.docs.push(applyOp(before, op));
-    const event: Committed = { version: this.version + 1, op, clientId, seq, inverse };
+    const inverse = op === null ? null : invertOp(op, before);
+    this.docs.push(op === null ? before : applyOp(before, op));
+    const version = this.version + 1;
+    const event: Committed = { version, op, clientId, seq, inverse, kind, undoGroup: version };
     this.history.push(event);
     if (op !== null) {
       const stacks = pushTo === 'undo' ? this.undoStacks : this.redoStacks;
@@ -213,14 +261,20 @@ class FakeTransport implements SyncTransport {
   redo(input: { clientId: string; seq: number }) {
     return this.request(() => this.server.undoOrRedo('redo', input.clientId, input.seq));
   }
+  restore(input: { clientId: string; seq: number; version: number }) {
+    return this.request(() => this.server.restore(input.clientId, input.seq, input.version));
+  }
+  /** clientId of every subscribe call (the presence identity). */
+  identities: string[] = [];
   load() {
     this.loads++;
     // The engine's contract: load settles (rejects) when the connection is lost.
     return this.request(() => ({ version: this.server.version, document: this.server.doc }), false);
   }
 
-  subscribe(fromVersion: number, handlers: Parameters<SyncTransport['subscribe']>[1]): () => void {
+  subscribe(fromVersion: number, handlers: Parameters<SyncTransport['subscribe']>[1], clientId: string): () => void {
     this.subscriptions.push(fromVersion);
+    this.identities.push(clientId);
     const channel = this.network.open();
     let unsubscribe: (() => void) | undefined;
     const stream = {
@@ -475,9 +529,9 @@ describe('sync engine: remote ops [OP3]', () => {
     const { engine, transport } = client('a');
     let handlers!: Parameters<SyncTransport['subscribe']>[1];
     const subscribe = transport.subscribe.bind(transport);
-    transport.subscribe = (from, h) => {
+    transport.subscribe = (from, h, id) => {
       handlers = h;
-      return subscribe(from, h);
+      return subscribe(from, h, id);
     };
     engine.connect();
     await settle(network);
@@ -657,7 +711,7 @@ describe('sync engine: errors', () => {
     await settle(network);
 
     server.failNext = [new CodedError('FORBIDDEN')];
-    const rejected = addWidget(engine.document, newWidget('note', { id: 'n2' }));
+    const rejected = addWidget(engine.document, newWidget('note', { id: 'n2', x: 6 })); // beside n1: pushes nothing
     engine.submit(rejected); // in flight
     engine.submit(insertText(engine.document, 'n2', 0, 'needs n2')); // queued, depends on it
     engine.undo(); // a command separates queue entries
@@ -810,6 +864,7 @@ describe('sync engine: persistence', () => {
       serverDocument: sampleDoc(),
       inflight: { kind: 'op', op: expect.anything(), seq: 1 },
       pending: [{ kind: 'op', op: expect.anything() }, { kind: 'undo' }],
+      undo: { steps: [], redo: 0 },
     });
     first.engine.disconnect();
     first.transport.drop(true);
@@ -991,4 +1046,147 @@ describe('sync engine: convergence fuzz [OP1] [OP2] [OP3] [SUB1]', () => {
   it.each(seeds)('4 clients converge with the server (seed %i)', (seed) => fuzz(seed));
   // Seeds that once failed (see the regression tests under "errors").
   it.each([278165, 5449272])('regression: 4 clients converge with the server (seed %i)', (seed) => fuzz(seed));
+});
+
+describe('sync engine: one clientId is one live editor [OP2]', () => {
+  /** Two tabs that restored one saved state: same clientId, same next seq. */
+  async function twoTabs(newClientId?: () => string) {
+    const { network, server, timers, errors, client } = setup();
+    const first = client('shared');
+    first.engine.connect();
+    await settle(network);
+    const saved = first.engine.serialize();
+    let fresh = 0;
+    const second = new FakeTransport(server, network);
+    const tab2 = restoreSyncEngine(saved, {
+      transport: second,
+      timers,
+      random: () => 0,
+      onError: (event) => errors.push(event),
+      newClientId: newClientId ?? (() => `fresh-${++fresh}`),
+    });
+    tab2.connect();
+    await settle(network);
+    return { network, server, errors, tab1: first.engine, tab2, transport2: second };
+  }
+
+  it('a seq refused as reused moves the engine to a new clientId and loses nothing', async () => {
+    const { network, server, errors, tab1, tab2, transport2 } = await twoTabs();
+    tab1.submit(insertText(tab1.document, 'n1', 5, ' one'));
+    await settle(network);
+    tab2.submit(insertText(tab2.document, 'n1', 0, 'two '));
+    tab2.submit(insertText(tab2.document, 'n1', 0, '>'));
+    await settle(network);
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'BAD_USER_INPUT', willRetry: true, newClientId: 'fresh-1' }),
+    ]);
+    expect(tab2.clientId).toBe('fresh-1');
+    expect(transport2.identities.at(-1)).toBe('fresh-1'); // rejoined presence as the new identity
+    expect(server.doc.widgets.n1!.text).toBe('>two hello one');
+    expect(server.history.map((h) => [h.clientId, h.seq])).toEqual([
+      ['shared', 1],
+      ['fresh-1', 1],
+      ['fresh-1', 2],
+    ]);
+    expectConverged(server, tab1, tab2);
+    expect(tab2.serialize().clientId).toBe('fresh-1'); // what the tab persists from now on
+  });
+
+  it('without a way to make clientIds, the refused edit is reported as dropped, never left waiting', async () => {
+    const { network, server, timers, errors, client } = setup();
+    const first = client('shared');
+    first.engine.connect();
+    await settle(network);
+    const saved = first.engine.serialize();
+    const tab2 = restoreSyncEngine(saved, {
+      transport: new FakeTransport(server, network),
+      timers,
+      onError: (e) => errors.push(e),
+    });
+    tab2.connect();
+    first.engine.submit(insertText(first.engine.document, 'n1', 0, 'A'));
+    await settle(network);
+    tab2.submit(insertText(tab2.document, 'n1', 0, 'B'));
+    await settle(network, timers);
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'BAD_USER_INPUT',
+        willRetry: false,
+        dropped: expect.objectContaining({ kind: 'op' }),
+      }),
+    ]);
+    expect(tab2.pendingCount).toBe(0);
+    expectConverged(server, first.engine, tab2);
+  });
+});
+
+describe('sync engine: what the user should see', () => {
+  it('unsyncedSince: set while submissions wait, restarted by each acknowledgement, null when none wait', async () => {
+    let clock = 1_000;
+    const { network, client } = setup();
+    const { engine } = client('a', { now: () => clock });
+    engine.connect();
+    await settle(network);
+    expect(engine.unsyncedSince).toBeNull();
+    engine.submit(insertText(engine.document, 'n1', 0, 'x')); // in flight
+    expect(engine.unsyncedSince).toBe(1_000);
+    clock = 5_000;
+    engine.submit(insertText(engine.document, 'n1', 0, 'y')); // queued behind it
+    expect(engine.unsyncedSince).toBe(1_000); // still the oldest wait
+    clock = 6_000;
+    let sawProgress = false;
+    await settle(network, undefined, () => {
+      if (engine.pendingCount === 1 && engine.unsyncedSince === 6_000) sawProgress = true;
+    });
+    expect(sawProgress).toBe(true);
+    expect(engine.unsyncedSince).toBeNull();
+  });
+
+  it('canUndo and canRedo follow the server stacks (UN1)', async () => {
+    const { network, server, client } = setup();
+    const { engine } = client('a');
+    engine.connect();
+    await settle(network);
+    expect([engine.canUndo, engine.canRedo]).toEqual([false, false]);
+    engine.submit(insertText(engine.document, 'n1', 0, 'x'));
+    expect(engine.canUndo).toBe(true); // the queued edit will be a step
+    await settle(network);
+    engine.submit(insertText(engine.document, 'n1', 0, 'y'));
+    await settle(network);
+    engine.undo();
+    await settle(network);
+    expect([engine.canUndo, engine.canRedo]).toEqual([true, true]);
+    engine.undo();
+    await settle(network);
+    expect([engine.canUndo, engine.canRedo]).toEqual([false, true]);
+    expect(server.doc.widgets.n1!.text).toBe('hello');
+    engine.redo();
+    await settle(network);
+    expect([engine.canUndo, engine.canRedo]).toEqual([true, true]);
+    engine.submit(insertText(engine.document, 'n1', 0, 'z')); // a new edit empties the redo stack
+    await settle(network);
+    expect([engine.canUndo, engine.canRedo]).toEqual([true, false]);
+    // Kept across a reload.
+    const restored = restoreSyncEngine(engine.serialize(), { transport: new FakeTransport(server, network) });
+    expect([restored.canUndo, restored.canRedo]).toEqual([true, false]);
+  });
+
+  it('restore goes through the engine as its own clientId and is undoable (UN1)', async () => {
+    const { network, server, client } = setup();
+    const { engine } = client('a');
+    engine.connect();
+    await settle(network);
+    engine.submit(insertText(engine.document, 'n1', 5, ' world'));
+    await settle(network);
+    engine.restore(0);
+    expect(engine.pendingCount).toBe(1); // not optimistic: it arrives from the stream
+    await settle(network);
+    expect(server.history.at(-1)).toMatchObject({ clientId: 'a', seq: 2, kind: 'RESTORE' });
+    expect(engine.document.widgets.n1!.text).toBe('hello');
+    engine.undo();
+    await settle(network);
+    expect(engine.document.widgets.n1!.text).toBe('hello world');
+    expectConverged(server, engine);
+    expect(() => engine.restore(-1)).toThrow();
+  });
 });

@@ -15,6 +15,15 @@ import { validateDocument, type DashboardDocument } from './document.js';
 import { applyOp, checkOp, composeOps, transformOp, type JSONOp } from './ot.js';
 import { transformThrough, type PresencePosition } from './presence.js';
 
+/**
+ * `extensions.reason` of the BAD_USER_INPUT a server answers when a (clientId, seq) was
+ * already used for a different op (rule OP2: two live editors sharing one clientId).
+ */
+export const SEQ_REUSED = 'CLIENT_SEQ_REUSED';
+
+/** What made a committed op (OperationKind). */
+export type RemoteOpKind = 'EDIT' | 'UNDO' | 'REDO' | 'RESTORE' | 'RENAME' | 'LAYOUT';
+
 /** One committed op as the event stream delivers it (OperationApplied). */
 export interface RemoteOp {
   version: number;
@@ -22,6 +31,10 @@ export interface RemoteOp {
   op: JSONOp;
   clientId: string;
   seq: number;
+  /** When the transport asks for it: lets the engine tell whether undo and redo can act. */
+  kind?: RemoteOpKind;
+  /** The first version of the op's undo step (rule UN2). */
+  undoGroup?: number | null;
 }
 
 /** What submitOperation, undo and redo answer (OperationAck). */
@@ -44,10 +57,13 @@ export interface SyncTransport {
   undo(input: { clientId: string; seq: number }): Promise<OperationAck | null>;
   /** Sends redo (rule UN1). Resolves null when there is nothing to redo. */
   redo(input: { clientId: string; seq: number }): Promise<OperationAck | null>;
+  /** Sends restoreVersion (rule UN1: it is undoable like an edit of this clientId). */
+  restore(input: { clientId: string; seq: number; version: number }): Promise<OperationAck>;
   /**
    * Opens dashboardEvents from `fromVersion` (rule SUB1: the ops after it in order, then
-   * synced, then live ops). Returns an unsubscribe function. Losing access (AccessRevoked)
-   * should surface as `error` with code NOT_FOUND or FORBIDDEN.
+   * synced, then live ops), joining presence as `clientId` (rule PR1). Returns an
+   * unsubscribe function. Losing access (AccessRevoked) should surface as `error` with code
+   * NOT_FOUND or FORBIDDEN.
    */
   subscribe(
     fromVersion: number,
@@ -57,6 +73,7 @@ export interface SyncTransport {
       error(error: unknown): void;
       closed(): void;
     },
+    clientId: string,
   ): () => void;
   /**
    * Fetches the current snapshot (used to reset after a rejected op). Must settle: reject
@@ -66,8 +83,9 @@ export interface SyncTransport {
   load(): Promise<{ version: number; document: DashboardDocument }>;
 }
 
-/** A queued submission: an op (applied locally at once) or an undo/redo (not optimistic). */
-export type Submission = { kind: 'op'; op: JSONOp } | { kind: 'undo' } | { kind: 'redo' };
+/** A queued submission: an op (applied locally at once) or an undo/redo/restore (not optimistic). */
+export type Submission =
+  { kind: 'op'; op: JSONOp } | { kind: 'undo' } | { kind: 'redo' } | { kind: 'restore'; version: number };
 /** The submission on the wire, with the seq that identifies it (rule OP2). */
 export type InflightSubmission = Submission & { seq: number };
 
@@ -85,6 +103,14 @@ export interface SyncEngineState {
   serverDocument: DashboardDocument;
   inflight: InflightSubmission | null;
   pending: Submission[];
+  /** The client's undo steps and redoable undos as far as this engine saw them (rule UN2). */
+  undo?: UndoStacks;
+}
+
+/** Undo steps (their undoGroup, oldest first) and the number of undos redo can take back. */
+export interface UndoStacks {
+  steps: number[];
+  redo: number;
 }
 
 export interface SyncErrorEvent {
@@ -95,6 +121,11 @@ export interface SyncErrorEvent {
   willRetry: boolean;
   /** Local work that was discarded because of this error. */
   dropped?: Submission;
+  /**
+   * Set when the server refused a seq as already used by another editor with this clientId
+   * (rule OP2) and the engine took this new clientId, keeping every unacknowledged edit.
+   */
+  newClientId?: string;
 }
 
 export interface RetryOptions {
@@ -121,6 +152,16 @@ export interface SyncEngineOptions {
   pending?: Submission[];
   retry?: RetryOptions;
   timers?: Timers;
+  /** Milliseconds now (default Date.now), for `unsyncedSince`. */
+  now?: () => number;
+  /**
+   * Makes a fresh clientId. Given, a seq refused as reused (rule OP2: another live editor
+   * shares this clientId) moves the engine to a new identity and resends its work there;
+   * without it, the refused submission is dropped and reported.
+   */
+  newClientId?: () => string;
+  /** Restored undo bookkeeping (SyncEngineState.undo). */
+  undo?: UndoStacks;
   /** Jitter source in [0, 1) (default Math.random). */
   random?: () => number;
   /** Called after every change, like a listener passed to `subscribe`. */
@@ -129,6 +170,7 @@ export interface SyncEngineOptions {
 }
 
 export interface SyncEngine {
+  /** Changes only when the server found another live editor using it (see `newClientId`). */
   readonly clientId: string;
   /** The local view: server document with the unacknowledged local ops applied. */
   readonly document: DashboardDocument;
@@ -137,6 +179,15 @@ export interface SyncEngine {
   readonly state: SyncState;
   /** Unacknowledged submissions (in flight plus queued). */
   readonly pendingCount: number;
+  /**
+   * Since when (ms) submissions have waited without any being acknowledged; null when none
+   * wait. Connected and long ago means something is wrong: show it.
+   */
+  readonly unsyncedSince: number | null;
+  /** Whether undo has something to take back (as far as this engine knows: rule UN2 steps). */
+  readonly canUndo: boolean;
+  /** Whether redo has an undo to take back. */
+  readonly canRedo: boolean;
   /**
    * Applies `op` locally at once and queues it; consecutive queued ops are composed into
    * one submission. Throws (changing nothing) when the op is malformed, does not apply to
@@ -147,6 +198,8 @@ export interface SyncEngine {
   undo(): void;
   /** Queues a server-side redo. */
   redo(): void;
+  /** Queues a restore of `version` under this clientId (undoable; rule UN1). */
+  restore(version: number): void;
   connect(): void;
   disconnect(): void;
   /**
@@ -200,8 +253,10 @@ const defaultTimers: Timers = {
  * `connect()`.
  */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
-  const { transport, clientId } = options;
+  const { transport } = options;
+  let clientId = options.clientId;
   const timers = options.timers ?? defaultTimers;
+  const now = options.now ?? Date.now;
   const { baseMs = 250, maxMs = 30_000 } = options.retry ?? {};
   const random = options.random ?? Math.random;
   const listeners = new Set<() => void>();
@@ -217,6 +272,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     serverDoc,
   );
   let recent: { version: number; op: JSONOp }[] = []; // contiguous, ending at `version`
+  let unsyncedSince: number | null = inflight || pending.length > 0 ? now() : null;
+  const undoSteps = [...(options.undo?.steps ?? [])]; // undoGroup of each step, oldest first
+  let redoable = options.undo?.redo ?? 0;
 
   let state: SyncState = 'offline';
   let wanted = false; // connect() called and not disconnect()ed since
@@ -229,7 +287,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   let submitFailures = 0;
   let submitTimer: unknown;
 
-  const emit = (): void => listeners.forEach((listener) => listener());
+  const emit = (): void => {
+    if (!inflight && pending.length === 0) unsyncedSince = null;
+    listeners.forEach((listener) => listener());
+  };
+  const queued = (): void => {
+    unsyncedSince ??= now();
+  };
   const report = (event: SyncErrorEvent): void => options.onError?.(event);
   const backoff = (attempt: number): number => Math.min(maxMs, baseMs * 2 ** attempt) * (0.5 + random() / 2);
 
@@ -239,12 +303,16 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const live = (): boolean => generation === streamGeneration;
     state = 'connecting';
     try {
-      const unsubscribe = transport.subscribe(version, {
-        op: (event) => live() && onRemote(event),
-        synced: (at) => live() && onSynced(at),
-        error: (error) => live() && streamDown(error),
-        closed: () => live() && streamDown(undefined),
-      });
+      const unsubscribe = transport.subscribe(
+        version,
+        {
+          op: (event) => live() && onRemote(event),
+          synced: (at) => live() && onSynced(at),
+          error: (error) => live() && streamDown(error),
+          closed: () => live() && streamDown(undefined),
+        },
+        clientId,
+      );
       if (live()) stream = unsubscribe;
       else unsubscribe(); // a handler already replaced this stream
     } catch (error) {
@@ -308,12 +376,31 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     version = event.version;
     recent.push({ version, op: event.op });
     if (recent.length > PRESENCE_HISTORY) recent.shift();
+    if (event.clientId === clientId) noteOwn(event);
     if (mine) {
       inflight = null;
       submitFailures = 0;
+      unsyncedSince = now(); // progress: whatever still waits, waits from now
       flush();
     }
     emit();
+  }
+
+  /** Undo bookkeeping from this client's own committed ops (rules UN1, UN2). */
+  function noteOwn(event: RemoteOp): void {
+    const kind = event.kind ?? 'EDIT';
+    const step = event.undoGroup ?? event.version;
+    if (kind === 'EDIT' || kind === 'RESTORE') {
+      if (event.op !== null && undoSteps[undoSteps.length - 1] !== step) undoSteps.push(step);
+      redoable = 0;
+    } else if (kind === 'UNDO') {
+      undoSteps.pop();
+      if (event.op !== null) redoable++; // an absorbed undo enters no redo stack
+    } else if (kind === 'REDO') {
+      redoable = Math.max(0, redoable - 1);
+      if (event.op !== null) undoSteps.push(step);
+    }
+    if (undoSteps.length > 1000) undoSteps.splice(0, undoSteps.length - 1000);
   }
 
   // Computes everything before assigning anything, so a throw leaves the state intact.
@@ -371,12 +458,17 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     attempt(() =>
       sent.kind === 'op'
         ? transport.submit({ clientId, seq: sent.seq, baseVersion: version, op: sent.op })
-        : transport[sent.kind]({ clientId, seq: sent.seq }),
+        : sent.kind === 'restore'
+          ? transport.restore({ clientId, seq: sent.seq, version: sent.version })
+          : transport[sent.kind]({ clientId, seq: sent.seq }),
     ).then(
       (ack) => {
         // The stream acknowledges committed submissions; only "nothing to undo" ends here.
         if (ack === null && current()) {
+          if (sent.kind === 'undo') undoSteps.length = 0;
+          if (sent.kind === 'redo') redoable = 0;
           inflight = null;
+          unsyncedSince = now();
           flush();
           emit();
         }
@@ -387,6 +479,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
   function submitFailed(sent: InflightSubmission, error: unknown): void {
     const code = errorCode(error);
+    if (code === 'BAD_USER_INPUT' && errorReason(error) === SEQ_REUSED && options.newClientId) {
+      return reidentify(sent, error);
+    }
     if (code === undefined || !REJECTED.has(code)) {
       report({ error, code, willRetry: true });
       const delay = Math.max(backoff(submitFailures++), retryAfterMs(error));
@@ -402,6 +497,26 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     report({ error, code, willRetry: false, dropped: sent });
     if (sent.kind === 'op') reset();
     else flush();
+    emit();
+  }
+
+  /**
+   * Another live editor uses this clientId (rule OP2): nothing of ours was committed under
+   * the refused seq. Take a fresh identity, put the submission back at the head of the queue
+   * (it is still relative to the server document) and rejoin as the new identity; synced
+   * then sends it. Nothing is lost, and the report says what happened.
+   */
+  function reidentify(sent: InflightSubmission, error: unknown): void {
+    const fresh = options.newClientId!();
+    clientId = fresh;
+    nextSeq = 1;
+    inflight = null;
+    const { seq: _seq, ...submission } = sent;
+    pending.unshift(submission as Submission);
+    undoSteps.length = 0; // the new identity's stacks are empty on the server
+    redoable = 0;
+    report({ error, code: 'BAD_USER_INPUT', willRetry: true, newClientId: fresh });
+    if (state === 'connected') open();
     emit();
   }
 
@@ -456,8 +571,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     });
   }
 
+  const queuedCount = (kind: Submission['kind']): number =>
+    pending.filter((entry) => entry.kind === kind).length + (inflight?.kind === kind ? 1 : 0);
+
   return {
-    clientId,
+    get clientId() {
+      return clientId;
+    },
     get document() {
       return document;
     },
@@ -469,6 +589,16 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     },
     get pendingCount() {
       return pending.length + (inflight ? 1 : 0);
+    },
+    get unsyncedSince() {
+      return unsyncedSince;
+    },
+    get canUndo() {
+      const unsent = queuedCount('op') + queuedCount('restore'); // each becomes a step
+      return undoSteps.length + unsent + queuedCount('redo') > queuedCount('undo');
+    },
+    get canRedo() {
+      return queuedCount('op') + queuedCount('restore') === 0 && redoable + queuedCount('undo') > queuedCount('redo');
     },
 
     submit(op) {
@@ -486,16 +616,26 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       } else {
         pending.push({ kind: 'op', op });
       }
+      queued();
       flush();
       emit();
     },
     undo() {
       pending.push({ kind: 'undo' });
+      queued();
       flush();
       emit();
     },
     redo() {
       pending.push({ kind: 'redo' });
+      queued();
+      flush();
+      emit();
+    },
+    restore(at) {
+      if (!Number.isSafeInteger(at) || at < 0) throw new TypeError('version must be a non-negative integer');
+      pending.push({ kind: 'restore', version: at });
+      queued();
       flush();
       emit();
     },
@@ -524,6 +664,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         serverDocument: serverDoc,
         inflight: inflight && { ...inflight },
         pending: pending.map((entry) => ({ ...entry })),
+        undo: { steps: [...undoSteps], redo: redoable },
       };
     },
     subscribe(listener) {
@@ -543,7 +684,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 /** Recreates an engine from `SyncEngine.serialize()` output, e.g. after a page reload. */
 export function restoreSyncEngine(
   saved: SyncEngineState,
-  options: Omit<SyncEngineOptions, 'clientId' | 'initial' | 'nextSeq' | 'inflight' | 'pending'>,
+  options: Omit<SyncEngineOptions, 'clientId' | 'initial' | 'nextSeq' | 'inflight' | 'pending' | 'undo'>,
 ): SyncEngine {
   return createSyncEngine({
     ...options,
@@ -552,6 +693,7 @@ export function restoreSyncEngine(
     nextSeq: saved.nextSeq,
     inflight: saved.inflight,
     pending: saved.pending,
+    undo: saved.undo,
   });
 }
 
@@ -563,6 +705,11 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+function errorReason(error: unknown): string | undefined {
+  const reason = (error as { reason?: unknown } | null | undefined)?.reason;
+  return typeof reason === 'string' ? reason : undefined;
 }
 
 function retryAfterMs(error: unknown): number {

@@ -1,10 +1,13 @@
-import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import {
   moveWidget,
   normalizeLayout,
+  pushDown,
+  removeWidget,
   resizeWidget,
   type DashboardDocument,
   type JSONOp,
+  type LayoutChanges,
   type Widget,
 } from '../../core/src/index.js';
 import type { CollabSession, Presence } from './collab-session.js';
@@ -20,6 +23,23 @@ interface Drag {
   startY: number;
   from: { x: number; y: number; w: number; h: number };
   to: { x: number; y: number; w: number; h: number };
+}
+
+const KEY_SHORTCUTS = [
+  ...['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight'].flatMap((key) => [key, `Shift+${key}`]),
+  'Delete',
+].join(' ');
+
+/**
+ * Where the widgets the dragged one lands on would be pushed if it were dropped now
+ * (widget id -> y): the same pushDown the move or resize op will carry (rule LY1).
+ */
+function previewPushes(doc: DashboardDocument, drag: Drag | null): LayoutChanges | null {
+  if (!drag || !Object.hasOwn(doc.widgets, drag.id)) return null;
+  const { from, to } = drag;
+  if (to.x === from.x && to.y === from.y && to.w === from.w && to.h === from.h) return null;
+  const widgets = { ...doc.widgets, [drag.id]: { ...doc.widgets[drag.id]!, ...to } };
+  return pushDown({ ...doc, widgets }, drag.id);
 }
 
 function useWidth(ref: React.RefObject<HTMLElement | null>): number {
@@ -48,9 +68,24 @@ export function Canvas(props: {
   const width = useWidth(ref);
   const col = Math.max(40, width / COLS);
   const [drag, setDrag] = useState<Drag | null>(null);
+  const pushed = useMemo(() => previewPushes(doc, drag), [doc, drag]);
   const ids = normalizeLayout(doc);
   const presence = collab ? [...collab.presence.values()] : [];
-  const bottom = Math.max(8, ...ids.map((id) => doc.widgets[id]!.y + doc.widgets[id]!.h)) + 3;
+  // Where each widget is drawn: the dragged one under the pointer, the ones it would push
+  // where the drop will put them, the rest where the document has them.
+  const boxOf = (widget: Widget) => {
+    if (drag?.id === widget.id) return drag.to;
+    const y = pushed?.get(widget.id);
+    return y === undefined ? widget : { ...widget, y };
+  };
+  const bottom =
+    Math.max(
+      8,
+      ...ids.map((id) => {
+        const box = boxOf(doc.widgets[id]!);
+        return box.y + box.h;
+      }),
+    ) + 3;
 
   const toGrid = (event: { clientX: number; clientY: number }) => {
     const rect = ref.current!.getBoundingClientRect();
@@ -95,8 +130,14 @@ export function Canvas(props: {
     props.onSelect(widget.id);
   };
 
+  // Keys act on the focused widget frame itself, never on a field or note inside it.
   const onKeyDown = (widget: Widget) => (event: React.KeyboardEvent) => {
     if (readOnly || event.target !== event.currentTarget) return;
+    if (event.key === 'Delete') {
+      event.preventDefault();
+      removeFocused(widget.id);
+      return;
+    }
     const step: Record<string, [number, number]> = {
       ArrowLeft: [-1, 0],
       ArrowRight: [1, 0],
@@ -115,6 +156,19 @@ export function Canvas(props: {
       const y = Math.max(0, widget.y + delta[1]);
       props.onSubmit(moveWidget(doc, widget.id, x, y));
     }
+  };
+
+  // The same op as the settings panel's remove button; focus moves on to a neighbour so
+  // keyboard users are not dropped at the top of the page.
+  const removeFocused = (id: string) => {
+    const at = ids.indexOf(id);
+    const next = ids[at + 1] ?? ids[at - 1];
+    props.onSubmit(removeWidget(doc, id));
+    if (props.selected === id) props.onSelect(null);
+    if (next === undefined) return;
+    requestAnimationFrame(() =>
+      ref.current?.querySelector<HTMLElement>(`[data-widget-id="${CSS.escape(next)}"]`)?.focus(),
+    );
   };
 
   return (
@@ -139,7 +193,7 @@ export function Canvas(props: {
         )}
         {ids.map((id) => {
           const widget = doc.widgets[id]!;
-          const box = drag?.id === id ? drag.to : widget;
+          const box = boxOf(widget);
           const selectors = presence.filter((p) => Array.isArray(p.selection) && p.selection.includes(id));
           const typing = presence.filter((p) => {
             const cursor = collab?.place(p.cursor as { widgetId: string; offset: number } | null, p.version);
@@ -149,7 +203,7 @@ export function Canvas(props: {
           return (
             <div
               key={id}
-              className={`widget widget-${widget.type} ${props.selected === id ? 'selected' : ''} ${drag?.id === id ? 'dragging' : ''}`}
+              className={`widget widget-${widget.type} ${props.selected === id ? 'selected' : ''} ${drag?.id === id ? 'dragging' : ''} ${pushed?.has(id) ? 'pushed' : ''}`}
               style={{
                 left: box.x * col,
                 top: box.y * ROW_HEIGHT,
@@ -165,6 +219,7 @@ export function Canvas(props: {
               data-selected-by={selectors.map((p) => p.user.name).join(',')}
               tabIndex={0}
               aria-label={`${widget.type} ${widget.title}`}
+              aria-keyshortcuts={readOnly ? undefined : KEY_SHORTCUTS}
               onKeyDown={onKeyDown(widget)}
               onPointerDown={() => props.selected !== id && props.onSelect(id)}
             >

@@ -1,6 +1,7 @@
 /**
  * One open dashboard: the core sync engine over the shared socket, persisted in
- * localStorage after every change (clientId + serialize()), plus the presence of others.
+ * localStorage after every change (clientId + serialize()) in the slot this tab claimed
+ * (engine-slots.ts: one clientId is one live editor), plus the presence of others.
  *
  * Presence and the other non-op events travel on the engine's own dashboardEvents stream:
  * the socket handed to the transport swaps the transport's subscription for the generated
@@ -26,7 +27,6 @@ import {
 import {
   DashboardEventsDocument,
   PresenceDocument,
-  RestoreVersionDocument,
   UpdatePresenceDocument,
   type DashboardEventsSubscription,
   type PresenceFieldsFragment,
@@ -34,6 +34,7 @@ import {
 import type { Connection } from './connection.js';
 import { throttle } from './throttle.js';
 import { errorMessage } from './errors.js';
+import { claimOrphanSlots, type EngineSlot } from './engine-slots.js';
 
 export type Presence = Omit<PresenceFieldsFragment, ' $fragmentName'>;
 export type ConnectionStatus = 'connected' | 'reconnecting' | 'offline';
@@ -49,6 +50,7 @@ export interface LocalPresence {
 
 export interface CollabSession {
   readonly engine: SyncEngine;
+  /** This tab's identity (it changes only if the server finds another editor using it). */
   readonly clientId: string;
   readonly status: ConnectionStatus;
   /** clientId -> presence of everyone else. */
@@ -67,15 +69,10 @@ export interface CollabSession {
   setTextPresence(cursor: TextCursor | null, selection: TextSelection | null): void;
   /** A remote position placed on the local document (null when it cannot be). */
   place<T extends PresencePosition>(position: T | null, version: number): T | null;
-  restore(version: number): Promise<void>;
+  /** Restores `version` as this tab's own undoable change (rule UN1). */
+  restore(version: number): void;
   onEvent(listener: (event: DashboardEvent) => void): () => void;
   close(): void;
-}
-
-const RESTORE_PREFIX = 'r-';
-
-export function engineStorageKey(userId: string, dashboardId: string): string {
-  return `collab.engine.${userId}.${dashboardId}`;
 }
 
 export function newClientId(prefix = 'c-'): string {
@@ -87,13 +84,19 @@ export function openCollabSession(options: {
   dashboardId: string;
   userId: string;
   initial: { version: number; document: DashboardDocument };
+  /**
+   * Where this tab keeps its state (claimEngineSlot); the session releases it on close.
+   * Without one (viewers), nothing is kept.
+   */
+  slot?: EngineSlot;
   /** Viewers never persist or submit. */
   readOnly?: boolean;
   onError?: (message: string) => void;
 }): CollabSession {
   const { connection, dashboardId, userId, initial } = options;
+  const slot = options.slot ?? { key: null, release: () => {} };
   const ws: WsClient = connection.ws;
-  const key = engineStorageKey(userId, dashboardId);
+  const key = options.readOnly ? null : slot.key;
   const listeners = new Set<() => void>();
   const eventListeners = new Set<(event: DashboardEvent) => void>();
   const presence = new Map<string, Presence>();
@@ -132,34 +135,41 @@ export function openCollabSession(options: {
     },
   };
 
-  const saved = options.readOnly ? null : loadSaved(key);
+  const saved = key ? loadSaved(key) : null;
   const onError = (event: SyncErrorEvent) => {
     if (event.code === 'NOT_FOUND' || (event.code === 'FORBIDDEN' && !event.willRetry && !event.dropped)) {
       fatal = errorMessage(event.error);
       emit();
       return;
     }
+    if (event.newClientId) {
+      // Another editor was using this tab's identity; the engine moved to a new one and
+      // resends everything: worth knowing, nothing lost.
+      options.onError?.('This tab shared its identity with another editor; it took a new one and resent its edits.');
+      return;
+    }
     if (!event.willRetry) options.onError?.(errorMessage(event.error));
   };
+  const transport = createGraphQLTransport({ client: tapped, dashboardId });
   let engine: SyncEngine | null = null;
   if (saved) {
     try {
-      const transport = createGraphQLTransport({ client: tapped, dashboardId, clientId: saved.clientId });
-      engine = restoreSyncEngine(saved, { transport, onError });
+      engine = restoreSyncEngine(saved, { transport, onError, newClientId: () => newClientId() });
     } catch {
       engine = null; // an unusable saved state: start over from the server
     }
   }
-  if (!engine) {
-    const clientId = newClientId();
-    const transport = createGraphQLTransport({ client: tapped, dashboardId, clientId });
-    engine = createSyncEngine({ transport, clientId, initial, onError });
-  }
+  engine ??= createSyncEngine({
+    transport,
+    clientId: newClientId(),
+    initial,
+    onError,
+    newClientId: () => newClientId(),
+  });
   const theEngine = engine;
-  const clientId = theEngine.clientId;
 
   const persist = () => {
-    if (options.readOnly) return;
+    if (!key) return;
     try {
       localStorage.setItem(key, JSON.stringify(theEngine.serialize()));
     } catch {
@@ -167,12 +177,20 @@ export function openCollabSession(options: {
     }
   };
   persist();
+  // Nothing kept for this tab (no slot): a reload would drop unsent edits, so ask first.
+  const beforeUnload = (event: BeforeUnloadEvent) => {
+    if (key || options.readOnly || theEngine.pendingCount === 0) return;
+    event.preventDefault();
+    event.returnValue = '';
+  };
+  window.addEventListener('beforeunload', beforeUnload);
+  const orphans = options.readOnly ? [] : adoptOrphans();
 
   function handleEvent(event: DashboardEvent): void {
     switch (event.__typename) {
       case 'PresenceUpdated': {
         const p = event.presence as unknown as Presence;
-        if (p.clientId !== clientId) presence.set(p.clientId, p);
+        if (p.clientId !== theEngine.clientId) presence.set(p.clientId, p);
         break;
       }
       case 'PresenceLeft':
@@ -192,7 +210,9 @@ export function openCollabSession(options: {
         id: dashboardId,
       });
       presence.clear();
-      for (const p of data.dashboard?.presence ?? []) if (p.clientId !== clientId) presence.set(p.clientId, p);
+      for (const p of data.dashboard?.presence ?? []) {
+        if (p.clientId !== theEngine.clientId) presence.set(p.clientId, p);
+      }
       emit();
       sendPresence();
     } catch {
@@ -204,7 +224,7 @@ export function openCollabSession(options: {
     if (closed || theEngine.state !== 'connected') return;
     request(ws, print(UpdatePresenceDocument), {
       dashboardId,
-      clientId,
+      clientId: theEngine.clientId,
       cursor: local.cursor,
       selection: local.textSelection ?? local.selection,
       baseVersion: theEngine.version,
@@ -226,9 +246,64 @@ export function openCollabSession(options: {
   window.addEventListener('online', goOnline);
   if (navigator.onLine) theEngine.connect();
 
+  /**
+   * Saved states of this dashboard that no tab holds but that still keep unsent edits (a
+   * tab closed while offline): each is sent by an engine of its own, under its own
+   * clientId, then forgotten. Without this, such edits would wait for a second tab forever.
+   */
+  function adoptOrphans(): Array<() => void> {
+    const stops: Array<() => void> = [];
+    const hasWork = (other: string) => {
+      if (other === key) return false;
+      const state = loadSaved(other);
+      return state !== null && (state.inflight !== null || state.pending.length > 0);
+    };
+    void claimOrphanSlots(userId, dashboardId, hasWork).then((slots) => {
+      for (const orphan of slots) {
+        const state = closed ? null : loadSaved(orphan.key!);
+        if (!state) {
+          orphan.release();
+          continue;
+        }
+        let flusher: SyncEngine;
+        try {
+          flusher = restoreSyncEngine(state, {
+            transport: createGraphQLTransport({ client: ws, dashboardId }),
+            newClientId: () => newClientId(),
+            onError: (event) => {
+              if (!event.willRetry && event.dropped) options.onError?.(errorMessage(event.error));
+            },
+          });
+        } catch {
+          localStorage.removeItem(orphan.key!); // it no longer applies to anything
+          orphan.release();
+          continue;
+        }
+        const stop = () => {
+          unsubscribe();
+          flusher.disconnect();
+          orphan.release();
+        };
+        const unsubscribe = flusher.subscribe(() => {
+          if (flusher.pendingCount > 0) {
+            localStorage.setItem(orphan.key!, JSON.stringify(flusher.serialize()));
+            return;
+          }
+          localStorage.removeItem(orphan.key!); // everything it kept is on the server now
+          stop();
+        });
+        stops.push(stop);
+        flusher.connect();
+      }
+    });
+    return stops;
+  }
+
   return {
     engine: theEngine,
-    clientId,
+    get clientId() {
+      return theEngine.clientId;
+    },
     get status(): ConnectionStatus {
       if (!navigator.onLine || theEngine.state === 'offline') return 'offline';
       if (theEngine.state === 'connected' && connection.socketState === 'open') return 'connected';
@@ -261,14 +336,8 @@ export function openCollabSession(options: {
     place(position, version) {
       return theEngine.transformPresence(position, version);
     },
-    async restore(version) {
-      // The engine keeps its seq counter private, so a restore gets its own clientId (seq 1).
-      await request(ws, print(RestoreVersionDocument), {
-        dashboardId,
-        version,
-        clientId: newClientId(RESTORE_PREFIX),
-        seq: 1,
-      });
+    restore(version) {
+      theEngine.restore(version);
     },
     onEvent(listener) {
       eventListeners.add(listener);
@@ -279,10 +348,13 @@ export function openCollabSession(options: {
       sendPresence.cancel();
       window.removeEventListener('offline', goOffline);
       window.removeEventListener('online', goOnline);
+      window.removeEventListener('beforeunload', beforeUnload);
       unsubscribeEngine();
       unsubscribeSocket();
       theEngine.disconnect();
       persist();
+      orphans.forEach((stop) => stop());
+      slot.release();
     },
   };
 }

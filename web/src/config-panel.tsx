@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   removeWidget,
   renameWidget,
@@ -10,6 +10,42 @@ import {
 } from '../../core/src/index.js';
 import { TitleInput } from './title-input.js';
 import { labelOf } from './canvas.js';
+import { formatCsvRow, formatTableRows, parseTableColumns, parseTableRows } from './csv.js';
+
+const NOT_TYPED_INTO = ['checkbox', 'radio', 'button', 'submit', 'reset', 'range', 'color', 'file', 'image'];
+
+/** Fields that handle Escape themselves (a title field reverts its draft, a note keeps it). */
+function isEditable(target: EventTarget | null): boolean {
+  if (target instanceof HTMLInputElement) return !NOT_TYPED_INTO.includes(target.type);
+  if (!(target instanceof HTMLElement)) return false;
+  return target.isContentEditable || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT';
+}
+
+/**
+ * Escape closes the panel wherever focus is (the widget frame, the panel's buttons, the
+ * page), except in a text field or a note, which keep Escape for themselves, and while a
+ * modal dialog is open, which closes first. Focus goes back to the widget's frame.
+ */
+function useEscapeToClose(widgetId: string, onClose: () => void): void {
+  const close = useRef(onClose);
+  useEffect(() => {
+    close.current = onClose;
+  });
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape' || event.defaultPrevented || isEditable(event.target)) return;
+      if (document.querySelector('[role=dialog][aria-modal=true]')) return;
+      event.preventDefault();
+      const frame = document.querySelector<HTMLElement>(
+        `[data-testid=canvas] [data-widget-id="${CSS.escape(widgetId)}"]`,
+      );
+      close.current();
+      frame?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [widgetId]);
+}
 
 /** The side panel configuring the selected widget; each field commits one op. */
 export function ConfigPanel(props: {
@@ -20,11 +56,18 @@ export function ConfigPanel(props: {
 }) {
   const { widget, doc, onSubmit } = props;
   const set = (key: string, value: unknown) => onSubmit(setWidgetConfig(doc, widget.id, [key], value));
+  useEscapeToClose(widget.id, props.onClose);
   return (
     <aside className="side-panel" aria-label="Widget settings" data-testid="config-panel">
       <div className="side-head">
         <h2>{labelOf(widget.type)} settings</h2>
-        <button className="icon-btn" onClick={props.onClose} aria-label="Close settings">
+        <button
+          className="icon-btn"
+          onClick={props.onClose}
+          aria-label="Close settings"
+          aria-keyshortcuts="Escape"
+          title="Close (Esc)"
+        >
           ×
         </button>
       </div>
@@ -92,8 +135,21 @@ function MetricFields({ widget, set }: { widget: Widget; set: Setter }) {
       </label>
       <label>
         Change (delta)
-        <TitleInput value={text(c.delta)} label="Metric delta" onCommit={number('delta')} />
+        <TitleInput value={text(c.delta)} label="Metric delta" onCommit={number('delta')} testId="metric-delta-input" />
       </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={c.lowerIsBetter === true}
+          onChange={(e) => set('lowerIsBetter', e.target.checked)}
+          aria-describedby="lower-is-better-hint"
+          data-testid="metric-lower-is-better"
+        />
+        Lower is better
+      </label>
+      <span id="lower-is-better-hint" className="muted small">
+        A falling value shows as good (green), as for latency or error rates.
+      </span>
     </>
   );
 }
@@ -148,50 +204,33 @@ function ChartFields({ widget, set }: { widget: Widget; set: Setter }) {
   );
 }
 
-function parseCell(cell: string): string | number {
-  const trimmed = cell.trim();
-  return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : trimmed;
-}
-
 function TableFields({ widget, set }: { widget: Widget; set: Setter }) {
   const columns = Array.isArray(widget.config.columns) ? (widget.config.columns as unknown[]).map(String) : [];
   const rows = Array.isArray(widget.config.rows) ? (widget.config.rows as unknown[][]) : [];
-  const [draft, setDraft] = useState(rows.map((r) => r.map(text).join(', ')).join('\n'));
+  const [draft, setDraft] = useState(formatTableRows(rows));
+  // Only a real change commits (a blur alone would replace the rows with an equal copy).
+  const commit = (key: 'columns' | 'rows', value: unknown[]) => {
+    if (JSON.stringify(value) !== JSON.stringify(widget.config[key])) set(key, value);
+  };
   return (
     <>
       <label>
-        Columns (comma separated)
+        Columns (comma separated; quote a name holding a comma)
         <TitleInput
-          value={columns.join(', ')}
+          value={formatCsvRow(columns)}
           label="Table columns"
-          onCommit={(v) =>
-            set(
-              'columns',
-              v
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
-            )
-          }
+          onCommit={(v) => commit('columns', parseTableColumns(v))}
           testId="table-columns"
         />
       </label>
       <label>
-        Rows (one per line, cells separated by commas)
+        Rows (one per line, cells separated by commas; quote a cell holding a comma: "a, b")
         <textarea
           className="code"
           rows={6}
           value={draft}
           onChange={(e) => setDraft(e.target.value)}
-          onBlur={() =>
-            set(
-              'rows',
-              draft
-                .split('\n')
-                .filter((line) => line.trim() !== '')
-                .map((line) => line.split(',').map(parseCell)),
-            )
-          }
+          onBlur={() => commit('rows', parseTableRows(draft))}
           data-testid="table-rows"
         />
       </label>

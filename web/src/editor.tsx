@@ -211,12 +211,19 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
         )}
         {!readOnly && (
           <div className="group" role="group" aria-label="History">
-            <button className="btn" onClick={() => collab.engine.undo()} title="Undo (Ctrl/Cmd+Z)" data-testid="undo">
+            <button
+              className="btn"
+              onClick={() => collab.engine.undo()}
+              disabled={!collab.engine.canUndo}
+              title="Undo (Ctrl/Cmd+Z)"
+              data-testid="undo"
+            >
               ↶ Undo
             </button>
             <button
               className="btn"
               onClick={() => collab.engine.redo()}
+              disabled={!collab.engine.canRedo}
               title="Redo (Shift+Ctrl/Cmd+Z)"
               data-testid="redo"
             >
@@ -226,7 +233,11 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
         )}
         <div className="spacer" />
         <PresenceList me={user} presence={collab.presence} />
-        <ConnectionBadge status={collab.status} pending={collab.engine.pendingCount} />
+        <ConnectionBadge
+          status={collab.status}
+          pending={collab.engine.pendingCount}
+          unsyncedSince={collab.engine.unsyncedSince}
+        />
         <button
           className={`btn ${panel === 'history' ? 'active' : ''}`}
           onClick={() => setPanel(panel === 'history' ? 'none' : 'history')}

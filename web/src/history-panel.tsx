@@ -1,13 +1,66 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { useMutation, useQuery } from 'urql';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useClient, useMutation, useQuery } from 'urql';
 import type { DashboardDocument } from '../../core/src/index.js';
-import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from './gql/graphql.js';
+import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument, type HistoryQuery } from './gql/graphql.js';
 import type { CollabSession } from './collab-session.js';
 import { errorMessage } from './errors.js';
 import { useToast } from './toast.js';
 import { Canvas } from './canvas.js';
 
 const PAGE = 50;
+
+type HistoryOp = NonNullable<HistoryQuery['dashboard']>['operations'][number];
+
+/** One line of the history: an undo step of one client (rule UN2), or a single op. */
+export interface HistoryEntry {
+  /** The newest op of the entry: what Preview and Restore act on. */
+  newest: HistoryOp;
+  /** How many ops it stands for. */
+  count: number;
+  /** The oldest version in it. */
+  oldest: number;
+}
+
+/**
+ * Groups history ops, newest first, into entries: ops of one client in one undo step
+ * (a typing run) make one entry, even when other people's ops fall between them.
+ */
+export function groupHistory(ops: readonly HistoryOp[]): HistoryEntry[] {
+  const entries: HistoryEntry[] = [];
+  const byStep = new Map<string, HistoryEntry>();
+  for (const op of [...ops].sort((a, b) => b.version - a.version)) {
+    const key = op.kind === 'EDIT' && op.undoGroup !== null ? `${op.clientId}\u0000${op.undoGroup}` : null;
+    const entry = key ? byStep.get(key) : undefined;
+    if (entry) {
+      entry.count++;
+      entry.oldest = op.version;
+      continue;
+    }
+    const created = { newest: op, count: 1, oldest: op.version };
+    entries.push(created);
+    if (key) byStep.set(key, created);
+  }
+  return entries;
+}
+
+/** What an entry says it did: the kind of op first, then what the op touched. */
+export function describeEntry(entry: HistoryEntry): string {
+  const { newest, count } = entry;
+  switch (newest.kind) {
+    case 'RESTORE':
+      return newest.refVersion === null ? 'Restored an earlier version' : `Restored version ${newest.refVersion}`;
+    case 'UNDO':
+      return newest.op === null ? 'Undo (nothing left to change)' : 'Undid a change';
+    case 'REDO':
+      return 'Redid a change';
+    case 'RENAME':
+      return 'Renamed the dashboard';
+    case 'LAYOUT':
+      return 'Moved widgets apart (they overlapped)';
+  }
+  const what = describeOp(newest.op);
+  return count > 1 ? `${what} (${count} edits)` : what;
+}
 
 /** A short description of an ot-json1 op, for the history list. */
 export function describeOp(op: unknown): string {
@@ -34,34 +87,68 @@ export function HistoryPanel(props: {
   onClose(): void;
 }) {
   const { dashboardId, collab } = props;
-  const [from] = useState(() => Math.max(0, collab.engine.version - PAGE));
+  const client = useClient();
+  // The newest page follows the dashboard; older pages are fetched on demand, back to v1.
+  const [from, setFrom] = useState(() => Math.max(0, collab.engine.version - PAGE));
   const [{ data, fetching, error }, refetch] = useQuery({
     query: HistoryDocument,
     variables: { id: dashboardId, fromVersion: from, limit: PAGE },
     requestPolicy: 'network-only',
   });
+  const [older, setOlder] = useState<HistoryOp[]>([]);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const [, createCheckpoint] = useMutation(CreateCheckpointDocument);
   const [name, setName] = useState('');
   const [preview, setPreview] = useState<number | null>(null);
   const toast = useToast();
 
-  useEffect(
-    () =>
-      collab.onEvent((event) => {
-        if (event.__typename === 'CheckpointCreated') refetch({ requestPolicy: 'network-only' });
-      }),
-    [collab, refetch],
-  );
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = collab.onEvent((event) => {
+      if (event.__typename === 'CheckpointCreated') refetch({ requestPolicy: 'network-only' });
+      if (event.__typename !== 'OperationApplied' || timer) return;
+      // New ops: move the newest page along (at most once a second while people type).
+      timer = setTimeout(() => {
+        timer = undefined;
+        const next = Math.max(0, collab.engine.version - PAGE);
+        setFrom((current) => {
+          if (next === current) refetch({ requestPolicy: 'network-only' });
+          return next;
+        });
+      }, 1000);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, [collab, refetch]);
 
-  const restore = async (version: number) => {
+  const newestPage = data?.dashboard?.operations ?? [];
+  const all = [...older.filter((op) => op.version <= from), ...newestPage];
+  const oldestLoaded = all.length > 0 ? Math.min(...all.map((op) => op.version)) : from + 1;
+  const loadOlder = useCallback(async () => {
+    const upTo = oldestLoaded - 1; // every version up to this one is still to load
+    if (upTo < 1) return;
+    const start = Math.max(0, upTo - PAGE);
+    setLoadingOlder(true);
+    const result = await client
+      .query(
+        HistoryDocument,
+        { id: dashboardId, fromVersion: start, limit: upTo - start },
+        { requestPolicy: 'network-only' },
+      )
+      .toPromise();
+    setLoadingOlder(false);
+    if (result.error) return toast(errorMessage(result.error));
+    const page = result.data?.dashboard?.operations ?? [];
+    setOlder((current) => [...page, ...current.filter((op) => !page.some((p) => p.version === op.version))]);
+  }, [client, dashboardId, oldestLoaded, toast]);
+
+  const restore = (version: number) => {
     if (!window.confirm(`Restore the dashboard to version ${version}? Everyone will see the change.`)) return;
-    try {
-      await collab.restore(version);
-      setPreview(null);
-      refetch({ requestPolicy: 'network-only' });
-    } catch (e) {
-      toast(errorMessage(e));
-    }
+    // This tab's own change: undoable with Undo like any edit (rule UN1).
+    collab.restore(version);
+    setPreview(null);
   };
   const onCheckpoint = async (event: FormEvent) => {
     event.preventDefault();
@@ -74,7 +161,7 @@ export function HistoryPanel(props: {
     refetch({ requestPolicy: 'network-only' });
   };
 
-  const ops = [...(data?.dashboard?.operations ?? [])].reverse();
+  const entries = groupHistory(all);
   const checkpoints = [...(data?.dashboard?.checkpoints ?? [])].reverse();
   return (
     <aside className="side-panel history" aria-label="Version history" data-testid="history-panel">
@@ -120,20 +207,32 @@ export function HistoryPanel(props: {
       )}
       <h3>Changes</h3>
       <ul className="history-list">
-        {ops.map((op) => (
-          <li key={op.version} data-testid="history-entry" data-version={op.version}>
+        {entries.map(({ newest: op, count, oldest }) => (
+          <li
+            key={op.version}
+            data-testid="history-entry"
+            data-version={op.version}
+            data-kind={op.kind}
+            data-count={count}
+          >
             <span className="dot" style={{ background: op.author.color }} />
             <div>
-              <div>{describeOp(op.op)}</div>
+              <div>{describeEntry({ newest: op, count, oldest })}</div>
               <div className="muted small">
-                v{op.version} · {op.author.name} · {new Date(op.createdAt).toLocaleTimeString()}
+                {count > 1 ? `v${oldest}–v${op.version}` : `v${op.version}`} · {op.author.name} ·{' '}
+                {new Date(op.createdAt).toLocaleTimeString()}
               </div>
             </div>
             <Actions version={op.version} readOnly={props.readOnly} onPreview={setPreview} onRestore={restore} />
           </li>
         ))}
-        {data && ops.length === 0 && <li className="muted">No changes yet.</li>}
+        {data && entries.length === 0 && <li className="muted">No changes yet.</li>}
       </ul>
+      {data && oldestLoaded > 1 && (
+        <button className="btn small" onClick={loadOlder} disabled={loadingOlder} data-testid="history-older">
+          {loadingOlder ? 'Loading…' : 'Older changes'}
+        </button>
+      )}
       {preview !== null && (
         <Preview
           dashboardId={dashboardId}
@@ -179,6 +278,14 @@ function Preview(props: {
     variables: { id: props.dashboardId, version: props.version },
   });
   const doc = data?.dashboard?.documentAt as DashboardDocument | undefined;
+  const { onClose } = props;
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') onClose();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
   return (
     <div className="modal-backdrop" onClick={props.onClose}>
       <div

@@ -114,9 +114,11 @@ function RemoteMarks(props: {
       {mirrorPieces(props.text, props.marks).map((piece) => {
         if (piece.kind === 'caret') {
           const { mark } = piece;
+          // Keyed by position too: a caret that moves is a new element, so its name label
+          // shows again and fades anew (styles.css).
           return (
             <span
-              key={`c-${mark.clientId}`}
+              key={`c-${mark.clientId}-${piece.at}`}
               className={`remote-caret ${mark.idle ? 'idle' : ''}`}
               style={{ '--who': mark.color } as React.CSSProperties}
               data-testid={`remote-caret-${mark.clientId}`}

@@ -2,6 +2,7 @@ import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { DashboardDocument } from '../../core/src/index.js';
 import { openCollabSession, type CollabSession } from './collab-session.js';
 import type { Connection } from './connection.js';
+import { claimEngineSlot } from './engine-slots.js';
 
 /** Opens the collaborative session for a dashboard once its snapshot is known. */
 export function useCollab(options: {
@@ -16,9 +17,22 @@ export function useCollab(options: {
   const ready = options.initial !== null;
   useEffect(() => {
     if (!ready) return;
-    const opened = openCollabSession({ ...options, initial: options.initial! });
-    setSession(opened);
-    return () => opened.close();
+    let opened: CollabSession | null = null;
+    let left = false;
+    // Viewers keep nothing, so they claim nothing; editors claim the saved state of one tab.
+    const claim = options.readOnly
+      ? Promise.resolve({ key: null, release: () => {} })
+      : claimEngineSlot(options.userId, options.dashboardId);
+    void claim.then((slot) => {
+      if (left) return slot.release();
+      opened = openCollabSession({ ...options, initial: options.initial!, slot });
+      setSession(opened);
+    });
+    return () => {
+      left = true;
+      opened?.close();
+      setSession(null);
+    };
     // The snapshot only seeds the engine; later query refreshes must not reopen it.
   }, [ready, options.connection, options.dashboardId, options.userId, options.readOnly]);
   useSyncExternalStore(

@@ -2,6 +2,7 @@ import type { ChartKind, DashboardDocument, JSONOp, Widget } from '../../core/sr
 import type { CollabSession } from './collab-session.js';
 import { chartShapes } from './chart.js';
 import { NoteEditor } from './note-editor.js';
+import { metricView } from './metric-format.js';
 
 export function WidgetBody(props: {
   widget: Widget;
@@ -30,18 +31,33 @@ export function WidgetBody(props: {
 }
 
 function MetricView({ config }: { config: Record<string, unknown> }) {
-  const value = typeof config.value === 'number' ? config.value : 0;
-  const delta = typeof config.delta === 'number' ? config.delta : undefined;
+  const view = metricView(config);
+  const { delta } = view;
+  // Compact figures for the eye, the exact ones for tooltips and screen readers; the
+  // delta's meaning is spelled out, not left to its colour.
   return (
     <div className="metric" data-testid="metric">
-      <div className="metric-value">
-        {value.toLocaleString()}
-        {typeof config.unit === 'string' && config.unit && <span className="metric-unit">{config.unit}</span>}
+      <div className="metric-value" title={view.unit ? `${view.fullValue} ${view.unit}` : view.fullValue}>
+        <span aria-hidden="true" data-testid="metric-value">
+          {view.value}
+        </span>
+        <span className="sr-only">{view.fullValue}</span>
+        {view.unit && <span className="metric-unit">{view.unit}</span>}
       </div>
-      {typeof config.label === 'string' && <div className="metric-label">{config.label}</div>}
-      {delta !== undefined && (
-        <div className={`metric-delta ${delta >= 0 ? 'up' : 'down'}`}>
-          {delta >= 0 ? '▲' : '▼'} {Math.abs(delta).toLocaleString()}
+      {(view.label || delta) && (
+        <div className="metric-foot">
+          {view.label && <span className="metric-label">{view.label}</span>}
+          {delta && (
+            <span
+              className={`metric-delta ${delta.direction} ${delta.tone}`}
+              title={delta.full}
+              data-testid="metric-delta"
+              data-tone={delta.tone}
+            >
+              <span aria-hidden="true">{delta.text}</span>
+              <span className="sr-only">{delta.spoken}</span>
+            </span>
+          )}
         </div>
       )}
     </div>

@@ -124,7 +124,8 @@ describe('diffDocuments (restoreVersion)', () => {
     expect(diffDocuments(target, target)).toBeNull();
     // An edit to an untouched widget, concurrent with the restore, survives it.
     const unrelated = applyOp(createDocument('t'), addWidget(createDocument('t'), note('u', 'u')));
-    const withBoth = applyOp(unrelated, addWidget(unrelated, note('v')));
+    // (v goes beside u: placed on it, it would push u down and so touch it, rule LY1.)
+    const withBoth = applyOp(unrelated, addWidget(unrelated, { ...note('v'), x: 6 }));
     const restoreOp = diffDocuments(withBoth, unrelated)!;
     const concurrent = insertText(withBoth, 'u', 1, '!');
     const rebased = rebase(concurrent, [{ version: 1, op: restoreOp, inverse: invertOp(restoreOp, withBoth) }]);

@@ -38,7 +38,7 @@ export interface ApiTokenRow {
   lastUsedAt: Date | null;
 }
 
-/** 'layout': a fix-up the server commits itself when widgets overlap (rule LY1). */
+/** 'layout': a fix-up the server commits itself when widgets overlap (rule LY2). */
 export type OperationKind = 'edit' | 'undo' | 'redo' | 'restore' | 'rename' | 'layout';
 export type UndoState = 'active' | 'undone' | 'redoable' | 'redone' | 'cleared';
 

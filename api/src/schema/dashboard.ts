@@ -39,7 +39,7 @@ export const OperationKindEnum = builder.enumType('OperationKind', {
     REDO: { value: 'redo', description: 'redo: reverts the undo op at `refVersion`' },
     RESTORE: { value: 'restore', description: 'restoreVersion: brings back version `refVersion`' },
     RENAME: { value: 'rename', description: 'renameDashboard' },
-    LAYOUT: { value: 'layout', description: 'the server pushed overlapping widgets apart (rule LY1)' },
+    LAYOUT: { value: 'layout', description: 'the server pushed overlapping widgets apart (rule LY2)' },
   } as const,
 });
 

@@ -9,9 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  SEQ_REUSED,
   applyOp,
   composeOps,
   jsonEqual,
+  layoutChangesOp,
+  resolveOverlaps,
   setTitle,
   type DashboardDocument,
   type JSONOp,
@@ -63,7 +66,20 @@ const RECENT_DASHBOARDS = 64;
  * one before within RUN_GAP_MS, for at most RUN_SPAN_MS from the step's first op.
  */
 export const RUN_GAP_MS = 2_000;
+
 export const RUN_SPAN_MS = 20_000;
+/** The clientId of the server's layout fix-ups (rule LY2); their seq is their version. */
+export const LAYOUT_CLIENT = 'server:layout';
+
+/**
+ * Whether an op may change where widgets stand: anything but an edit of a widget's text,
+ * config or title, or of the dashboard's title (those never move a widget).
+ */
+function mayMoveWidgets(op: JSONOp): boolean {
+  if (!Array.isArray(op)) return true;
+  if (op[0] === 'title') return false;
+  return !(op[0] === 'widgets' && typeof op[1] === 'string' && ['text', 'config', 'title'].includes(op[2] as string));
+}
 
 /**
  * What this instance last committed to a dashboard: the newest ops and the document after
@@ -126,7 +142,9 @@ type Submission =
     }
   | { kind: 'undo' | 'redo'; clientId: string; seq: number; authorId: string }
   | { kind: 'restore'; clientId: string; seq: number; authorId: string; version: number; target: unknown }
-  | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string };
+  | { kind: 'rename'; clientId: string; seq: number; authorId: string; title: string }
+  /** Rule LY2: the server's own fix-up when a batch left widgets overlapping. */
+  | { kind: 'layout'; clientId: string; seq: number; authorId: string };
 
 /** One dashboard's share of a commit transaction. */
 interface Part {
@@ -186,6 +204,7 @@ export function createCollabEngine(deps: {
   /** Rule OP2: a clientId belongs to the user who first used it. */
   async function claim(clientId: string, userId: string) {
     checkClientId(clientId);
+    if (clientId.startsWith('server:')) throw badInput('clientIds starting with "server:" are the server\'s own');
     let owner = clientOwners.get(clientId);
     if (owner === undefined) {
       owner = await store.claimClientId(clientId, userId);
@@ -569,9 +588,13 @@ export function createCollabEngine(deps: {
         const dup = existing(s.clientId, s.seq);
         if (dup) {
           if (!(await sameSubmission(s, dup))) {
-            throw badInput(
+            // `reason` lets a client tell this from other bad input: its identity is shared by
+            // another live editor, so it takes a new clientId and resends (core's sync engine).
+            throw new DomainError(
+              'BAD_USER_INPUT',
               `(clientId ${s.clientId}, seq ${s.seq}) was already used for a different ${dup.kind} at version ` +
                 `${dup.version}: a clientId belongs to one live editor (one tab, one process), and seqs never repeat`,
+              { reason: SEQ_REUSED },
             );
           }
           outcomes.push({ pending, ack: { version: dup.version, op: dup.op as JSONOp | null, duplicate: true } });
@@ -644,6 +667,20 @@ export function createCollabEngine(deps: {
         // fail the whole group, as UNAVAILABLE. Anything else fails this submission only.
         if (!(error instanceof DomainError) && typeof (error as { code?: unknown })?.code === 'string') throw error;
         outcomes.push({ pending, error });
+      }
+    }
+
+    // Rules LY1, LY2: widgets never hide one another. A client pushes widgets out of the way of
+    // the one it moves, in the same op; what concurrent moves (or an undo putting a widget
+    // back where another now stands) still leave overlapping, the server pushes apart in
+    // one more op, committed with the batch, so every client sees the same layout.
+    const mover = [...rows].reverse().find((r) => r.op !== null && mayMoveWidgets(r.op as JSONOp));
+    if (mover) {
+      const changes = resolveOverlaps(head as DashboardDocument);
+      if (changes.size > 0) {
+        const op = layoutChangesOp(head as DashboardDocument, changes);
+        const fix = { kind: 'layout', clientId: LAYOUT_CLIENT, seq: version + 1, authorId: mover.authorId } as const;
+        commit(fix, op, { kind: 'layout', undoState: null, refVersion: null, undoGroup: null });
       }
     }
 

@@ -100,10 +100,7 @@ export function createPeer(options: {
     retryWait: async () => new Promise((r) => setTimeout(r, 25)),
     shouldRetry: () => true,
   });
-  const transport = recording(
-    createGraphQLTransport({ client: ws, dashboardId: options.dashboardId, clientId: options.clientId }),
-    options.book,
-  );
+  const transport = recording(createGraphQLTransport({ client: ws, dashboardId: options.dashboardId }), options.book);
   const errors: Peer['errors'] = [];
   const dropped: string[] = [];
   const engine = createSyncEngine({
