@@ -28,11 +28,16 @@ export function ConnectionBadge({
   const stuck = status === 'connected' && pending > 0 && waited >= STUCK_AFTER_MS;
   if (stuck) {
     return (
-      <span className="conn conn-stuck" role="alert" data-testid="connection-status" data-state="stuck">
+      <span
+        className="conn conn-stuck"
+        role="alert"
+        data-testid="connection-status"
+        data-state="stuck"
+        title="The server has not confirmed these edits. They are kept in this tab and sent again: keep it open."
+      >
         <i aria-hidden="true" />
         {pending} {pending === 1 ? 'edit' : 'edits'} not saved for {Math.round(waited / 1000)} s
         <span className="pending" data-testid="pending-count" data-count={pending} hidden />
-        <span className="muted small"> · keep this tab open; they are kept and resent</span>
       </span>
     );
   }

@@ -1,84 +1,14 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
 import type { DashboardDocument } from '../../core/src/index.js';
-import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument, type HistoryQuery } from './gql/graphql.js';
+import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from './gql/graphql.js';
+import { describeEntry, groupHistory, type HistoryOp } from './history-entries.js';
 import type { CollabSession } from './collab-session.js';
 import { errorMessage } from './errors.js';
 import { useToast } from './toast.js';
 import { Canvas } from './canvas.js';
 
 const PAGE = 50;
-
-type HistoryOp = NonNullable<HistoryQuery['dashboard']>['operations'][number];
-
-/** One line of the history: an undo step of one client (rule UN2), or a single op. */
-export interface HistoryEntry {
-  /** The newest op of the entry: what Preview and Restore act on. */
-  newest: HistoryOp;
-  /** How many ops it stands for. */
-  count: number;
-  /** The oldest version in it. */
-  oldest: number;
-}
-
-/**
- * Groups history ops, newest first, into entries: ops of one client in one undo step
- * (a typing run) make one entry, even when other people's ops fall between them.
- */
-export function groupHistory(ops: readonly HistoryOp[]): HistoryEntry[] {
-  const entries: HistoryEntry[] = [];
-  const byStep = new Map<string, HistoryEntry>();
-  for (const op of [...ops].sort((a, b) => b.version - a.version)) {
-    const key = op.kind === 'EDIT' && op.undoGroup !== null ? `${op.clientId}\u0000${op.undoGroup}` : null;
-    const entry = key ? byStep.get(key) : undefined;
-    if (entry) {
-      entry.count++;
-      entry.oldest = op.version;
-      continue;
-    }
-    const created = { newest: op, count: 1, oldest: op.version };
-    entries.push(created);
-    if (key) byStep.set(key, created);
-  }
-  return entries;
-}
-
-/** What an entry says it did: the kind of op first, then what the op touched. */
-export function describeEntry(entry: HistoryEntry): string {
-  const { newest, count } = entry;
-  switch (newest.kind) {
-    case 'RESTORE':
-      return newest.refVersion === null ? 'Restored an earlier version' : `Restored version ${newest.refVersion}`;
-    case 'UNDO':
-      return newest.op === null ? 'Undo (nothing left to change)' : 'Undid a change';
-    case 'REDO':
-      return 'Redid a change';
-    case 'RENAME':
-      return 'Renamed the dashboard';
-    case 'LAYOUT':
-      return 'Moved widgets apart (they overlapped)';
-  }
-  const what = describeOp(newest.op);
-  return count > 1 ? `${what} (${count} edits)` : what;
-}
-
-/** A short description of an ot-json1 op, for the history list. */
-export function describeOp(op: unknown): string {
-  if (op === null) return 'No change (absorbed by a concurrent edit)';
-  const json = JSON.stringify(op);
-  if (json.includes('"es"')) return 'Edited note text';
-  if (/"i":\{"id"/.test(json)) return 'Added a widget';
-  if (/^\[?\[?"layout"/.test(json) && json.includes('"r"') && json.includes('"widgets"')) return 'Removed a widget';
-  if (json.includes('"config"')) return 'Changed widget settings';
-  if (/"(x|y)",\{"r"/.test(json) || /"(x|y)"/.test(json)) {
-    if (/"(w|h)"/.test(json)) return 'Moved and resized a widget';
-    return 'Moved a widget';
-  }
-  if (/"(w|h)"/.test(json)) return 'Resized a widget';
-  if (json.includes('"title"')) return 'Renamed';
-  if (json.includes('"layout"')) return 'Reordered widgets';
-  return 'Edited the dashboard';
-}
 
 export function HistoryPanel(props: {
   dashboardId: string;

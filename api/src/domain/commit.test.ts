@@ -131,6 +131,20 @@ describe('diffDocuments (restoreVersion)', () => {
     const rebased = rebase(concurrent, [{ version: 1, op: restoreOp, inverse: invertOp(restoreOp, withBoth) }]);
     expect((applyOp(applyOp(withBoth, restoreOp), rebased.op!) as DashboardDocument).widgets.u!.text).toBe('u!');
   });
+
+  it('changes a widget field by field and its text by the changed region, so concurrent typing survives', () => {
+    const base = applyOp(createDocument('t'), addWidget(createDocument('t'), note('n', 'hello world')));
+    // Since the version restored, the note moved and its text grew.
+    const moved = applyOp(base, moveWidget(base, 'n', 4, 0));
+    const now = applyOp(moved, insertText(moved, 'n', 5, ' brave new'));
+    const restoreOp = diffDocuments(now, base)!;
+    expect(applyOp(now, restoreOp)).toEqual(base);
+    // Someone types at the end of the note while the restore commits: their text stays.
+    const typing = insertText(now, 'n', [...now.widgets.n!.text].length, '!');
+    const rebased = rebase(typing, [{ version: 1, op: restoreOp, inverse: invertOp(restoreOp, now) }]);
+    const after = applyOp(applyOp(now, restoreOp), rebased.op!) as DashboardDocument;
+    expect(after.widgets.n).toMatchObject({ text: 'hello world!', x: 0 });
+  });
 });
 
 describe('[UN2] withoutCancelledPairs and undo steps', () => {

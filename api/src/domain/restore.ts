@@ -1,11 +1,13 @@
 /**
  * The op that turns one document into another (restoreVersion). It touches only what
- * differs, widget by widget, so concurrent edits to untouched widgets survive it.
+ * differs, field by field of each widget, and turns a note's text back with a text edit of
+ * the changed region, so concurrent edits to anything it does not change survive it (someone
+ * typing elsewhere in the note, or in a widget the restore only moves).
  */
 import { insertOp, removeOp, replaceOp, type Doc as JsonValue } from 'ot-json1';
-import { composeOps, type JSONOp } from '../../../core/src/index.js';
+import { composeOps, textDiff, type JSONOp } from '../../../core/src/index.js';
 
-type Doc = { title: string; widgets: Record<string, unknown>; layout: unknown[] };
+type Doc = { title: string; widgets: Record<string, Record<string, unknown>>; layout: unknown[] };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -19,13 +21,31 @@ export function diffDocuments(fromDoc: unknown, toDoc: unknown): JSONOp | null {
     if (!(id in to.widgets)) parts.push(removeOp(['widgets', id], from.widgets[id] as unknown as boolean));
   }
   for (const [id, widget] of Object.entries(to.widgets)) {
-    if (!(id in from.widgets)) parts.push(insertOp(['widgets', id], widget as JsonValue));
-    else if (!same(from.widgets[id], widget)) {
-      parts.push(replaceOp(['widgets', id], from.widgets[id] as JsonValue, widget as JsonValue));
-    }
+    const before = from.widgets[id];
+    if (!before) parts.push(insertOp(['widgets', id], widget as JsonValue));
+    else if (!same(before, widget)) parts.push(...diffWidget(id, before, widget));
   }
   if (!same(from.layout, to.layout)) {
     parts.push(replaceOp(['layout'], from.layout as JsonValue, to.layout as JsonValue));
   }
   return parts.reduce<JSONOp | null>((acc, part) => (acc === null ? part : composeOps(acc, part)), null);
+}
+
+/** The fields of one widget that differ, each changed alone; text by its changed region. */
+function diffWidget(id: string, from: Record<string, unknown>, to: Record<string, unknown>): JSONOp[] {
+  const parts: JSONOp[] = [];
+  for (const key of Object.keys(from)) {
+    if (!(key in to)) parts.push(removeOp(['widgets', id, key], from[key] as unknown as boolean));
+  }
+  for (const [key, value] of Object.entries(to)) {
+    if (!(key in from)) {
+      parts.push(insertOp(['widgets', id, key], value as JsonValue));
+    } else if (key === 'text' && typeof value === 'string' && typeof from[key] === 'string') {
+      const edit = textDiff(from[key], value);
+      if (edit) parts.push(['widgets', id, 'text', { es: edit }] as JSONOp);
+    } else if (!same(from[key], value)) {
+      parts.push(replaceOp(['widgets', id, key], from[key] as JsonValue, value as JsonValue));
+    }
+  }
+  return parts;
 }
