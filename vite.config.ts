@@ -1,6 +1,6 @@
 // Vite: the React app (web/index.html) and the embeddable Vue viewer (web/vue.html), built
 // into web/dist, which the API server serves at /. In development `vite` proxies /graphql
-// (HTTP and WebSocket) to the API on :4000.
+// (HTTP and WebSocket) and /api (REST, the viewer's embed config) to the API on :4000.
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
@@ -17,6 +17,9 @@ export default defineConfig({
     rollupOptions: { input: { main: resolve(web, 'index.html'), vue: resolve(web, 'vue.html') } },
   },
   server: {
-    proxy: { '/graphql': { target: 'http://localhost:4000', ws: true, changeOrigin: true } },
+    proxy: {
+      '/graphql': { target: 'http://localhost:4000', ws: true, changeOrigin: true },
+      '/api': { target: 'http://localhost:4000', changeOrigin: true },
+    },
   },
 });

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { createErrorLog } from './error-log.js';
 import { openStore } from './adapters/create-store.js';
 import { createMemoryEventBus } from './adapters/memory-event-bus.js';
 import { createRedisEventBus } from './adapters/redis-event-bus.js';
@@ -35,6 +36,9 @@ import { guardPlugins } from './transport/guards.js';
 import { createSharedExecution, type SharedExecution } from './transport/shared-execution.js';
 import { eventAudience } from './schema/events.js';
 import { clientIp, sendJson, serveStatic } from './transport/http.js';
+import { renderGraphiQL, serveGraphiQLAsset } from './transport/graphiql.js';
+import { embedGuardPlugin } from './transport/embed-guard.js';
+import { handleEmbedConfig, viewerHeaders } from './transport/embed-http.js';
 
 export interface AppDeps {
   config: Config;
@@ -47,7 +51,10 @@ export interface AppDeps {
 }
 
 export interface App {
-  /** Opens storage and the bus, then listens. Port 0 picks a free port. */
+  /**
+   * Opens storage and the bus, then listens. Port 0 picks a free port. When a step fails,
+   * what was opened so far is closed (in reverse order) and the error is rethrown.
+   */
   start(port?: number, host?: string): Promise<{ port: number; url: string }>;
   /** Graceful: not ready, sockets closed with 1001, queued commits finished, all closed. */
   stop(): Promise<void>;
@@ -123,6 +130,7 @@ export function buildApp(deps: AppDeps): App {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel);
+  const logError = createErrorLog(logger);
   let services: Services | undefined;
   let server: Server | undefined;
   let ws: WsTransport | undefined;
@@ -146,13 +154,19 @@ export function buildApp(deps: AppDeps): App {
     if (deps.bus) return deps.bus;
     ownsBus = true;
     if (config.redisUrl) return createRedisEventBus({ url: config.redisUrl, logger });
-    return createMemoryEventBus({ onError: (error) => logger.error({ err: error }, 'event handler failed') });
+    return createMemoryEventBus({ onError: (error) => logError(error, {}, 'event handler failed') });
   }
 
-  async function buildServices(): Promise<Services> {
+  /**
+   * Builds the services; `opened` is told how to close each thing as soon as it is open, so
+   * a failed start can close what it opened.
+   */
+  async function buildServices(opened: (name: string, close: () => Promise<unknown>) => void): Promise<Services> {
     ownsStore = !deps.store;
     const store = deps.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+    if (ownsStore) opened('store', () => store.close());
     const bus = await openBus();
+    if (ownsBus) opened('bus', () => bus.close());
     // JWT_SECRET unset: the first instance generates one; every instance on this database agrees.
     const secret =
       config.jwtSecret ?? (await store.getOrCreateSetting('jwt_secret', () => randomBytes(48).toString('base64url')));
@@ -174,8 +188,9 @@ export function buildApp(deps: AppDeps): App {
       store,
       bus,
       recheckIntervalMs: config.recheckIntervalMs,
-      onError: (error, where) => logger.error({ err: error, where }, 'hub error'),
+      onError: (error, where) => logError(error, { where }, 'hub error'),
     });
+    opened('hub', () => hub.stop());
     const engine = createCollabEngine({
       deliverLocally: (message) => hub.deliverLocally(message),
       metrics: {
@@ -201,6 +216,7 @@ export function buildApp(deps: AppDeps): App {
             onError: (error) => logger.warn({ err: error }, 'presence store error'),
           })
         : createMemoryPresenceStore());
+    if (ownsPresence) opened('presence store', () => presenceStore.close());
     const presence = createPresenceService({
       store,
       presence: presenceStore,
@@ -212,14 +228,32 @@ export function buildApp(deps: AppDeps): App {
       metrics: { update: () => metrics.presenceUpdates.inc() },
       onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
     });
+    opened('presence', () => presence.stop({ cleanup: true }));
     return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
   }
 
+  /**
+   * Every error a client receives passes here once: masked, counted, and logged at the level
+   * its kind calls for (error-log.ts: expected codes at info or warn without a stack,
+   * unexpected ones at error with it).
+   */
   const maskError = (error: unknown) => {
-    const masked = toGraphQLError(error, (err) => logger.error({ err }, 'unexpected error'));
+    const masked = toGraphQLError(error, () => {});
     metrics.rejected.inc({ code: String(masked.extensions.code ?? 'INTERNAL_SERVER_ERROR') });
+    logError(error);
     return masked;
   };
+
+  /**
+   * Yoga's own lines go to our logger, except its error-level ones: Yoga logs an error when
+   * its masked form differs from it (graphql-yoga 5: server.ts and error.ts), that is exactly
+   * the errors maskError has just logged once at their proper level.
+   */
+  const forward =
+    (level: 'debug' | 'info' | 'warn') =>
+    (...args: unknown[]) =>
+      (logger[level] as (...a: unknown[]) => void)(...args);
+  const yogaLogger = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: () => {} };
 
   function buildYoga(s: Services, shared: SharedExecution) {
     return createYoga<Record<string, unknown>, GraphQLContext>({
@@ -227,11 +261,14 @@ export function buildApp(deps: AppDeps): App {
       graphqlEndpoint: '/graphql',
       landingPage: false,
       maxRequestBodySize: config.maxMessageBytes,
-      logging: logger,
+      logging: yogaLogger,
       graphiql: config.graphiql ? { title: 'Dashboards API', subscriptionsProtocol: 'WS' } : false,
+      // GraphiQL's script and styles come from this server, not a CDN: it works offline.
+      renderGraphiQL,
       maskedErrors: { maskError },
       plugins: [
         shared.plugin,
+        embedGuardPlugin(),
         tracingPlugin,
         loggingPlugin(logger),
         ...guardPlugins(config, Object.keys(getSchema().getMutationType()?.getFields() ?? {})),
@@ -280,75 +317,21 @@ export function buildApp(deps: AppDeps): App {
     },
 
     async start(port = config.port, host = config.host) {
-      stopTracing = await startTracing(config.otelEndpoint);
-      const s = (services = await buildServices());
-      const shared = createSharedExecution({ audience: eventAudience, maskError });
-      const yoga = buildYoga(s, shared) as unknown as YogaServerInstance<
-        Record<string, unknown>,
-        Record<string, unknown>
-      >;
-      const httpServer = (server = createServer((req, res) =>
-        traced(
-          'http.request',
-          { 'http.method': req.method ?? '', 'http.target': (req.url ?? '/').split('?')[0]! },
-          () => handle(req, res),
-        ),
-      ));
-      const handle = async (req: IncomingMessage, res: ServerResponse) => {
-        const path = (req.url ?? '/').split('?')[0];
-        try {
-          if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-          if (path === '/metrics') {
-            const body = await metrics.registry.metrics();
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
-            return res.end(body);
-          }
-          if (path === '/readyz') {
-            if (shuttingDown) return sendJson(res, 503, { status: 'shutting down' });
-            try {
-              await s.store.ping();
-              return sendJson(res, 200, { status: 'ready', database: 'up', bus: s.bus.isUp() ? 'up' : 'down' });
-            } catch {
-              return sendJson(res, 503, { status: 'unready', database: 'down' });
-            }
-          }
-          if (await handleRest(yoga, req, res, { maxBodyBytes: config.maxMessageBytes })) return;
-          if (path === yoga.graphqlEndpoint || path?.startsWith(`${yoga.graphqlEndpoint}/`)) {
-            const refused = refuseHttp(req, config.maxMessageBytes);
-            if (refused) return sendJson(res, refused.status, { errors: [refused.error] });
-            return yoga(req, res);
-          }
-          if ((req.method === 'GET' || req.method === 'HEAD') && (await serveStatic(config.webDist, req, res))) return;
-          if (path === '/') {
-            res.writeHead(302, { location: yoga.graphqlEndpoint });
-            return res.end();
-          }
-          sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'Not found' } });
-        } catch (error) {
-          logger.error({ err: error }, 'http handler failed');
-          if (!res.headersSent)
-            sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
-          else res.destroy();
+      // What is open so far, in opening order: a failed start closes it in reverse and rethrows.
+      const closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
+      const opened = (name: string, close: () => Promise<unknown>) => closers.push({ name, close });
+      try {
+        return await listen(port, host, opened);
+      } catch (error) {
+        for (const { name, close } of closers.reverse()) {
+          await close().catch((closeError) => logger.warn({ err: closeError, step: name }, 'close after failed start'));
         }
-      };
-      ws = attachWebSocket({
-        server: httpServer,
-        yoga,
-        services: s,
-        logger,
-        shared,
-        maskError,
-        onDisconnect: (reason) => metrics.wsDisconnects.inc({ reason }),
-      });
-      await new Promise<void>((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(port, host, () => resolve());
-      });
-      const address = httpServer.address() as AddressInfo;
-      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-      const url = `http://${shownHost}:${address.port}`;
-      logger.info({ url, storage: s.store.kind, bus: config.redisUrl ? 'redis' : 'memory' }, 'listening');
-      return { port: address.port, url };
+        services = undefined;
+        server = undefined;
+        ws = undefined;
+        stopTracing = null;
+        throw error;
+      }
     },
 
     async stop() {
@@ -374,4 +357,93 @@ export function buildApp(deps: AppDeps): App {
       await stopTracing?.();
     },
   };
+
+  /** start(): tracing, storage, bus, services, HTTP and WebSocket, then listen. */
+  async function listen(
+    port: number,
+    host: string,
+    opened: (name: string, close: () => Promise<unknown>) => void,
+  ): Promise<{ port: number; url: string }> {
+    const tracing = (stopTracing = await startTracing(config.otelEndpoint));
+    if (tracing) opened('tracing', tracing);
+    const s = (services = await buildServices(opened));
+    const shared = createSharedExecution({
+      audience: eventAudience,
+      viewer: (ctx) => (ctx as Partial<GraphQLContext>).viewer?.userId ?? '',
+      maskError,
+    });
+    const yoga = buildYoga(s, shared) as unknown as YogaServerInstance<
+      Record<string, unknown>,
+      Record<string, unknown>
+    >;
+    const httpServer = (server = createServer((req, res) =>
+      traced('http.request', { 'http.method': req.method ?? '', 'http.target': (req.url ?? '/').split('?')[0]! }, () =>
+        handle(req, res),
+      ),
+    ));
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
+      const path = (req.url ?? '/').split('?')[0];
+      try {
+        if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+        if (path === '/metrics') {
+          const body = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          return res.end(body);
+        }
+        if (path === '/readyz') {
+          if (shuttingDown) return sendJson(res, 503, { status: 'shutting down' });
+          try {
+            await s.store.ping();
+            return sendJson(res, 200, { status: 'ready', database: 'up', bus: s.bus.isUp() ? 'up' : 'down' });
+          } catch {
+            return sendJson(res, 503, { status: 'unready', database: 'down' });
+          }
+        }
+        if (handleEmbedConfig(req, res, config.embedOrigins)) return;
+        if (await serveGraphiQLAsset(req, res, config.graphiql)) return;
+        if (await handleRest(yoga, req, res, { maxBodyBytes: config.maxMessageBytes })) return;
+        if (path === yoga.graphqlEndpoint || path?.startsWith(`${yoga.graphqlEndpoint}/`)) {
+          const refused = refuseHttp(req, config.maxMessageBytes);
+          if (refused) return sendJson(res, refused.status, { errors: [refused.error] });
+          return yoga(req, res);
+        }
+        if (
+          (req.method === 'GET' || req.method === 'HEAD') &&
+          (await serveStatic(config.webDist, req, res, viewerHeaders(config.embedOrigins)))
+        )
+          return;
+        if (path === '/') {
+          res.writeHead(302, { location: yoga.graphqlEndpoint });
+          return res.end();
+        }
+        sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'Not found' } });
+      } catch (error) {
+        logError(error, {}, 'http handler failed');
+        if (!res.headersSent)
+          sendJson(res, 500, { error: { code: 'INTERNAL_SERVER_ERROR', message: 'Unexpected error' } });
+        else res.destroy();
+      }
+    };
+    ws = attachWebSocket({
+      server: httpServer,
+      yoga,
+      services: s,
+      logger,
+      shared,
+      maskError,
+      logError,
+      onDisconnect: (reason) => metrics.wsDisconnects.inc({ reason }),
+    });
+    const transport = ws;
+    opened('websocket', () => transport.close());
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(port, host, () => resolve());
+    });
+    const address = httpServer.address() as AddressInfo;
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    const url = `http://${shownHost}:${address.port}`;
+    logger.info({ url, storage: s.store.kind, bus: config.redisUrl ? 'redis' : 'memory' }, 'listening');
+    return { port: address.port, url };
+  }
 }

@@ -48,8 +48,32 @@ describe('loadConfig', () => {
     ['GRAPHIQL', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['SNAPSHOT_EVERY', '-1'],
+    ['EMBED_ORIGINS', 'example.com'],
+    ['EMBED_ORIGINS', 'https://a.example/path'],
+    ['EMBED_ORIGINS', 'ftp://a.example'],
+    ['EMBED_ORIGINS', 'https://*.example.com'],
+    ['EMBED_ORIGINS', '*, https://a.example'],
   ])('refuses a bad %s (%s) with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+
+  describe('[EM1] EMBED_ORIGINS', () => {
+    it('lists normalised origins', () => {
+      expect(
+        loadConfig({ EMBED_ORIGINS: 'https://A.example:443/, http://b.example:8080,https://a.example' }).embedOrigins,
+      ).toEqual(['https://a.example', 'http://b.example:8080']);
+      expect(loadConfig({ EMBED_ORIGINS: '*' }).embedOrigins).toEqual(['*']);
+    });
+
+    it('defaults to the origins of CORS_ORIGINS, else none', () => {
+      expect(loadConfig({}).embedOrigins).toEqual([]);
+      expect(loadConfig({ CORS_ORIGINS: 'https://a.example, not-an-origin' }).embedOrigins).toEqual([
+        'https://a.example',
+      ]);
+      expect(
+        loadConfig({ CORS_ORIGINS: 'https://a.example', EMBED_ORIGINS: 'https://c.example' }).embedOrigins,
+      ).toEqual(['https://c.example']);
+    });
   });
 });

@@ -18,6 +18,11 @@ export interface Config {
   graphiql: boolean;
   introspection: boolean;
   corsOrigins: string[] | undefined;
+  /**
+   * Origins (scheme://host[:port]) that may frame the Vue viewer and post it a token, besides
+   * the viewer's own origin; `*` allows any. Defaults to CORS_ORIGINS, else none (rule EM1).
+   */
+  embedOrigins: string[];
   trustProxy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   rateLimits: {
@@ -93,6 +98,42 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+/** `scheme://host[:port]` of an http(s) origin written without a path, or null. */
+function asOrigin(entry: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(entry);
+  } catch {
+    return null;
+  }
+  const bare = parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username && !parsed.password;
+  // No wildcard hosts: the viewer compares a message's origin exactly.
+  const exact = !parsed.hostname.includes('*');
+  return ['http:', 'https:'].includes(parsed.protocol) && bare && exact ? parsed.origin : null;
+}
+
+/**
+ * A comma-separated list of origins, each normalised to `scheme://host[:port]`, or `*` alone
+ * for any origin. Strict: a bad entry is an error naming `name`; lenient: it is skipped.
+ */
+function origins(name: string, raw: string, strict: boolean): string[] {
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (entries.includes('*')) {
+    if (strict && entries.length > 1) throw new ConfigError(name, 'must be * alone or a list of origins');
+    return ['*'];
+  }
+  const result = new Set<string>();
+  for (const entry of entries) {
+    const origin = asOrigin(entry);
+    if (origin) result.add(origin);
+    else if (strict) throw new ConfigError(name, `must list origins like https://example.com, got "${entry}"`);
+  }
+  return [...result];
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Reads and validates the configuration. `overrides` win over `env` (tests use them). */
@@ -126,6 +167,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
           .map((s) => s.trim())
           .filter(Boolean)
       : undefined,
+    // Unset: CORS_ORIGINS, whose entries are not validated (an entry that is no origin
+    // could match no frame anyway, so it is skipped rather than stopping the process).
+    embedOrigins: env.EMBED_ORIGINS?.trim()
+      ? origins('EMBED_ORIGINS', env.EMBED_ORIGINS, true)
+      : origins('CORS_ORIGINS', cors ?? '', false),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     logLevel: logLevel as Config['logLevel'],
     rateLimits: {

@@ -112,6 +112,10 @@ export function disconnectReason(code: number | undefined): string {
       return 'abnormal';
     case 1009:
       return 'message_too_big';
+    case 1011:
+      return 'internal_error';
+    case 1013:
+      return 'try_again_later';
     case 4400:
       return 'bad_message';
     case 4401:

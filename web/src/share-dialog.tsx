@@ -12,6 +12,7 @@ import { useFragment as unmask } from './gql/index.js';
 import type { User } from './session.js';
 import { errorMessage } from './errors.js';
 import { Avatar } from './presence-list.js';
+import { EmbedLink } from './embed-link.js';
 
 export function ShareDialog(props: {
   dashboardId: string;
@@ -28,6 +29,7 @@ export function ShareDialog(props: {
   const [role, setRole] = useState<Role>('EDITOR');
   const [error, setError] = useState<string | null>(null);
   const isOwner = props.role === 'OWNER';
+  const canEmbed = isOwner || props.role === 'EDITOR';
   const collaborators = unmask(CollaboratorFieldsFragmentDoc, data?.dashboard?.collaborators ?? []);
 
   const done = (result: { error?: unknown }) => {
@@ -140,6 +142,7 @@ export function ShareDialog(props: {
             </li>
           ))}
         </ul>
+        {canEmbed && <EmbedLink dashboardId={props.dashboardId} />}
       </div>
     </div>
   );

@@ -32,6 +32,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     if (!dir.startsWith('memory://')) await mkdir(dir, { recursive: true });
     store = createSqlStore(createPgliteDb(await PGlite.create(dir)));
   }
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {}); // no pool or PGlite instance outlives a failed open
+    throw error;
+  }
   return store;
 }

@@ -1,5 +1,7 @@
 import type { ApiTokenRow } from '../ports/store.js';
 import { isId } from '../domain/validation.js';
+import { forbidden } from '../errors.js';
+import { embedScope } from '../services/embed-scope.js';
 import { builder } from './builder.js';
 import { requireViewer } from './context.js';
 
@@ -24,7 +26,11 @@ const NewApiToken = builder.objectRef<{ token: string; apiToken: ApiTokenRow }>(
 builder.queryField('apiTokens', (t) =>
   t.field({
     type: [ApiToken],
-    resolve: (_root, _args, ctx) => ctx.services.auth.listApiTokens(requireViewer(ctx)),
+    resolve: (_root, _args, ctx) => {
+      const userId = requireViewer(ctx);
+      if (embedScope(ctx.viewer) !== null) throw forbidden('An embed token reads one dashboard only');
+      return ctx.services.auth.listApiTokens(userId);
+    },
   }),
 );
 

@@ -1,4 +1,5 @@
 /** What every resolver receives. Built per HTTP request, and per operation on a socket. */
+import type { IncomingMessage } from 'node:http';
 import DataLoader from 'dataloader';
 import type { UserRow } from '../ports/store.js';
 import type { Viewer } from '../services/auth-service.js';
@@ -13,6 +14,8 @@ export interface GraphQLContext {
   /** Correlates logs of one request or connection. */
   requestId: string;
   loaders: { user: DataLoader<string, UserRow | null> };
+  /** The HTTP request (Yoga's Node adapter) or the socket's upgrade request. */
+  req?: IncomingMessage;
 }
 
 /** Users read for socket operations, shared by all of them for USER_TTL_MS (per app). */

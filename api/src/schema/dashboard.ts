@@ -128,7 +128,8 @@ export const DashboardRef = builder.objectRef<DashboardShape>('Dashboard').imple
     title: t.exposeString('title'),
     version: t.exposeInt('version'),
     document: t.field({ type: 'JSON', resolve: (d) => d.document }),
-    myRole: t.field({ type: RoleEnum, resolve: (d) => d.role }),
+    // The caller's own role: payloads selecting it are executed per viewer (shared-execution).
+    myRole: t.field({ type: RoleEnum, extensions: { viewerDependent: true }, resolve: (d) => d.role }),
     owner: t.field({ type: UserRef, resolve: (d, _a, ctx) => author(d.ownerId, ctx) }),
     collaborators: t.field({
       type: [CollaboratorRef],
@@ -158,6 +159,7 @@ export const DashboardRef = builder.objectRef<DashboardShape>('Dashboard').imple
     auditLog: t.field({
       type: [AuditEntryRef],
       description: 'Newest first. OWNER only.',
+      extensions: { viewerDependent: true },
       args: { limit: t.arg.int({ required: false }) },
       resolve: (d, args, ctx) => ctx.services.dashboards.auditLog(requireViewer(ctx), d.id, args.limit ?? 100),
     }),

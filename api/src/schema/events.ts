@@ -3,6 +3,7 @@ import { checkClientId } from '../domain/validation.js';
 import type { DashboardEvent, OperationEvent } from '../services/hub.js';
 import { builder } from './builder.js';
 import { requireViewer, type GraphQLContext } from './context.js';
+import { embedScope } from '../services/embed-scope.js';
 import { CheckpointRef, DashboardRef, originFields } from './dashboard.js';
 import { UserRef } from './user.js';
 import { PresenceRef } from './presence.js';
@@ -32,11 +33,16 @@ const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').i
 /**
  * What a payload of `event` depends on besides the selection (see transport/shared-execution):
  * DashboardChanged resolves the viewer's own role, so it is executed per viewer; every other
- * event reads the same for every member with the same selection set.
+ * event reads the same for every member with the same selection set. An embed token sees less
+ * than a member (EM1: no emails; VIEWER whatever its maker's role), so it is an audience of
+ * its own.
  */
 export function eventAudience(event: unknown, ctx: unknown): string {
-  if ((event as Partial<DashboardEvent>).__typename !== 'DashboardChanged') return '';
-  return `user:${(ctx as Partial<GraphQLContext>).viewer?.userId ?? ''}`;
+  const viewer = (ctx as Partial<GraphQLContext>).viewer;
+  const scope = embedScope(viewer);
+  const embed = scope === null ? '' : `embed:${scope}`;
+  if ((event as Partial<DashboardEvent>).__typename !== 'DashboardChanged') return embed;
+  return `user:${viewer?.userId ?? ''}${embed && `:${embed}`}`;
 }
 
 type Of<N extends DashboardEvent['__typename']> = Extract<DashboardEvent, { __typename: N }>;
@@ -64,6 +70,8 @@ const DashboardChanged = builder.objectRef<Of<'DashboardChanged'>>('DashboardCha
   fields: (t) => ({
     dashboard: t.field({
       type: DashboardRef,
+      // The dashboard as the caller sees it (his role; NOT_FOUND once he lost access).
+      extensions: { viewerDependent: true },
       resolve: async (e, _a, ctx) => {
         const found = await ctx.services.dashboards.find(requireViewer(ctx), e.dashboardId);
         if (!found) throw new DomainError('NOT_FOUND', 'Dashboard not found');
@@ -129,7 +137,10 @@ builder.subscriptionField('dashboardEvents', (t) =>
       const dashboardId = String(args.dashboardId);
       const clientId = checkClientId(String(args.clientId));
       const role = await ctx.services.dashboards.authorize(userId, dashboardId, 'read');
-      const owner = await ctx.services.store.claimClientId(clientId, userId);
+      // EM1: an embed token never submits, so its clientId is not claimed, and it is not
+      // present (nobody sees a read-only embed among the people on the dashboard).
+      const embedded = embedScope(ctx.viewer) !== null;
+      const owner = embedded ? userId : await ctx.services.store.claimClientId(clientId, userId);
       if (owner !== userId) throw new DomainError('FORBIDDEN', 'This clientId belongs to another user');
       const current = (await ctx.services.store.getDashboard(dashboardId))?.version ?? 0;
       const fromVersion = args.fromVersion ?? null;
@@ -148,7 +159,7 @@ builder.subscriptionField('dashboardEvents', (t) =>
         role,
         fromVersion,
         onStart: async () => {
-          sessionId = await presence.join({ dashboardId, clientId, userId, version: current });
+          if (!embedded) sessionId = await presence.join({ dashboardId, clientId, userId, version: current });
         },
         onStop: async () => {
           if (sessionId) await presence.leave(dashboardId, clientId, sessionId);

@@ -4,6 +4,7 @@ import { builder } from './builder.js';
 import './user.js';
 import './auth.js';
 import './api-token.js';
+import './embed-token.js';
 import './presence.js';
 import './dashboard.js';
 import './events.js';

@@ -6,7 +6,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { DomainError, unauthenticated } from '../errors.js';
+import { DomainError, badInput, unauthenticated } from '../errors.js';
 import { checkName, checkPassword, checkTokenName, colorFor, normalizeEmail } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
 import type { ApiTokenRow, Store, UserRow } from '../ports/store.js';
@@ -34,12 +34,20 @@ export interface AuthSession {
 /** Who is calling, once a bearer token has been verified. */
 export interface Viewer {
   userId: string;
-  /** 'access' tokens expire (AU1); API tokens live until revoked. */
-  via: 'access' | 'api';
-  /** When the credential stops being valid (access tokens only). */
+  /**
+   * 'access' tokens expire (AU1); API tokens live until revoked; 'embed' tokens expire and
+   * read one dashboard as a VIEWER on behalf of the user who made them (rule EM1).
+   */
+  via: 'access' | 'api' | 'embed';
+  /** When the credential stops being valid (access and embed tokens). */
   expiresAt: Date | null;
   apiTokenId: string | null;
+  /** Embed tokens: the one dashboard they may read. */
+  embedDashboardId?: string;
 }
+
+/** Embed tokens (EM1): 24 hours unless asked otherwise, at most 30 days. */
+export const EMBED_TOKEN_TTL = { default: 24 * 3600, max: 30 * 24 * 3600 } as const;
 
 export interface AuthService {
   signUp(email: string, name: string, password: string): Promise<AuthSession>;
@@ -51,6 +59,15 @@ export interface AuthService {
   createApiToken(userId: string, name: string): Promise<{ token: string; apiToken: ApiTokenRow }>;
   listApiTokens(userId: string): Promise<ApiTokenRow[]>;
   revokeApiToken(userId: string, id: string): Promise<boolean>;
+  /**
+   * Signs a read-only token for one dashboard (EM1). The caller has checked that `userId` may
+   * edit it; `ttlSeconds` outside 1..EMBED_TOKEN_TTL.max is BAD_USER_INPUT.
+   */
+  createEmbedToken(
+    userId: string,
+    dashboardId: string,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresAt: Date }>;
   /** Issues a session for a user directly (benchmarks and tests seed through it). */
   issueSession(user: UserRow): Promise<AuthSession>;
 }
@@ -188,15 +205,37 @@ export function createAuthService(deps: {
           algorithms: ['HS256'],
           currentDate: clock.now(),
         });
-        if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+        if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
           throw unauthenticated('Invalid access token');
         }
-        return { userId: payload.sub, via: 'access', expiresAt: new Date(payload.exp * 1000), apiTokenId: null };
+        const expiresAt = new Date(payload.exp * 1000);
+        if (payload.typ === 'embed' && typeof payload.dsh === 'string') {
+          return { userId: payload.sub, via: 'embed', expiresAt, apiTokenId: null, embedDashboardId: payload.dsh };
+        }
+        if (payload.typ !== 'access') throw unauthenticated('Invalid access token');
+        return { userId: payload.sub, via: 'access', expiresAt, apiTokenId: null };
       } catch (error) {
         if (error instanceof DomainError) throw error;
         if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Access token expired');
         throw unauthenticated('Invalid access token');
       }
+    },
+
+    async createEmbedToken(userId, dashboardId, ttlSeconds) {
+      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > EMBED_TOKEN_TTL.max) {
+        throw badInput(`ttlSeconds must be between 1 and ${EMBED_TOKEN_TTL.max} (30 days)`);
+      }
+      const now = Math.floor(clock.now().getTime() / 1000);
+      const exp = now + ttlSeconds;
+      // `typ: 'embed'` is the read-only marker: authenticate() scopes such a token to `dsh`.
+      const token = await new SignJWT({ typ: 'embed', dsh: dashboardId })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(userId)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .setJti(randomUUID())
+        .sign(key);
+      return { token, expiresAt: new Date(exp * 1000) };
     },
 
     async createApiToken(userId, name) {

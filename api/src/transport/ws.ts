@@ -2,7 +2,9 @@
  * graphql-ws on `ws`, on the HTTP server's /graphql path. Every operation runs through
  * Yoga's envelop (`yoga.getEnveloped`), so the same plugins (masking, limits) apply as
  * over HTTP. Auth comes from `connection_init { authToken }` (rule AU1): a missing or bad
- * token closes with 4401, and an access token closes the socket with 4401 when it expires.
+ * token closes with 4401, and an access token closes the socket with 4401 when it expires
+ * (by the injected clock). A database failure while authenticating closes with 1013, which
+ * clients retry. Every close for an error takes its code from `closeCodeFor`.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -11,10 +13,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { createSourceEventStream, GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
+import { createErrorLog, type ErrorLog } from '../error-log.js';
 import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
-import { DomainError } from '../errors.js';
-import { CloseCode } from './close-codes.js';
+import { DomainError, unauthenticated } from '../errors.js';
+import { CloseCode, closeCodeFor } from './close-codes.js';
 import { disconnectReason } from '../metrics.js';
 import { clientIp } from './http.js';
 import type { SharedExecution } from './shared-execution.js';
@@ -41,11 +44,28 @@ export interface WsTransport {
 
 type Extra = { socket: WebSocket; request: IncomingMessage };
 
+/**
+ * Whose socket budget (MAX_SOCKETS_PER_USER) a socket spends: its user's, but an embed
+ * link's sockets (wall screens showing it) have one of their own per dashboard, so a busy
+ * embed never locks its maker out of the editor.
+ */
+function socketBudget(viewer: Viewer): string {
+  return viewer.via === 'embed' ? `embed:${viewer.userId}:${viewer.embedDashboardId}` : viewer.userId;
+}
+
+/** Closes `socket` with the close code and reason `error` maps to (close-codes.ts). */
+function closeFor(socket: WebSocket, error: unknown) {
+  const { code, reason } = closeCodeFor(error);
+  socket.close(code, reason);
+}
+
 export function attachWebSocket(deps: {
   server: Server;
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   services: Services;
   logger: Logger;
+  /** Logs a failure at the level its kind calls for (error-log.ts); defaults to one on `logger`. */
+  logError?: ErrorLog;
   /** Subscription events executed and serialised once per shape (shared-execution.ts). */
   shared: SharedExecution;
   /** The server's error masking (the same as Yoga's). */
@@ -54,6 +74,7 @@ export function attachWebSocket(deps: {
   onDisconnect?: (reason: string) => void;
 }): WsTransport {
   const { services, logger, yoga } = deps;
+  const logError = deps.logError ?? createErrorLog(logger);
   const config = services.config;
   const connections = new WeakMap<object, Connection>();
   /** socket -> its graphql-ws context, once connection_init arrived. */
@@ -65,6 +86,9 @@ export function attachWebSocket(deps: {
     // Only the graphql-transport-ws subprotocol is spoken.
     handleProtocols: (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false),
   });
+  // `ws` re-emits the HTTP server's errors (a port in use) here; without a listener they would
+  // be thrown out of the server's emit before the caller of listen() hears of them.
+  wss.on('error', () => {});
 
   // API tokens never expire, so a revocation must reach the sockets they opened, on every
   // instance: userId -> { sockets by apiTokenId, the bus subscription }.
@@ -79,7 +103,7 @@ export function attachWebSocket(deps: {
       const byToken = new Map<string, Set<WebSocket>>();
       const unsubscribe = services.bus.subscribe(`user:${userId}`, (message) => {
         if (message.type !== 'api-token-revoked') return;
-        for (const s of byToken.get(message.tokenId) ?? []) s.close(CloseCode.Unauthorized, 'API token revoked');
+        for (const s of byToken.get(message.tokenId) ?? []) closeFor(s, unauthenticated('API token revoked'));
       });
       // A revocation published before the subscription was confirmed would be missed.
       unsubscribe.then(
@@ -102,19 +126,19 @@ export function attachWebSocket(deps: {
     });
   }
 
-  const socketsByUser = new Map<string, number>(); // userId -> open sockets on this instance
-  const subscribeTimes = new Map<string, number[]>(); // userId -> recent subscription starts (ms)
+  const socketsByUser = new Map<string, number>(); // socketBudget -> open sockets on this instance
+  const subscribeTimes = new Map<string, number[]>(); // socketBudget -> recent subscription starts (ms)
   const tooMany = (message: string) => [
     new GraphQLError(message, { extensions: { code: 'RATE_LIMITED', retryAfter: 60 } }),
   ];
 
-  /** At most MAX_SUBSCRIPTIONS_PER_SOCKET * 4 new subscriptions a minute per user. */
-  function allowSubscriptionStart(userId: string): boolean {
+  /** At most MAX_SUBSCRIPTIONS_PER_SOCKET * 4 new subscriptions a minute per socket budget. */
+  function allowSubscriptionStart(budget: string): boolean {
     const now = Date.now();
-    const recent = (subscribeTimes.get(userId) ?? []).filter((t) => now - t < 60_000);
+    const recent = (subscribeTimes.get(budget) ?? []).filter((t) => now - t < 60_000);
     if (recent.length >= config.rateLimits.subscriptionsPerSocket * 4) return false;
     recent.push(now);
-    subscribeTimes.set(userId, recent);
+    subscribeTimes.set(budget, recent);
     return true;
   }
 
@@ -126,7 +150,7 @@ export function attachWebSocket(deps: {
       const live = new Set((await services.store.listApiTokens(userId)).map((t) => t.id));
       for (const [tokenId, sockets] of entry.byToken) {
         if (live.has(tokenId)) continue;
-        for (const s of sockets) s.close(CloseCode.Unauthorized, 'API token revoked');
+        for (const s of sockets) closeFor(s, unauthenticated('API token revoked'));
       }
     } catch (error) {
       logger.warn({ err: error }, 'API token re-check failed');
@@ -168,31 +192,34 @@ export function attachWebSocket(deps: {
       contexts.set(ctx.extra.socket, ctx);
       const token = ctx.connectionParams?.authToken;
       if (typeof token !== 'string' || token === '') {
-        ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: connection_init needs an authToken');
+        closeFor(ctx.extra.socket, unauthenticated('connection_init needs an authToken'));
         return false;
       }
       try {
         conn.viewer = await services.auth.authenticate(token);
       } catch (error) {
-        const reason = error instanceof DomainError ? error.message : 'Unauthorized';
-        ctx.extra.socket.close(CloseCode.Unauthorized, `Unauthorized: ${reason}`.slice(0, 120));
+        // A bad token is final (4401); a database failure is retryable (1013), as over HTTP.
+        logError(error, { connectionId: conn.id }, 'connection_init refused');
+        closeFor(ctx.extra.socket, error);
         return false;
       }
       // The socket may have closed while we authenticated: count and watch nothing then.
       if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-      const open = socketsByUser.get(conn.viewer.userId) ?? 0;
+      const budget = socketBudget(conn.viewer);
+      const open = socketsByUser.get(budget) ?? 0;
       if (open >= config.rateLimits.socketsPerUser) {
-        ctx.extra.socket.close(CloseCode.TooManyRequests, 'Too many connections for this user');
+        closeFor(ctx.extra.socket, new DomainError('RATE_LIMITED', 'Too many connections for this user'));
         return false;
       }
-      socketsByUser.set(conn.viewer.userId, open + 1);
+      socketsByUser.set(budget, open + 1);
       conn.counted = true;
       if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, ctx.extra.socket);
       const expiresAt = conn.viewer.expiresAt;
       if (expiresAt && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
         // AU1: close at expiry, not at the next message. setTimeout caps at ~24.8 days.
-        const ms = Math.min(Math.max(0, expiresAt.getTime() - Date.now()), 2 ** 31 - 1);
-        conn.expiryTimer = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Token expired'), ms);
+        // Measured with the clock the token was minted and verified with.
+        const ms = Math.min(Math.max(0, expiresAt.getTime() - services.clock.now().getTime()), 2 ** 31 - 1);
+        conn.expiryTimer = setTimeout(() => closeFor(ctx.extra.socket, unauthenticated('Token expired')), ms);
         conn.expiryTimer.unref();
       }
       logger.debug({ connectionId: conn.id, userId: conn.viewer.userId }, 'socket connected');
@@ -203,11 +230,12 @@ export function attachWebSocket(deps: {
       const conn = connections.get(ctx);
       if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
       if (conn?.counted && conn.viewer) {
-        const left = (socketsByUser.get(conn.viewer.userId) ?? 1) - 1;
-        if (left > 0) socketsByUser.set(conn.viewer.userId, left);
+        const budget = socketBudget(conn.viewer);
+        const left = (socketsByUser.get(budget) ?? 1) - 1;
+        if (left > 0) socketsByUser.set(budget, left);
         else {
-          socketsByUser.delete(conn.viewer.userId);
-          subscribeTimes.delete(conn.viewer.userId);
+          socketsByUser.delete(budget);
+          subscribeTimes.delete(budget);
         }
       }
       logger.debug({ connectionId: conn?.id, code }, 'socket closed');
@@ -307,7 +335,7 @@ export function attachWebSocket(deps: {
     const full = conn.subscriptions.size >= config.rateLimits.subscriptionsPerSocket;
     conn.subscriptions.set(id, subscription); // from here on a duplicate id is refused
     if (full) return fail(tooMany(`At most ${config.rateLimits.subscriptionsPerSocket} subscriptions per connection`));
-    if (conn.viewer && !allowSubscriptionStart(conn.viewer.userId)) {
+    if (conn.viewer && !allowSubscriptionStart(socketBudget(conn.viewer))) {
       return fail(tooMany('Too many new subscriptions: retry after 60 seconds'));
     }
     try {
@@ -406,7 +434,7 @@ export function attachWebSocket(deps: {
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.once('error', (error) => {
       logger.warn({ err: error }, 'WebSocket error');
-      socket.close(1011, 'Internal server error');
+      closeFor(socket, error);
     });
     let ctx: WsContext<Record<string, unknown> | undefined, Extra> | undefined;
     const closed = server.opened(
@@ -446,7 +474,7 @@ export function attachWebSocket(deps: {
                   const operation = payload as { query: string; operationName?: unknown; variables?: unknown };
                   if (isSubscription(conn, request, operation)) {
                     subscribeLean(ctx, conn, id, operation).catch((error) =>
-                      logger.error({ err: error }, 'subscription failed'),
+                      logError(error, { connectionId: conn.id }, 'subscription failed'),
                     );
                     return;
                   }
@@ -454,8 +482,8 @@ export function attachWebSocket(deps: {
               }
             }
             handle(text).catch((error) => {
-              logger.error({ err: error }, 'WebSocket message handling failed');
-              socket.close(1011, 'Internal server error');
+              logError(error, { connectionId: conn?.id }, 'WebSocket message handling failed');
+              closeFor(socket, error);
             });
           });
         },

@@ -7,6 +7,8 @@ import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Client connections open through the proxy now. */
+  connections(): number;
   cut(): void;
   restore(): void;
   close(): Promise<void>;
@@ -15,8 +17,11 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let open = true;
   const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (!open) return client.destroy();
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -33,6 +38,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
+    connections: () => clients.size,
     cut() {
       open = false;
       for (const s of sockets) s.destroy();

@@ -7,14 +7,18 @@ import { useFragment as unmask } from '../../src/gql/index.js';
 import { openCollabSession, type CollabSession, type Presence } from '../../src/collab-session.js';
 import type { Connection, SocketState } from '../../src/connection.js';
 import { chartShapes, initials } from '../../src/chart.js';
-import { errorMessage } from '../../src/errors.js';
+import { errorCode, errorMessage } from '../../src/errors.js';
 import '../../src/styles.css';
 import './viewer.css';
 
 const COLS = 12;
 const ROW = 56;
 
-function viewerConnection(token: string): Connection {
+/** Shown when the server refuses the token (an embed link past its lifetime, or revoked). */
+const LINK_INVALID = 'This link has expired or is no longer valid. Ask for a new embed link.';
+
+/** A token refused by the socket (4401) is final here: the viewer has no way to refresh it. */
+function viewerConnection(token: string, onUnauthorized: () => void): Connection {
   let socketState: SocketState = 'closed';
   const listeners = new Set<(s: SocketState) => void>();
   const set = (s: SocketState) => {
@@ -28,8 +32,15 @@ function viewerConnection(token: string): Connection {
     lazy: true,
     connectionParams: { authToken: token },
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
-    on: { connecting: () => set('connecting'), connected: () => set('open'), closed: () => set('closed') },
+    shouldRetry: (event) => (event as { code?: unknown } | null)?.code !== 4401,
+    on: {
+      connecting: () => set('connecting'),
+      connected: () => set('open'),
+      closed: (event) => {
+        set('closed');
+        if ((event as { code?: unknown } | null)?.code === 4401) onUnauthorized();
+      },
+    },
   });
   return {
     ws,
@@ -115,13 +126,24 @@ export const Viewer = defineComponent({
     const query = useQuery({ query: DashboardQuery, variables: { id: props.dashboardId } });
     const session = shallowRef<CollabSession | null>(null);
     const error = shallowRef<string | null>(null);
-    const connection = viewerConnection(props.token);
     let unsubscribe = () => {};
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      unsubscribe();
+      session.value?.close();
+      connection.dispose();
+    };
+    const connection = viewerConnection(props.token, () => {
+      error.value = LINK_INVALID;
+      end();
+    });
 
     watch(
       () => query.data.value?.dashboard,
       (dashboard) => {
-        if (!dashboard || session.value) return;
+        if (!dashboard || session.value || ended) return;
         const summary = unmask(DashboardSummaryFragmentDoc, dashboard);
         const opened = openCollabSession({
           connection,
@@ -129,21 +151,21 @@ export const Viewer = defineComponent({
           userId: 'viewer',
           initial: { version: summary.version, document: dashboard.document as DashboardDocument },
           readOnly: true,
-          onError: (message) => (error.value = message),
+          // A refused token stays the explanation, whatever the engine reports after it.
+          onError: (message) => {
+            if (error.value !== LINK_INVALID) error.value = message;
+          },
         });
         session.value = opened;
         unsubscribe = opened.subscribe(() => triggerRef(session));
       },
       { immediate: true },
     );
-    onBeforeUnmount(() => {
-      unsubscribe();
-      session.value?.close();
-      connection.dispose();
-    });
+    onBeforeUnmount(end);
 
     const failure = computed(() => {
-      if (query.error.value) return errorMessage(query.error.value);
+      if (query.error.value)
+        return errorCode(query.error.value) === 'UNAUTHENTICATED' ? LINK_INVALID : errorMessage(query.error.value);
       if (query.data.value && !query.data.value.dashboard)
         return 'This dashboard does not exist or you have no access to it.';
       return session.value?.fatal ?? error.value;
