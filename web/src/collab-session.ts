@@ -75,6 +75,9 @@ export interface CollabSession {
   close(): void;
 }
 
+/** How often an open dashboard looks for other tabs' orphaned unsent edits. */
+const ORPHAN_SCAN_MS = 15_000;
+
 export function newClientId(prefix = 'c-'): string {
   return prefix + globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 20);
 }
@@ -184,7 +187,12 @@ export function openCollabSession(options: {
     event.returnValue = '';
   };
   window.addEventListener('beforeunload', beforeUnload);
-  const orphans = options.readOnly ? [] : adoptOrphans();
+  // Stops of the engines sending orphaned slots' edits; scanned at open and then now and
+  // then: a tab closed with unsent edits while this one stays open is picked up within
+  // ORPHAN_SCAN_MS, and a slot its reloading tab had not yet let go of at open is not missed.
+  const orphans: Array<() => void> = [];
+  const orphanScan = options.readOnly ? undefined : setInterval(adoptOrphans, ORPHAN_SCAN_MS);
+  if (!options.readOnly) adoptOrphans();
 
   function handleEvent(event: DashboardEvent): void {
     switch (event.__typename) {
@@ -251,8 +259,7 @@ export function openCollabSession(options: {
    * tab closed while offline): each is sent by an engine of its own, under its own
    * clientId, then forgotten. Without this, such edits would wait for a second tab forever.
    */
-  function adoptOrphans(): Array<() => void> {
-    const stops: Array<() => void> = [];
+  function adoptOrphans(): void {
     const hasWork = (other: string) => {
       if (other === key) return false;
       const state = loadSaved(other);
@@ -260,6 +267,7 @@ export function openCollabSession(options: {
     };
     void claimOrphanSlots(userId, dashboardId, hasWork).then((slots) => {
       for (const orphan of slots) {
+        // A slot this tab is already sending holds its lock, so it is never claimed twice.
         const state = closed ? null : loadSaved(orphan.key!);
         if (!state) {
           orphan.release();
@@ -292,11 +300,10 @@ export function openCollabSession(options: {
           localStorage.removeItem(orphan.key!); // everything it kept is on the server now
           stop();
         });
-        stops.push(stop);
+        orphans.push(stop);
         flusher.connect();
       }
     });
-    return stops;
   }
 
   return {
@@ -353,6 +360,7 @@ export function openCollabSession(options: {
       unsubscribeSocket();
       theEngine.disconnect();
       persist();
+      clearInterval(orphanScan);
       orphans.forEach((stop) => stop());
       slot.release();
     },
