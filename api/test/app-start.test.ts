@@ -15,6 +15,7 @@ import { buildApp } from '../src/app.js';
 import { openStore } from '../src/adapters/create-store.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { waitFor } from './helpers/wait.js';
+import { describeWhen, NEEDS_DATABASE_URL } from './helpers/skip.js';
 
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 const REDIS_URL = process.env.REDIS_URL || undefined;
@@ -25,8 +26,7 @@ let freshUrl: string;
 let redisProxy: TcpProxy | undefined;
 let redisUrl: string | undefined;
 
-const describePg = DATABASE_URL ? describe : describe.skip;
-if (!DATABASE_URL) console.warn('app-start: needs DATABASE_URL (skipped)');
+const describePg = describeWhen(Boolean(DATABASE_URL), NEEDS_DATABASE_URL);
 
 describePg('a failed start() closes what it opened', () => {
   beforeAll(async () => {

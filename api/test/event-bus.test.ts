@@ -16,6 +16,7 @@ import type { DashboardMessage, EventBus } from '../src/ports/event-bus.js';
 import { registerEventBusContract } from './contracts/event-bus-contract.js';
 import { findRedisServerBinary, startRedisServer, type RedisServerHandle } from './helpers/redis-server.js';
 import { deferred, waitFor, withTimeout } from './helpers/wait.js';
+import { describeWhen, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 registerEventBusContract('memory', async () => {
   const handlerErrors: unknown[] = [];
@@ -64,8 +65,9 @@ const redisServerBinary = findRedisServerBinary();
 /** A prefix per test file run, so a shared Redis (REDIS_URL) sees no cross-talk. */
 const runPrefix = `test-${process.pid}-${randomUUID().slice(0, 8)}:`;
 
-if (externalRedisUrl || redisServerBinary) {
-  describe('redis event bus', () => {
+describeWhen(Boolean(externalRedisUrl || redisServerBinary), 'needs REDIS_URL or a redis-server binary on PATH')(
+  'redis event bus',
+  () => {
     let server: RedisServerHandle | null = null;
     let url = externalRedisUrl ?? '';
 
@@ -137,142 +139,130 @@ if (externalRedisUrl || redisServerBinary) {
         await Promise.all([bus.close(), other.close()]);
       }
     });
+  },
+);
+
+describeWhen(Boolean(redisServerBinary), NEEDS_REDIS_BINARY)('redis event bus: faults (private redis-server)', () => {
+  let server: RedisServerHandle;
+  const buses: EventBus[] = [];
+
+  beforeEach(async () => {
+    server = await startRedisServer();
   });
-} else {
-  console.warn(
-    'event-bus.test.ts: Redis tests NOT registered: REDIS_URL is unset and no `redis-server` ' +
-      'binary is on PATH. Install redis-server (apt-get install redis-server) or set REDIS_URL.',
-  );
-}
-
-if (redisServerBinary) {
-  describe('redis event bus: faults (private redis-server)', () => {
-    let server: RedisServerHandle;
-    const buses: EventBus[] = [];
-
-    beforeEach(async () => {
-      server = await startRedisServer();
-    });
-    afterEach(async () => {
-      await Promise.all(buses.splice(0).map((bus) => bus.close()));
-      await server.stop();
-    });
-
-    function open(): EventBus {
-      const bus = createRedisEventBus({ url: server.url, prefix: runPrefix, onError: () => {} });
-      buses.push(bus);
-      return bus;
-    }
-
-    const changed = (id: string): DashboardMessage => ({ type: 'changed', dashboardId: id });
-
-    /** Publishes until one publish succeeds (the publisher reconnects on its own schedule). */
-    async function publishWhenConnected(bus: EventBus, message: DashboardMessage) {
-      await waitFor(
-        async () => {
-          await bus.publish('dashboard:r', message);
-          return true;
-        },
-        { timeout: 10_000, interval: 20, description: 'a publish to succeed' },
-      );
-    }
-
-    it('[SUB2] after Redis restarts: isUp goes false then true, onReconnect fires once, delivery resumes', async () => {
-      const bus = open();
-      const publisher = open();
-      let reconnects = 0;
-      const reconnected = deferred();
-      bus.onReconnect(() => {
-        reconnects++;
-        reconnected.resolve();
-      });
-      const received: DashboardMessage[] = [];
-      await bus.subscribe('dashboard:r', (m) => received.push(m));
-      await waitFor(() => bus.isUp(), { description: 'first connection' });
-      expect(reconnects).toBe(0); // the first connect is not a reconnect
-
-      await publisher.publish('dashboard:r', changed('before'));
-      await waitFor(() => received.length === 1);
-
-      await server.kill();
-      await waitFor(() => !bus.isUp(), { description: 'isUp() false after SIGKILL' });
-
-      // [SUB2] publish during the outage fails fast instead of hanging or queueing.
-      const started = Date.now();
-      await expect(publisher.publish('dashboard:r', changed('lost'))).rejects.toThrow();
-      expect(Date.now() - started).toBeLessThan(1500);
-
-      // A subscribe made during the outage waits for Redis, then is live.
-      const lateReceived: DashboardMessage[] = [];
-      const lateSubscribe = bus.subscribe('dashboard:late', (m) => lateReceived.push(m));
-
-      await server.restart();
-      await withTimeout(reconnected.promise, 10_000, 'onReconnect');
-      expect(bus.isUp()).toBe(true);
-      expect(reconnects).toBe(1);
-
-      // Resubscription is confirmed before onReconnect fires: a message published now arrives.
-      await publishWhenConnected(publisher, changed('after'));
-      await waitFor(() => received.some((m) => m.dashboardId === 'after'));
-      expect(received.map((m) => m.dashboardId)).not.toContain('lost');
-
-      await withTimeout(lateSubscribe, 5000, 'subscribe made during the outage');
-      await publisher.publish('dashboard:late', changed('late'));
-      await waitFor(() => lateReceived.length === 1);
-      expect(reconnects).toBe(1);
-    });
-
-    it('close() during an outage returns promptly and fails a subscribe still waiting for Redis', async () => {
-      const bus = open();
-      await bus.subscribe('dashboard:r', () => {});
-      await waitFor(() => bus.isUp());
-      await server.kill();
-      await waitFor(() => !bus.isUp());
-      // Two subscribes queued while Redis is down; expectations attached before close().
-      const pending = expect(bus.subscribe('dashboard:other', () => {})).rejects.toThrow(/closed/);
-      const pending2 = expect(bus.subscribe('dashboard:third', () => {})).rejects.toThrow(/closed/);
-      await withTimeout(bus.close(), 3000, 'close() during an outage');
-      await pending;
-      await pending2;
-    });
-
-    it('unsubscribing during an outage takes effect after the reconnect', async () => {
-      const bus = open();
-      const publisher = open();
-      const gone: unknown[] = [];
-      const kept: unknown[] = [];
-      const unsubscribe = await bus.subscribe('dashboard:gone', (m) => gone.push(m));
-      await bus.subscribe('dashboard:r', (m) => kept.push(m));
-      const reconnected = deferred();
-      bus.onReconnect(() => reconnected.resolve());
-      await waitFor(() => bus.isUp());
-
-      await server.kill();
-      await waitFor(() => !bus.isUp());
-      await unsubscribe();
-      await server.restart();
-      await withTimeout(reconnected.promise, 10_000, 'onReconnect');
-
-      await publishWhenConnected(publisher, changed('marker-before'));
-      await publisher.publish('dashboard:gone', changed('gone'));
-      await publisher.publish('dashboard:r', changed('marker'));
-      await waitFor(() => kept.some((m) => (m as DashboardMessage).dashboardId === 'marker'));
-      expect(gone).toEqual([]);
-    });
-
-    it('publish while Redis was never reachable rejects within the publish timeout', async () => {
-      await server.kill(); // nothing listens on this port now
-      const bus = createRedisEventBus({ url: server.url, prefix: runPrefix, onError: () => {} });
-      buses.push(bus);
-      const started = Date.now();
-      await expect(bus.publish('dashboard:r', changed('x'))).rejects.toThrow();
-      expect(Date.now() - started).toBeLessThan(1500);
-      expect(bus.isUp()).toBe(false);
-    });
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((bus) => bus.close()));
+    await server.stop();
   });
-} else {
-  console.warn(
-    'event-bus.test.ts: Redis fault tests NOT registered: they need a private server and no ' +
-      '`redis-server` binary is on PATH (REDIS_URL cannot be killed and restarted).',
-  );
-}
+
+  function open(): EventBus {
+    const bus = createRedisEventBus({ url: server.url, prefix: runPrefix, onError: () => {} });
+    buses.push(bus);
+    return bus;
+  }
+
+  const changed = (id: string): DashboardMessage => ({ type: 'changed', dashboardId: id });
+
+  /** Publishes until one publish succeeds (the publisher reconnects on its own schedule). */
+  async function publishWhenConnected(bus: EventBus, message: DashboardMessage) {
+    await waitFor(
+      async () => {
+        await bus.publish('dashboard:r', message);
+        return true;
+      },
+      { timeout: 10_000, interval: 20, description: 'a publish to succeed' },
+    );
+  }
+
+  it('[SUB2] after Redis restarts: isUp goes false then true, onReconnect fires once, delivery resumes', async () => {
+    const bus = open();
+    const publisher = open();
+    let reconnects = 0;
+    const reconnected = deferred();
+    bus.onReconnect(() => {
+      reconnects++;
+      reconnected.resolve();
+    });
+    const received: DashboardMessage[] = [];
+    await bus.subscribe('dashboard:r', (m) => received.push(m));
+    await waitFor(() => bus.isUp(), { description: 'first connection' });
+    expect(reconnects).toBe(0); // the first connect is not a reconnect
+
+    await publisher.publish('dashboard:r', changed('before'));
+    await waitFor(() => received.length === 1);
+
+    await server.kill();
+    await waitFor(() => !bus.isUp(), { description: 'isUp() false after SIGKILL' });
+
+    // [SUB2] publish during the outage fails fast instead of hanging or queueing.
+    const started = Date.now();
+    await expect(publisher.publish('dashboard:r', changed('lost'))).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(1500);
+
+    // A subscribe made during the outage waits for Redis, then is live.
+    const lateReceived: DashboardMessage[] = [];
+    const lateSubscribe = bus.subscribe('dashboard:late', (m) => lateReceived.push(m));
+
+    await server.restart();
+    await withTimeout(reconnected.promise, 10_000, 'onReconnect');
+    expect(bus.isUp()).toBe(true);
+    expect(reconnects).toBe(1);
+
+    // Resubscription is confirmed before onReconnect fires: a message published now arrives.
+    await publishWhenConnected(publisher, changed('after'));
+    await waitFor(() => received.some((m) => m.dashboardId === 'after'));
+    expect(received.map((m) => m.dashboardId)).not.toContain('lost');
+
+    await withTimeout(lateSubscribe, 5000, 'subscribe made during the outage');
+    await publisher.publish('dashboard:late', changed('late'));
+    await waitFor(() => lateReceived.length === 1);
+    expect(reconnects).toBe(1);
+  });
+
+  it('close() during an outage returns promptly and fails a subscribe still waiting for Redis', async () => {
+    const bus = open();
+    await bus.subscribe('dashboard:r', () => {});
+    await waitFor(() => bus.isUp());
+    await server.kill();
+    await waitFor(() => !bus.isUp());
+    // Two subscribes queued while Redis is down; expectations attached before close().
+    const pending = expect(bus.subscribe('dashboard:other', () => {})).rejects.toThrow(/closed/);
+    const pending2 = expect(bus.subscribe('dashboard:third', () => {})).rejects.toThrow(/closed/);
+    await withTimeout(bus.close(), 3000, 'close() during an outage');
+    await pending;
+    await pending2;
+  });
+
+  it('unsubscribing during an outage takes effect after the reconnect', async () => {
+    const bus = open();
+    const publisher = open();
+    const gone: unknown[] = [];
+    const kept: unknown[] = [];
+    const unsubscribe = await bus.subscribe('dashboard:gone', (m) => gone.push(m));
+    await bus.subscribe('dashboard:r', (m) => kept.push(m));
+    const reconnected = deferred();
+    bus.onReconnect(() => reconnected.resolve());
+    await waitFor(() => bus.isUp());
+
+    await server.kill();
+    await waitFor(() => !bus.isUp());
+    await unsubscribe();
+    await server.restart();
+    await withTimeout(reconnected.promise, 10_000, 'onReconnect');
+
+    await publishWhenConnected(publisher, changed('marker-before'));
+    await publisher.publish('dashboard:gone', changed('gone'));
+    await publisher.publish('dashboard:r', changed('marker'));
+    await waitFor(() => kept.some((m) => (m as DashboardMessage).dashboardId === 'marker'));
+    expect(gone).toEqual([]);
+  });
+
+  it('publish while Redis was never reachable rejects within the publish timeout', async () => {
+    await server.kill(); // nothing listens on this port now
+    const bus = createRedisEventBus({ url: server.url, prefix: runPrefix, onError: () => {} });
+    buses.push(bus);
+    const started = Date.now();
+    await expect(bus.publish('dashboard:r', changed('x'))).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(bus.isUp()).toBe(false);
+  });
+});

@@ -30,6 +30,7 @@ import { createRng } from './helpers/random.js';
 import { findRedisServerBinary, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { deferred, waitFor, withTimeout } from './helpers/wait.js';
+import { describeWhen, NEEDS_DATABASE_URL, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 const RUN = randomBytes(4).toString('hex');
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -68,9 +69,7 @@ const summary = (name: string, fields: Record<string, unknown>) =>
   );
 
 const redisBinary = findRedisServerBinary();
-const withRedisBinary = redisBinary
-  ? describe
-  : (name: string) => console.warn(`faults: "${name}" skipped: no redis-server binary on PATH`);
+const withRedisBinary = describeWhen(Boolean(redisBinary), NEEDS_REDIS_BINARY);
 
 withRedisBinary('[SUB2][OP4] Redis restarted mid-stream', () => {
   it(
@@ -163,8 +162,7 @@ withRedisBinary('[SUB2][OP4] Redis restarted mid-stream', () => {
   );
 });
 
-const withPostgres = (name: string, body: () => void) =>
-  DATABASE_URL ? describe(name, body) : console.warn(`faults: "${name}" skipped: it needs DATABASE_URL`);
+const withPostgres = describeWhen(Boolean(DATABASE_URL), NEEDS_DATABASE_URL);
 
 withPostgres('[OP4][OP2] PostgreSQL unreachable mid-stream', () => {
   it(

@@ -3,6 +3,7 @@ import { createBackend, startApp, type Backend } from './helpers/harness.js';
 import { findRedisServerBinary, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { waitFor } from './helpers/wait.js';
+import { describeWhen, NEEDS_DATABASE_URL, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 let backend: Backend;
 beforeAll(async () => {
@@ -13,9 +14,7 @@ afterAll(() => backend.close());
 const readyz = (url: string) => fetch(`${url}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }));
 
 const pg = process.env.DATABASE_URL ? new URL(process.env.DATABASE_URL) : null;
-const onPostgres = pg
-  ? describe
-  : () => console.warn('health-faults: the PostgreSQL readiness test needs DATABASE_URL (CI sets it).');
+const onPostgres = describeWhen(Boolean(pg), NEEDS_DATABASE_URL);
 onPostgres('with PostgreSQL (DATABASE_URL)', () => {
   it('/readyz is 503 while the database is unreachable, 200 again when it is back', async () => {
     const proxy = await startTcpProxy({ host: pg!.hostname, port: Number(pg!.port || 5432) });
@@ -47,9 +46,7 @@ onPostgres('with PostgreSQL (DATABASE_URL)', () => {
 });
 
 const redisBinary = findRedisServerBinary();
-const withRedis = redisBinary
-  ? describe
-  : () => console.warn('health-faults: the Redis test needs a redis-server binary (CI has one).');
+const withRedis = describeWhen(Boolean(redisBinary), NEEDS_REDIS_BINARY);
 withRedis('with a private Redis', () => {
   it('losing Redis shows in dash_redis_up but leaves the instance ready', async () => {
     const redis = await startRedisServer();

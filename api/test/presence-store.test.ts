@@ -15,6 +15,7 @@ import type { PresenceEntry, PresenceStore } from '../src/ports/presence-store.j
 import { registerPresenceStoreContract } from './contracts/presence-store-contract.js';
 import { findRedisServerBinary, startRedisServer, type RedisServerHandle } from './helpers/redis-server.js';
 import { waitFor } from './helpers/wait.js';
+import { describeWhen, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -65,8 +66,9 @@ async function sweepAll(store: PresenceStore): Promise<void> {
   await store.sweep(Number.MAX_VALUE).catch(() => {});
 }
 
-if (externalRedisUrl || redisServerBinary) {
-  describe('redis presence store', () => {
+describeWhen(Boolean(externalRedisUrl || redisServerBinary), 'needs REDIS_URL or a redis-server binary on PATH')(
+  'redis presence store',
+  () => {
     let server: RedisServerHandle | null = null;
     let url = externalRedisUrl ?? '';
 
@@ -151,16 +153,12 @@ if (externalRedisUrl || redisServerBinary) {
       const store = createRedisPresenceStore({ url, prefix: nextPrefix() });
       await store.close();
     });
-  });
-} else {
-  console.warn(
-    'presence-store.test.ts: Redis tests NOT registered: REDIS_URL is unset and no `redis-server` ' +
-      'binary is on PATH. Install redis-server (apt-get install redis-server) or set REDIS_URL.',
-  );
-}
+  },
+);
 
-if (redisServerBinary) {
-  describe('redis presence store: outage (private redis-server)', () => {
+describeWhen(Boolean(redisServerBinary), NEEDS_REDIS_BINARY)(
+  'redis presence store: outage (private redis-server)',
+  () => {
     let server: RedisServerHandle;
 
     beforeEach(async () => {
@@ -218,10 +216,5 @@ if (redisServerBinary) {
       await store.close();
       expect(Date.now() - started).toBeLessThan(1500);
     });
-  });
-} else {
-  console.warn(
-    'presence-store.test.ts: Redis outage tests NOT registered: they need a private server and no ' +
-      '`redis-server` binary is on PATH (REDIS_URL cannot be killed and restarted).',
-  );
-}
+  },
+);

@@ -1,5 +1,6 @@
 import { openStore } from '../src/adapters/create-store.js';
 import { registerStoreContract } from './contracts/store-contract.js';
+import { describeWhen, NEEDS_DATABASE_URL } from './helpers/skip.js';
 
 registerStoreContract('PGlite', async () => {
   const store = await openStore({ dataDir: 'memory://' });
@@ -7,11 +8,9 @@ registerStoreContract('PGlite', async () => {
 });
 
 // PostgreSQL runs when DATABASE_URL is set (CI's second `npm test` run sets it).
-if (process.env.DATABASE_URL) {
+describeWhen(Boolean(process.env.DATABASE_URL), NEEDS_DATABASE_URL)('on PostgreSQL', () => {
   registerStoreContract('PostgreSQL', async () => {
     const store = await openStore({ databaseUrl: process.env.DATABASE_URL });
     return { store, cleanup: () => store.close() };
   });
-} else {
-  console.warn('Store contract on PostgreSQL not run here: DATABASE_URL is not set (CI sets it).');
-}
+});

@@ -11,6 +11,7 @@ import { CloseCode } from '../src/transport/close-codes.js';
 import { createBackend, signUp, startApp, type Backend, type TestApp } from './helpers/harness.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { withTimeout } from './helpers/wait.js';
+import { NEEDS_DATABASE_URL } from './helpers/skip.js';
 
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 
@@ -132,7 +133,9 @@ describe('[AU1] a database failure during connection_init is retryable', () => {
   });
 
   (DATABASE_URL ? it : it.skip)(
-    'PostgreSQL cut behind a TCP proxy: 1013, then the stock client gets through once it is back',
+    `PostgreSQL cut behind a TCP proxy: 1013, then the stock client gets through once it is back${
+      DATABASE_URL ? '' : ` (skipped: ${NEEDS_DATABASE_URL})`
+    }`,
     async () => {
       const url = new URL(DATABASE_URL!);
       const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
@@ -153,5 +156,4 @@ describe('[AU1] a database failure during connection_init is retryable', () => {
       }
     },
   );
-  if (!DATABASE_URL) console.warn('ws-auth-faults: the PostgreSQL proxy case needs DATABASE_URL (skipped)');
 });

@@ -22,6 +22,7 @@ import {
   type SyncTransport,
   type Timers,
 } from './sync-engine.js';
+import { createRng } from '../../api/test/helpers/random.js';
 
 // ---------------------------------------------------------------------------------------
 // Test harness: an authoritative in-memory server, a network whose deliveries the test
@@ -904,17 +905,6 @@ describe('sync engine: persistence', () => {
 // prints in the test name; pin it below as a regression test.
 // ---------------------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomEdit(doc: DashboardDocument, random: () => number, nextId: () => string): JSONOp {
   const int = (n: number) => Math.floor(random() * n);
   const ids = Object.keys(doc.widgets);
@@ -964,7 +954,7 @@ function checkInvariants(server: FakeServer, engine: SyncEngine, step: number): 
 }
 
 async function fuzz(seed: number, steps = 300): Promise<void> {
-  const random = mulberry32(seed);
+  const random = createRng(seed); // the project's one seeded generator (mulberry32)
   const int = (n: number) => Math.floor(random() * n);
   const network = new Network();
   const timers = new FakeTimers();
