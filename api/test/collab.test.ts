@@ -11,6 +11,7 @@ import {
 } from '../../core/src/index.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -38,9 +39,7 @@ const DOC = `query($id: ID!) { dashboard(id: $id) { version document } }`;
 beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend, { config: { snapshotEvery: 5 } });
-  [owner, editor, viewer, stranger] = await Promise.all(
-    ['Owner', 'Editor', 'Viewer', 'Stranger'].map((n) => signUp(t, n)),
-  );
+  [owner, editor, viewer, stranger] = await mapAll(['Owner', 'Editor', 'Viewer', 'Stranger'], (n) => signUp(t, n));
 });
 afterAll(async () => {
   await t.stop();

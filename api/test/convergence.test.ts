@@ -31,6 +31,7 @@ import type { EventBus } from '../src/ports/event-bus.js';
 import { filteringBus } from './helpers/filtering-bus.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   signUp,
   startApp,
@@ -54,7 +55,7 @@ let users: Array<Awaited<ReturnType<typeof signUp>>>;
 beforeAll(async () => {
   backend = await createBackend();
   instances = [await startApp(backend), await startApp(backend)];
-  users = await Promise.all(['Ana', 'Ben', 'Cy'].map((n) => signUp(instances[0]!, n)));
+  users = await mapAll(['Ana', 'Ben', 'Cy'], (n) => signUp(instances[0]!, n));
 });
 afterAll(async () => {
   await Promise.all(instances.map((i) => i.stop()));

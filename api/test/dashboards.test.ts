@@ -1,5 +1,6 @@
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -94,8 +95,9 @@ describe('[RO1][AC1] permissions, for every role and a stranger', () => {
   let id: string;
 
   beforeAll(async () => {
-    [owner, editor, viewer, stranger, invitee] = await Promise.all(
-      ['Owner', 'Editor', 'Viewer', 'Stranger', 'Invitee'].map((n) => signUp(t, n)),
+    [owner, editor, viewer, stranger, invitee] = await mapAll(
+      ['Owner', 'Editor', 'Viewer', 'Stranger', 'Invitee'],
+      (n) => signUp(t, n),
     );
     id = await createDashboard(t, owner.token, 'Team');
     const invite = `mutation($id: ID!, $e: String!, $r: Role!) { inviteCollaborator(dashboardId: $id, email: $e, role: $r) { user { id } role } }`;

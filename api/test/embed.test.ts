@@ -8,6 +8,7 @@ import path from 'node:path';
 import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -75,8 +76,9 @@ describe('[EM1] createEmbedToken', () => {
   });
 
   it('is for EDITOR and up: VIEWER FORBIDDEN, a non-member NOT_FOUND (AC1), lifetimes 1 s to 30 days', async () => {
-    const [owner, editor, viewer, stranger] = await Promise.all(
-      ['MintOwner', 'MintEditor', 'MintViewer', 'MintStranger'].map((n) => signUp(t, n)),
+    const [owner, editor, viewer, stranger] = await mapAll(
+      ['MintOwner', 'MintEditor', 'MintViewer', 'MintStranger'],
+      (n) => signUp(t, n),
     );
     const id = await createDashboard(t, owner.token, 'mint rights');
     await t.ok(INVITE, { d: id, e: editor.email, r: 'EDITOR' }, owner.token);

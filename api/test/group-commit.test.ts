@@ -7,6 +7,7 @@ import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
 import type { CommitRequest, Store } from '../src/ports/store.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -129,8 +130,8 @@ it('submissions to many dashboards that queue behind a commit share the next tra
 });
 
 it('one dashboard failing in a shared transaction fails only its own submissions', async () => {
-  const [filler1, filler2, good, bad, other] = await Promise.all(
-    ['f1', 'f2', 'good', 'bad', 'other'].map((n) => createDashboard(t, owner.token, n)),
+  const [filler1, filler2, good, bad, other] = await mapAll(['f1', 'f2', 'good', 'bad', 'other'], (n) =>
+    createDashboard(t, owner.token, n),
   );
   seen.groups = [];
   failFor = bad;
@@ -171,8 +172,8 @@ it('one dashboard failing in a shared transaction fails only its own submissions
 });
 
 it('a dashboard deleted while its submissions wait fails them with NOT_FOUND, the others commit', async () => {
-  const [filler, kept, deleted] = await Promise.all(
-    ['filler', 'kept', 'deleted'].map((n) => createDashboard(t, owner.token, n)),
+  const [filler, kept, deleted] = await mapAll(['filler', 'kept', 'deleted'], (n) =>
+    createDashboard(t, owner.token, n),
   );
   seen.groups = [];
   const release = hold();

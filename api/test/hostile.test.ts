@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -38,8 +39,8 @@ beforeAll(async () => {
       MAX_SOCKETS_PER_USER: '3',
     },
   });
-  [owner, editor, viewer, stranger, removed] = await Promise.all(
-    ['Owner', 'Editor', 'Viewer', 'Stranger', 'Removed'].map((n) => signUp(t, n)),
+  [owner, editor, viewer, stranger, removed] = await mapAll(['Owner', 'Editor', 'Viewer', 'Stranger', 'Removed'], (n) =>
+    signUp(t, n),
   );
   id = await createDashboard(t, owner.token, 'target');
   const invite = `mutation($d: ID!, $e: String!, $r: Role!) { inviteCollaborator(dashboardId: $d, email: $e, role: $r) { role } }`;

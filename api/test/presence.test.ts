@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { addWidget, insertText, newWidget, removeWidget, request } from '../../core/src/index.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -31,7 +32,7 @@ let eve: Awaited<ReturnType<typeof signUp>>;
 beforeAll(async () => {
   backend = await createBackend();
   [one, two] = [await startApp(backend), await startApp(backend)];
-  [ann, bob, vic, eve] = await Promise.all(['Ann', 'Bob', 'Vic', 'Eve'].map((n) => signUp(one, n)));
+  [ann, bob, vic, eve] = await mapAll(['Ann', 'Bob', 'Vic', 'Eve'], (n) => signUp(one, n));
 });
 afterAll(async () => {
   await Promise.all([one.stop(), two.stop()]);

@@ -20,6 +20,7 @@ import { createHub } from '../src/services/hub.js';
 import { createMemoryEventBus } from '../src/adapters/memory-event-bus.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   signUp,
   startApp,
@@ -58,7 +59,7 @@ beforeAll(async () => {
     },
   }) as Store;
   t = await startApp(backend, { store: counting });
-  [ann, bob, vic] = await Promise.all(['Ann', 'Bob', 'Vic'].map((n) => signUp(t, n)));
+  [ann, bob, vic] = await mapAll(['Ann', 'Bob', 'Vic'], (n) => signUp(t, n));
 });
 afterAll(async () => {
   await t.stop();

@@ -24,6 +24,7 @@ import { RUN_GAP_MS } from '../src/services/collab-engine.js';
 import type { CommitRequest, Store } from '../src/ports/store.js';
 import {
   createBackend,
+  mapAll,
   createDashboard,
   errorCode,
   signUp,
@@ -79,7 +80,7 @@ beforeAll(async () => {
   // Two instances on one database and bus; A's commits can be held.
   a = await startApp(backend, { clock, store: gated(backend.store) });
   b = await startApp(backend, { clock });
-  [owner, editor] = await Promise.all(['Owner', 'Editor'].map((n) => signUp(a, n)));
+  [owner, editor] = await mapAll(['Owner', 'Editor'], (n) => signUp(a, n));
 });
 afterAll(async () => {
   await a.stop();

@@ -51,8 +51,10 @@ export function errorMessage(error: unknown): string {
     const detail = e?.graphQLErrors?.[0]?.message ?? (typeof e?.message === 'string' ? e.message : undefined);
     if (detail) return sentence(detail.replace(/^\[GraphQL\]\s*/, ''));
   }
-  if (code && MESSAGES[code]) return MESSAGES[code];
-  if (e && typeof e === 'object' && typeof e.code === 'number' && CLOSE_CODES[e.code]) return CLOSE_CODES[e.code];
+  const known = code ? MESSAGES[code] : undefined;
+  if (known) return known;
+  const closed = e && typeof e === 'object' && typeof e.code === 'number' ? CLOSE_CODES[e.code] : undefined;
+  if (closed) return closed;
   if (e?.networkError || (error instanceof TypeError && /fetch/i.test(error.message))) {
     return 'Cannot reach the server. Check your connection.';
   }

@@ -160,6 +160,17 @@ export async function startApp(
 }
 
 /** Signs up a fresh user; returns the token and user id. */
+/**
+ * `Promise.all(items.map(fn))` that keeps the length in the type: `const [a, b] = await
+ * mapAll(['A', 'B'], (n) => signUp(t, n))` gives two users, not two maybe-undefined ones.
+ */
+export function mapAll<const N extends readonly unknown[], R>(
+  items: N,
+  fn: (item: N[number]) => Promise<R>,
+): Promise<{ -readonly [K in keyof N]: R }> {
+  return Promise.all(items.map(fn)) as Promise<{ -readonly [K in keyof N]: R }>;
+}
+
 export async function signUp(
   t: TestApp,
   name = 'User',
