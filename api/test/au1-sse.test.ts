@@ -20,10 +20,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 describe('[AU1] continuous token validation', () => {
   it('closes a WebSocket with 4401 when its access token expires, not at the next message', async () => {

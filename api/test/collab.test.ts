@@ -41,10 +41,6 @@ beforeAll(async () => {
   t = await startApp(backend, { config: { snapshotEvery: 5 } });
   [owner, editor, viewer, stranger] = await mapAll(['Owner', 'Editor', 'Viewer', 'Stranger'], (n) => signUp(t, n));
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 async function board(title = 'Board') {
   const id = await createDashboard(t, owner.token, title);

@@ -57,10 +57,6 @@ beforeAll(async () => {
   instances = [await startApp(backend), await startApp(backend)];
   users = await mapAll(['Ana', 'Ben', 'Cy'], (n) => signUp(instances[0]!, n));
 });
-afterAll(async () => {
-  await Promise.all(instances.map((i) => i.stop()));
-  await backend.close();
-});
 
 interface Peer {
   engine: SyncEngine;

@@ -16,10 +16,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 const DASHBOARD = `query($id: ID!) { dashboard(id: $id) { id title version document myRole owner { id } collaborators { user { id email } role addedAt } createdAt updatedAt } }`;
 

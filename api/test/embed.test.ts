@@ -35,10 +35,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend, { clock });
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 afterEach(() => {
   offsetMs = 0;
 });

@@ -11,10 +11,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 const page = () => fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
 

@@ -80,10 +80,6 @@ beforeAll(async () => {
   t = await startApp(backend, { store: instrumented(backend.store) });
   owner = await signUp(t, 'Owner');
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 const op = (id: string) => addWidget(createDocument('Board'), newWidget('note', { id }));
 const submit = (dashboardId: string, clientId: string, seq: number, baseVersion = 0) =>

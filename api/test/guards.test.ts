@@ -22,10 +22,6 @@ beforeAll(async () => {
   });
   user = await signUp(t, 'Guarded');
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 describe('query limits', () => {
   it('refuses a query nested deeper than the limit', async () => {

@@ -69,10 +69,6 @@ beforeAll(async () => {
   );
   secret = new TextEncoder().encode(await t.app.services.store.getOrCreateSetting('jwt_secret', () => 'unused'));
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 const ME = '{ me { id } }';
 const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');

@@ -7,10 +7,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 describe('HTTP', () => {
   it('/healthz answers while the process is up', async () => {

@@ -18,10 +18,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 async function scrape(): Promise<string> {
   const res = await fetch(`${t.url}/metrics`);

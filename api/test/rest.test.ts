@@ -19,10 +19,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 async function api(method: string, path: string, token?: string, body?: unknown) {
   const res = await fetch(`${t.url}/api${path}`, {

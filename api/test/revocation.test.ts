@@ -21,10 +21,6 @@ beforeAll(async () => {
   backend = await createBackend();
   t = await startApp(backend);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 /** A bus that never delivers revocations or collaborator changes. */
 const forgetfulBus = (inner: EventBus) =>

@@ -61,10 +61,6 @@ beforeAll(async () => {
   t = await startApp(backend, { store: counting });
   [ann, bob, vic] = await mapAll(['Ann', 'Bob', 'Vic'], (n) => signUp(t, n));
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 async function board(title: string) {
   const id = await createDashboard(t, ann.token, title);

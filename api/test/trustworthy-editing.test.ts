@@ -82,11 +82,6 @@ beforeAll(async () => {
   b = await startApp(backend, { clock });
   [owner, editor] = await mapAll(['Owner', 'Editor'], (n) => signUp(a, n));
 });
-afterAll(async () => {
-  await a.stop();
-  await b.stop();
-  await backend.close();
-});
 beforeEach(() => {
   offset = 0;
 });

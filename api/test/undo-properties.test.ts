@@ -31,10 +31,6 @@ beforeAll(async () => {
   t = await startApp(backend);
   [alice, bob] = await Promise.all([signUp(t, 'Alice'), signUp(t, 'Bob')]);
 });
-afterAll(async () => {
-  await t.stop();
-  await backend.close();
-});
 
 const UNDO = `mutation($d: ID!, $c: ID!, $s: Int!) { undo(dashboardId: $d, clientId: $c, seq: $s) { version } }`;
 const REDO = `mutation($d: ID!, $c: ID!, $s: Int!) { redo(dashboardId: $d, clientId: $c, seq: $s) { version } }`;

@@ -42,6 +42,13 @@ export async function createBackend(options: { redisUrl?: string } = {}): Promis
   const sharedPresence = createMemoryPresenceStore();
   const presenceStores: PresenceStore[] = [];
   const prefix = `test-${randomUUID().slice(0, 8)}:`;
+  const close = once(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    await Promise.all(presenceStores.map((p) => p.close()));
+    await shared.close();
+    await store.close();
+  });
+  started.push(close);
   return {
     store,
     databaseUrl,
@@ -57,12 +64,7 @@ export async function createBackend(options: { redisUrl?: string } = {}): Promis
       presenceStores.push(store);
       return store;
     },
-    async close() {
-      await Promise.all(buses.map((b) => b.close()));
-      await Promise.all(presenceStores.map((p) => p.close()));
-      await shared.close();
-      await store.close();
-    },
+    close,
   };
 }
 
@@ -89,6 +91,21 @@ export interface GqlError {
 }
 
 const clients = new Set<Client>();
+
+/**
+ * Everything the test file started (backends, apps), disposed of after its tests, newest
+ * first: a file calls createBackend and startApp and never needs its own afterAll to stop
+ * them. Stopping one earlier (a test that stops an instance on purpose) is fine: each stops
+ * once.
+ */
+const started: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  while (started.length > 0) await started.pop()!();
+});
+const once = (fn: () => Promise<void>) => {
+  let done: Promise<void> | null = null;
+  return () => (done ??= fn());
+};
 
 /** Starts an app on port 0 over the backend (a fresh one when omitted). */
 export async function startApp(
@@ -119,6 +136,11 @@ export async function startApp(
   const url = `http://127.0.0.1:${port}`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
   const mine = new Set<Client>();
+  const stop = once(async () => {
+    await Promise.all([...mine].map((c) => c.dispose()));
+    await app.stop();
+  });
+  started.push(stop);
 
   async function gql(query: string, variables?: Record<string, unknown>, token?: string) {
     const res = await fetch(`${url}/graphql`, {
@@ -152,14 +174,10 @@ export async function startApp(
       mine.add(client);
       return client;
     },
-    async stop() {
-      await Promise.all([...mine].map((c) => c.dispose()));
-      await app.stop();
-    },
+    stop,
   };
 }
 
-/** Signs up a fresh user; returns the token and user id. */
 /**
  * `Promise.all(items.map(fn))` that keeps the length in the type: `const [a, b] = await
  * mapAll(['A', 'B'], (n) => signUp(t, n))` gives two users, not two maybe-undefined ones.
@@ -171,6 +189,7 @@ export function mapAll<const N extends readonly unknown[], R>(
   return Promise.all(items.map(fn)) as Promise<{ -readonly [K in keyof N]: R }>;
 }
 
+/** Signs up a fresh user; returns the token and user id. */
 export async function signUp(
   t: TestApp,
   name = 'User',
