@@ -10,7 +10,7 @@ import { checkTitle, isId, normalizeEmail } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
 import type { AuditRow, CollaboratorRow, DashboardRow, Store } from '../ports/store.js';
-import type { Actor } from './services.js';
+import type { Actor } from './actor.js';
 
 export interface DashboardService {
   create(actor: Actor, title: string, document?: unknown): Promise<DashboardRow>;

@@ -23,8 +23,4 @@ export interface Services {
   presenceStore: PresenceStore;
 }
 
-/** Who does something, and from where (for the audit log). */
-export interface Actor {
-  userId: string;
-  ip: string | null;
-}
+export type { Actor } from './actor.js';
