@@ -3,7 +3,7 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 // CODEGEN_OUT lets the drift test generate into a scratch folder and compare.
-const out = process.env.CODEGEN_OUT ?? 'web/src/gql/';
+const out = process.env.CODEGEN_OUT ?? 'web/shared/gql/';
 
 const config: CodegenConfig = {
   schema: 'schema/schema.graphql',

@@ -4,16 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      'node_modules/',
-      'data/',
-      'dist/',
-      'web/dist/',
-      'web/src/gql/',
-      'web/vue/src/gql/',
-      'coverage/',
-      'artifacts/',
-    ],
+    ignores: ['node_modules/', 'data/', 'dist/', 'web/dist/', 'web/shared/gql/', 'coverage/', 'artifacts/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

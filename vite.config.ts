@@ -1,6 +1,7 @@
-// Vite: the React app (web/index.html) and the embeddable Vue viewer (web/vue.html), built
-// into web/dist, which the API server serves at /. In development `vite` proxies /graphql
-// (HTTP and WebSocket) and /api (REST, the viewer's embed config) to the API on :4000.
+// Vite: the React app (web/index.html) and the embeddable Vue viewer (web/vue.html), which
+// share web/shared, built into web/dist, which the API server serves at /. In development
+// `vite` proxies /graphql (HTTP and WebSocket) and /api (REST, the viewer's embed config) to
+// the API on :4000.
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';

@@ -24,7 +24,7 @@ it('the committed codegen output matches schema/ (run `npm run codegen` after ch
         env: { ...process.env, CODEGEN_OUT: `${scratch}/` },
       },
     );
-    const committedDir = path.join(root, 'web/src/gql');
+    const committedDir = path.join(root, 'web/shared/gql');
     const files = (await readdir(scratch)).sort();
     expect(files).toEqual((await readdir(committedDir)).sort());
     for (const file of files) {

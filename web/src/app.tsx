@@ -2,13 +2,13 @@ import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Provider } from 'urql';
 import { print } from 'graphql';
 import { createSessionStore } from './session.js';
-import { createConnection } from './connection.js';
+import { createAppConnection } from './app-connection.js';
 import { AuthPage } from './auth-page.js';
 import { DashboardList } from './dashboard-list.js';
 import { Editor } from './editor.js';
 import { ToastProvider } from './toast.js';
 import { Avatar } from './presence-list.js';
-import { LogOutDocument } from './gql/graphql.js';
+import { LogOutDocument } from '../shared/gql/graphql.js';
 
 const sessions = createSessionStore();
 
@@ -26,7 +26,7 @@ export function App() {
   const session = useSyncExternalStore(sessions.subscribe, () => sessions.current);
   const userId = session?.user.id;
   // One connection per signed-in user; a token refresh keeps it.
-  const connection = useMemo(() => (userId ? createConnection(sessions) : null), [userId]);
+  const connection = useMemo(() => (userId ? createAppConnection(sessions) : null), [userId]);
   useEffect(() => () => connection?.dispose(), [connection]);
   const route = useRoute();
 

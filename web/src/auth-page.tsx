@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { print } from 'graphql';
-import { LogInDocument, SignUpDocument, type SessionFragment } from './gql/graphql.js';
+import { LogInDocument, SignUpDocument, type SessionFragment } from '../shared/gql/graphql.js';
 import { toStoredSession, type StoredSession } from './session.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { ApiError } from '../../core/src/index.js';
 
 async function call<T>(query: string, variables: Record<string, unknown>): Promise<T> {

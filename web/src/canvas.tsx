@@ -10,8 +10,9 @@ import {
   type LayoutChanges,
   type Widget,
 } from '../../core/src/index.js';
-import type { CollabSession, Presence } from './collab-session.js';
+import type { CollabSession, Presence } from '../shared/collab-session.js';
 import { WidgetBody } from './widget-body.js';
+import { widgetTitle } from '../shared/widget-view.js';
 
 export const COLS = 12;
 export const ROW_HEIGHT = 56;
@@ -225,7 +226,7 @@ export function Canvas(props: {
             >
               <div className={`widget-card ${outline ? 'remote-selected' : ''}`}>
                 <div className="widget-head" onPointerDown={startDrag(widget, 'move')} data-testid="widget-handle">
-                  <span className="widget-title">{widget.title || labelOf(widget.type)}</span>
+                  <span className="widget-title">{widgetTitle(widget)}</span>
                   {selectors.map((p) => (
                     <span key={p.clientId} className="chip" style={{ background: p.user.color }}>
                       {p.user.name}
@@ -283,10 +284,6 @@ function RemoteCursor({ presence, col }: { presence: Presence; col: number }) {
       </span>
     </div>
   );
-}
-
-export function labelOf(type: string): string {
-  return type.charAt(0).toUpperCase() + type.slice(1);
 }
 
 function clamp(value: number, min: number, max: number): number {

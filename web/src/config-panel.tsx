@@ -9,7 +9,7 @@ import {
   type Widget,
 } from '../../core/src/index.js';
 import { TitleInput } from './title-input.js';
-import { labelOf } from './canvas.js';
+import { kindLabel } from '../shared/widget-view.js';
 import { formatCsvRow, formatTableRows, parseTableColumns, parseTableRows } from './csv.js';
 
 const NOT_TYPED_INTO = ['checkbox', 'radio', 'button', 'submit', 'reset', 'range', 'color', 'file', 'image'];
@@ -60,7 +60,7 @@ export function ConfigPanel(props: {
   return (
     <aside className="side-panel" aria-label="Widget settings" data-testid="config-panel">
       <div className="side-head">
-        <h2>{labelOf(widget.type)} settings</h2>
+        <h2>{kindLabel(widget.type)} settings</h2>
         <button
           className="icon-btn"
           onClick={props.onClose}

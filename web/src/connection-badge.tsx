@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ConnectionStatus } from './collab-session.js';
+import type { ConnectionStatus } from '../shared/collab-session.js';
 
 const LABELS: Record<ConnectionStatus, string> = {
   connected: 'Connected',

@@ -6,9 +6,9 @@ import {
   DashboardsDocument,
   DeleteDashboardDocument,
   RenameDashboardDocument,
-} from './gql/graphql.js';
-import { useFragment as unmask } from './gql/index.js';
-import { errorMessage } from './errors.js';
+} from '../shared/gql/graphql.js';
+import { useFragment as unmask } from '../shared/gql/index.js';
+import { errorMessage } from '../shared/errors.js';
 import { useToast } from './toast.js';
 
 export function DashboardList() {

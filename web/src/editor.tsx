@@ -9,13 +9,13 @@ import {
   type JSONOp,
   type WidgetType,
 } from '../../core/src/index.js';
-import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from './gql/graphql.js';
-import { useFragment as unmask } from './gql/index.js';
-import type { Connection } from './connection.js';
+import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../shared/gql/graphql.js';
+import { useFragment as unmask } from '../shared/gql/index.js';
+import type { Connection } from '../shared/connection.js';
 import type { User } from './session.js';
 import { useCollab } from './use-collab.js';
 import { useToast } from './toast.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { Canvas } from './canvas.js';
 import { ConfigPanel } from './config-panel.js';
 import { PresenceList } from './presence-list.js';

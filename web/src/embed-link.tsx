@@ -5,8 +5,8 @@
  */
 import { useEffect, useState } from 'react';
 import { useMutation } from 'urql';
-import { CreateEmbedTokenDocument } from './gql/graphql.js';
-import { errorMessage } from './errors.js';
+import { CreateEmbedTokenDocument } from '../shared/gql/graphql.js';
+import { errorMessage } from '../shared/errors.js';
 
 const LIFETIMES = [
   { seconds: 3600, label: '1 hour' },

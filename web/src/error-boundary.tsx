@@ -1,5 +1,5 @@
 import { Component, type ReactNode } from 'react';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../shared/errors.js';
 
 /** Never a blank screen: a render error shows a message and a way back. */
 export class ErrorBoundary extends Component<{ children: ReactNode }, { error: unknown }> {

@@ -2,7 +2,7 @@
  * What the history panel lists: ops grouped into entries (an undo step of one client, rule
  * UN2, is one entry) and described from their kind and structure. No React here.
  */
-import type { HistoryQuery } from './gql/graphql.js';
+import type { HistoryQuery } from '../shared/gql/graphql.js';
 
 /** One op of the history as the History query reads it. */
 export type HistoryOp = NonNullable<HistoryQuery['dashboard']>['operations'][number];

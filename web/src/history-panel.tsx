@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
 import type { DashboardDocument } from '../../core/src/index.js';
-import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from './gql/graphql.js';
+import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from '../shared/gql/graphql.js';
 import { describeEntry, groupHistory, type HistoryOp } from './history-entries.js';
-import type { CollabSession } from './collab-session.js';
-import { errorMessage } from './errors.js';
+import type { CollabSession } from '../shared/collab-session.js';
+import { errorMessage } from '../shared/errors.js';
 import { useToast } from './toast.js';
 import { Canvas } from './canvas.js';
 

@@ -1,6 +1,7 @@
 import { createRoot } from 'react-dom/client';
 import { App } from './app.js';
 import { ErrorBoundary } from './error-boundary.js';
+import '../shared/widgets.css';
 import './styles.css';
 
 createRoot(document.getElementById('root')!).render(

@@ -1,6 +1,6 @@
 import { useLayoutEffect, useRef } from 'react';
 import { editText, textDiff, toCodePointOffset, type JSONOp, type Widget } from '../../core/src/index.js';
-import type { CollabSession } from './collab-session.js';
+import type { CollabSession } from '../shared/collab-session.js';
 import { transformSelectionRange } from './caret.js';
 import { mirrorPieces, remoteTextMarks, type RemoteTextMark } from './remote-text.js';
 

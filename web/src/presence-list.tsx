@@ -1,6 +1,6 @@
-import type { Presence } from './collab-session.js';
+import type { Presence } from '../shared/collab-session.js';
 import type { User } from './session.js';
-import { initials } from './chart.js';
+import { initials, peopleOf } from '../shared/people.js';
 
 export function Avatar(props: { name: string; color: string; idle?: boolean; testId?: string; label?: string }) {
   return (
@@ -19,18 +19,12 @@ export function Avatar(props: { name: string; color: string; idle?: boolean; tes
 
 /** Everyone on the dashboard: me first, then others (one avatar per person, idle dimmed). */
 export function PresenceList({ me, presence }: { me: User; presence: ReadonlyMap<string, Presence> }) {
-  const people = new Map<string, { name: string; color: string; idle: boolean }>();
-  for (const p of presence.values()) {
-    if (p.user.id === me.id) continue;
-    const known = people.get(p.user.id);
-    const idle = p.status === 'IDLE' && (known?.idle ?? true);
-    people.set(p.user.id, { name: p.user.name, color: p.user.color, idle });
-  }
+  const people = peopleOf(presence.values(), me.id);
   return (
     <div className="presence" aria-label="People here" data-testid="presence-list">
       <Avatar name={me.name} label={`${me.name} (you)`} color={me.color} />
-      {[...people.entries()].map(([id, p]) => (
-        <Avatar key={id} name={p.name} color={p.color} idle={p.idle} testId="presence-avatar" />
+      {people.map((p) => (
+        <Avatar key={p.id} name={p.name} color={p.color} idle={p.idle} testId="presence-avatar" />
       ))}
     </div>
   );

@@ -3,7 +3,7 @@
  * the access token expires, shared between tabs through the storage event.
  */
 import { print } from 'graphql';
-import { RefreshSessionDocument, type SessionFragment, type UserFieldsFragment } from './gql/graphql.js';
+import { RefreshSessionDocument, type SessionFragment, type UserFieldsFragment } from '../shared/gql/graphql.js';
 import { ApiError } from '../../core/src/index.js';
 import { refreshDelay } from './token-refresh.js';
 

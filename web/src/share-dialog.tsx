@@ -7,10 +7,10 @@ import {
   RemoveCollaboratorDocument,
   type Role,
   UpdateCollaboratorRoleDocument,
-} from './gql/graphql.js';
-import { useFragment as unmask } from './gql/index.js';
+} from '../shared/gql/graphql.js';
+import { useFragment as unmask } from '../shared/gql/index.js';
 import type { User } from './session.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { Avatar } from './presence-list.js';
 import { EmbedLink } from './embed-link.js';
 

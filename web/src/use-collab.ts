@@ -1,8 +1,8 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { DashboardDocument } from '../../core/src/index.js';
-import { openCollabSession, type CollabSession } from './collab-session.js';
-import type { Connection } from './connection.js';
-import { claimEngineSlot } from './engine-slots.js';
+import { openCollabSession, type CollabSession } from '../shared/collab-session.js';
+import type { Connection } from '../shared/connection.js';
+import { claimEngineSlot } from '../shared/engine-slots.js';
 
 /** Opens the collaborative session for a dashboard once its snapshot is known. */
 export function useCollab(options: {

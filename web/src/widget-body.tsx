@@ -1,9 +1,10 @@
-import type { ChartKind, DashboardDocument, JSONOp, Widget } from '../../core/src/index.js';
-import type { CollabSession } from './collab-session.js';
-import { chartShapes } from './chart.js';
+import type { DashboardDocument, JSONOp, Widget } from '../../core/src/index.js';
+import type { CollabSession } from '../shared/collab-session.js';
+import type { MetricView as Metric } from '../shared/metric-format.js';
+import { widgetView, type ChartView as Chart, type TableView as Table } from '../shared/widget-view.js';
 import { NoteEditor } from './note-editor.js';
-import { metricView } from './metric-format.js';
 
+/** A widget's body, drawn from the shared view model (web/shared/widget-view.ts); a note is edited in place. */
 export function WidgetBody(props: {
   widget: Widget;
   collab: CollabSession | null;
@@ -12,32 +13,32 @@ export function WidgetBody(props: {
   onSubmit(op: JSONOp): void;
 }) {
   const { widget } = props;
-  switch (widget.type) {
+  const view = widgetView(widget);
+  switch (view.type) {
     case 'note':
       return props.collab ? (
         <NoteEditor widget={widget} collab={props.collab} readOnly={props.readOnly} onSubmit={props.onSubmit} />
       ) : (
-        <div className="note-static">{widget.text}</div>
+        <div className="note-static">{view.text}</div>
       );
     case 'metric':
-      return <MetricView config={widget.config} />;
+      return <MetricView view={view.metric} />;
     case 'chart':
-      return <ChartView config={widget.config} />;
+      return <ChartView chart={view.chart} />;
     case 'table':
-      return <TableView config={widget.config} />;
-    default:
-      return <p className="muted">Unsupported widget type “{widget.type}”.</p>;
+      return <TableView table={view.table} />;
+    case 'unsupported':
+      return <p className="muted">{view.message}</p>;
   }
 }
 
-function MetricView({ config }: { config: Record<string, unknown> }) {
-  const view = metricView(config);
+function MetricView({ view }: { view: Metric }) {
   const { delta } = view;
   // Compact figures for the eye, the exact ones for tooltips and screen readers; the
   // delta's meaning is spelled out, not left to its colour.
   return (
     <div className="metric" data-testid="metric">
-      <div className="metric-value" title={view.unit ? `${view.fullValue} ${view.unit}` : view.fullValue}>
+      <div className="metric-value" title={view.fullText}>
         <span aria-hidden="true" data-testid="metric-value">
           {view.value}
         </span>
@@ -64,30 +65,28 @@ function MetricView({ config }: { config: Record<string, unknown> }) {
   );
 }
 
-function ChartView({ config }: { config: Record<string, unknown> }) {
-  const kind = (['line', 'bar', 'area'].includes(config.kind as string) ? config.kind : 'line') as ChartKind;
-  const shapes = chartShapes(kind, config.series, 300, 140);
-  if (shapes.length === 0) return <p className="muted">No data yet.</p>;
+function ChartView({ chart }: { chart: Chart }) {
+  if (chart.placeholder) return <p className="muted">{chart.placeholder}</p>;
   return (
-    <div className="chart" data-testid="chart" data-kind={kind}>
-      <svg viewBox="0 0 300 140" preserveAspectRatio="none" role="img" aria-label={`${kind} chart`}>
-        {shapes.map((s) => (
+    <div className="chart" data-testid="chart" data-kind={chart.kind}>
+      <svg viewBox={chart.viewBox} preserveAspectRatio="none" role="img" aria-label={chart.label}>
+        {chart.series.map((s) => (
           <g key={s.name}>
-            {s.fill && <path d={s.fill} fill={s.color} opacity={0.18} />}
+            {s.area && <path d={s.area.path} fill={s.color} opacity={s.area.opacity} />}
             <path
               d={s.path}
-              fill={kind === 'bar' ? s.color : 'none'}
-              stroke={kind === 'bar' ? 'none' : s.color}
-              strokeWidth={2}
+              fill={s.paint.fill}
+              stroke={s.paint.stroke}
+              strokeWidth={s.paint.strokeWidth}
               vectorEffect="non-scaling-stroke"
             />
           </g>
         ))}
       </svg>
       <div className="legend">
-        {shapes.map((s) => (
-          <span key={s.name}>
-            <i style={{ background: s.color }} /> {s.name}
+        {chart.legend.map((entry) => (
+          <span key={entry.name}>
+            <i style={{ background: entry.color }} /> {entry.name}
           </span>
         ))}
       </div>
@@ -95,24 +94,22 @@ function ChartView({ config }: { config: Record<string, unknown> }) {
   );
 }
 
-function TableView({ config }: { config: Record<string, unknown> }) {
-  const columns = Array.isArray(config.columns) ? (config.columns as unknown[]).map(String) : [];
-  const rows = Array.isArray(config.rows) ? (config.rows as unknown[]).filter(Array.isArray) : [];
+function TableView({ table }: { table: Table }) {
   return (
     <div className="table-wrap" data-testid="table">
       <table>
         <thead>
           <tr>
-            {columns.map((c, i) => (
+            {table.columns.map((c, i) => (
               <th key={i}>{c}</th>
             ))}
           </tr>
         </thead>
         <tbody>
-          {rows.map((row, r) => (
+          {table.rows.map((row, r) => (
             <tr key={r}>
-              {(row as unknown[]).map((cell, c) => (
-                <td key={c}>{cell === null || cell === undefined ? '' : String(cell)}</td>
+              {row.map((cell, c) => (
+                <td key={c}>{cell}</td>
               ))}
             </tr>
           ))}

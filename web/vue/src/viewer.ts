@@ -1,14 +1,15 @@
 import { computed, defineComponent, h, onBeforeUnmount, shallowRef, triggerRef, watch } from 'vue';
 import { useQuery } from '@urql/vue';
-import { createClient } from 'graphql-ws';
 import { normalizeLayout, type DashboardDocument, type Widget } from '../../../core/src/index.js';
-import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../../src/gql/graphql.js';
-import { useFragment as unmask } from '../../src/gql/index.js';
-import { openCollabSession, type CollabSession, type Presence } from '../../src/collab-session.js';
-import type { Connection, SocketState } from '../../src/connection.js';
-import { chartShapes, initials } from '../../src/chart.js';
-import { errorCode, errorMessage } from '../../src/errors.js';
-import '../../src/styles.css';
+import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../../shared/gql/graphql.js';
+import { useFragment as unmask } from '../../shared/gql/index.js';
+import { openCollabSession, type CollabSession, type Presence } from '../../shared/collab-session.js';
+import { closeCode, createSocketConnection, type Connection } from '../../shared/connection.js';
+import { errorCode, errorMessage } from '../../shared/errors.js';
+import { initials, peopleOf } from '../../shared/people.js';
+import { widgetView } from '../../shared/widget-view.js';
+import { widgetBody } from './widget-body.js';
+import '../../shared/widgets.css';
 import './viewer.css';
 
 const COLS = 12;
@@ -19,102 +20,13 @@ const LINK_INVALID = 'This link has expired or is no longer valid. Ask for a new
 
 /** A token refused by the socket (4401) is final here: the viewer has no way to refresh it. */
 function viewerConnection(token: string, onUnauthorized: () => void): Connection {
-  let socketState: SocketState = 'closed';
-  const listeners = new Set<(s: SocketState) => void>();
-  const set = (s: SocketState) => {
-    socketState = s;
-    listeners.forEach((l) => l(s));
-  };
-  const url = new URL('/graphql', window.location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = createClient({
-    url: url.href,
-    lazy: true,
-    connectionParams: { authToken: token },
-    retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: (event) => (event as { code?: unknown } | null)?.code !== 4401,
-    on: {
-      connecting: () => set('connecting'),
-      connected: () => set('open'),
-      closed: (event) => {
-        set('closed');
-        if ((event as { code?: unknown } | null)?.code === 4401) onUnauthorized();
-      },
+  return createSocketConnection({
+    authToken: () => token,
+    shouldRetry: (event) => closeCode(event) !== 4401,
+    onClosed: (event) => {
+      if (closeCode(event) === 4401) onUnauthorized();
     },
   });
-  return {
-    ws,
-    urql: null as never, // the viewer uses @urql/vue's provided client for HTTP
-    get socketState() {
-      return socketState;
-    },
-    onSocket(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    dispose: () => void ws.dispose(),
-  };
-}
-
-function widgetBody(widget: Widget) {
-  const c = widget.config;
-  switch (widget.type) {
-    case 'note':
-      return h('div', { class: 'note-static', 'data-testid': 'note-text' }, widget.text);
-    case 'metric':
-      return h('div', { class: 'metric', 'data-testid': 'metric' }, [
-        h('div', { class: 'metric-value' }, [
-          String(typeof c.value === 'number' ? c.value.toLocaleString() : 0),
-          typeof c.unit === 'string' && c.unit ? h('span', { class: 'metric-unit' }, c.unit) : null,
-        ]),
-        typeof c.label === 'string' ? h('div', { class: 'metric-label' }, c.label) : null,
-      ]);
-    case 'chart': {
-      const kind = ['line', 'bar', 'area'].includes(c.kind as string) ? (c.kind as 'line' | 'bar' | 'area') : 'line';
-      const shapes = chartShapes(kind, c.series, 300, 140);
-      return h('div', { class: 'chart', 'data-testid': 'chart' }, [
-        h(
-          'svg',
-          { viewBox: '0 0 300 140', preserveAspectRatio: 'none' },
-          shapes.flatMap((s) => [
-            s.fill ? h('path', { d: s.fill, fill: s.color, opacity: 0.18 }) : null,
-            h('path', {
-              d: s.path,
-              fill: kind === 'bar' ? s.color : 'none',
-              stroke: kind === 'bar' ? 'none' : s.color,
-              'stroke-width': 2,
-              'vector-effect': 'non-scaling-stroke',
-            }),
-          ]),
-        ),
-      ]);
-    }
-    case 'table': {
-      const columns = Array.isArray(c.columns) ? (c.columns as unknown[]).map(String) : [];
-      const rows = Array.isArray(c.rows) ? (c.rows as unknown[]).filter(Array.isArray) : [];
-      return h('div', { class: 'table-wrap' }, [
-        h('table', [
-          h('thead', [
-            h(
-              'tr',
-              columns.map((col) => h('th', col)),
-            ),
-          ]),
-          h(
-            'tbody',
-            rows.map((row) =>
-              h(
-                'tr',
-                (row as unknown[]).map((cell) => h('td', cell == null ? '' : String(cell))),
-              ),
-            ),
-          ),
-        ]),
-      ]);
-    }
-    default:
-      return h('p', { class: 'muted' }, `Unsupported widget type ${widget.type}`);
-  }
 }
 
 export const Viewer = defineComponent({
@@ -199,6 +111,7 @@ function canvasRows(doc: DashboardDocument): number {
 }
 
 function widgetBox(widget: Widget, presence: Presence[]) {
+  const view = widgetView(widget);
   const selector = presence.find((p) => Array.isArray(p.selection) && p.selection.includes(widget.id));
   return h(
     'div',
@@ -218,8 +131,8 @@ function widgetBox(widget: Widget, presence: Presence[]) {
     },
     [
       h('div', { class: 'widget-card' }, [
-        h('div', { class: 'widget-head' }, [h('span', { class: 'widget-title' }, widget.title || widget.type)]),
-        h('div', { class: 'widget-body' }, [widgetBody(widget)]),
+        h('div', { class: 'widget-head' }, [h('span', { class: 'widget-title' }, view.title)]),
+        h('div', { class: 'widget-body' }, [widgetBody(view)]),
       ]),
     ],
   );
@@ -242,16 +155,17 @@ function cursor(p: Presence) {
 }
 
 const presenceAvatars = (presence: Presence[]) =>
-  [...new Map(presence.map((p) => [p.user.id, p])).values()].map((p) =>
+  peopleOf(presence).map((p) =>
     h(
       'span',
       {
-        key: p.user.id,
-        class: `avatar ${p.status === 'IDLE' ? 'idle' : ''}`,
-        style: { background: p.user.color },
-        title: p.user.name,
-        'data-name': p.user.name,
+        key: p.id,
+        class: `avatar ${p.idle ? 'idle' : ''}`,
+        style: { background: p.color },
+        title: `${p.name}${p.idle ? ' (idle)' : ''}`,
+        'data-name': p.name,
+        'data-status': p.idle ? 'idle' : 'active',
       },
-      initials(p.user.name),
+      initials(p.name),
     ),
   );

@@ -9,6 +9,7 @@
  * over plain http to another host is not a secure context), nothing can be claimed safely:
  * the tab starts fresh, keeps nothing, and warns before a reload would drop unsent edits.
  */
+import type { SyncEngineState } from '../../core/src/index.js';
 
 /** How many tabs of one dashboard keep offline state; further tabs keep none. */
 export const MAX_SLOTS = 8;
@@ -18,6 +19,11 @@ export interface EngineSlot {
   readonly key: string | null;
   /** Gives the slot back (the tab left the dashboard). */
   release(): void;
+}
+
+/** A fresh clientId: each engine takes one, and keeps it only while it holds its slot. */
+export function newClientId(prefix = 'c-'): string {
+  return prefix + globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 20);
 }
 
 export function slotKey(userId: string, dashboardId: string, slot: number): string {
@@ -80,4 +86,28 @@ export async function claimOrphanSlots(
     if (release) orphans.push({ key, release });
   }
   return orphans;
+}
+
+/** The engine state saved under `key`, or null (none, or unreadable). */
+export function loadSavedState(key: string): SyncEngineState | null {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw ? (JSON.parse(raw) as SyncEngineState) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Saves an engine's state under `key` (best effort). */
+export function saveState(key: string, state: SyncEngineState): void {
+  try {
+    localStorage.setItem(key, JSON.stringify(state));
+  } catch {
+    // Storage full or disabled: the session still works, it just will not survive a reload.
+  }
+}
+
+/** Forgets the state saved under `key`: everything it kept is on the server, or unusable. */
+export function forgetState(key: string): void {
+  localStorage.removeItem(key);
 }

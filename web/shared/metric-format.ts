@@ -31,6 +31,8 @@ export interface MetricView {
   value: string;
   /** The value written out in full. */
   fullValue: string;
+  /** The value written out with its unit, for a tooltip: "12,345,678.9 ms". */
+  fullText: string;
   unit: string | null;
   label: string | null;
   delta: MetricDeltaView | null;
@@ -95,13 +97,15 @@ export function metricView(config: Record<string, unknown>, locale?: string): Me
     };
   }
   const fullValue = formatFullNumber(value, locale);
+  const fullText = unit ? `${fullValue} ${unit}` : fullValue;
   const change = delta ? `, ${delta.spoken}` : '';
   return {
     value: formatMetricNumber(value, locale),
     fullValue,
+    fullText,
     unit,
     label,
     delta,
-    description: `${label ?? 'Metric'}: ${fullValue}${unit ? ` ${unit}` : ''}${change}`,
+    description: `${label ?? 'Metric'}: ${fullText}${change}`,
   };
 }

@@ -61,6 +61,7 @@ describe('deltaTone and metricView', () => {
     expect(view).toEqual({
       value: '12.3M',
       fullValue: '12,345,678.9',
+      fullText: '12,345,678.9 ms',
       unit: 'ms',
       label: 'p95 latency',
       delta: { text: '▼ 1,500', direction: 'down', tone: 'good', full: '-1,500', spoken: 'down 1,500 (good)' },
@@ -74,6 +75,7 @@ describe('deltaTone and metricView', () => {
     expect(metricView({ value: 'x', unit: '', label: 3, delta: 'up' }, 'en-US')).toEqual({
       value: '0',
       fullValue: '0',
+      fullText: '0',
       unit: null,
       label: null,
       delta: null,

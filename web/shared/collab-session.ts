@@ -1,7 +1,8 @@
 /**
- * One open dashboard: the core sync engine over the shared socket, persisted in
+ * One open dashboard: the core sync engine over the client's socket, persisted in
  * localStorage after every change (clientId + serialize()) in the slot this tab claimed
- * (engine-slots.ts: one clientId is one live editor), plus the presence of others.
+ * (engine-slots.ts: one clientId is one live editor), plus the presence of others. Used by
+ * both clients: the React editor, and the Vue viewer read-only.
  *
  * Presence and the other non-op events travel on the engine's own dashboardEvents stream:
  * the socket handed to the transport swaps the transport's subscription for the generated
@@ -19,7 +20,6 @@ import {
   type GraphQLSubscriber,
   type PresencePosition,
   type SyncEngine,
-  type SyncEngineState,
   type SyncErrorEvent,
   type TextCursor,
   type TextSelection,
@@ -34,7 +34,8 @@ import {
 import type { Connection } from './connection.js';
 import { throttle } from './throttle.js';
 import { errorMessage } from './errors.js';
-import { claimOrphanSlots, type EngineSlot } from './engine-slots.js';
+import { loadSavedState, newClientId, saveState, type EngineSlot } from './engine-slots.js';
+import { sendOrphanedEdits } from './orphan-slots.js';
 
 export type Presence = Omit<PresenceFieldsFragment, ' $fragmentName'>;
 export type ConnectionStatus = 'connected' | 'reconnecting' | 'offline';
@@ -73,13 +74,6 @@ export interface CollabSession {
   restore(version: number): void;
   onEvent(listener: (event: DashboardEvent) => void): () => void;
   close(): void;
-}
-
-/** How often an open dashboard looks for other tabs' orphaned unsent edits. */
-const ORPHAN_SCAN_MS = 15_000;
-
-export function newClientId(prefix = 'c-'): string {
-  return prefix + globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 20);
 }
 
 export function openCollabSession(options: {
@@ -138,7 +132,7 @@ export function openCollabSession(options: {
     },
   };
 
-  const saved = key ? loadSaved(key) : null;
+  const saved = key ? loadSavedState(key) : null;
   const onError = (event: SyncErrorEvent) => {
     if (event.code === 'NOT_FOUND' || (event.code === 'FORBIDDEN' && !event.willRetry && !event.dropped)) {
       fatal = errorMessage(event.error);
@@ -172,12 +166,7 @@ export function openCollabSession(options: {
   const theEngine = engine;
 
   const persist = () => {
-    if (!key) return;
-    try {
-      localStorage.setItem(key, JSON.stringify(theEngine.serialize()));
-    } catch {
-      // Storage full or disabled: the session still works, it just will not survive a reload.
-    }
+    if (key) saveState(key, theEngine.serialize());
   };
   persist();
   // Nothing kept for this tab (no slot): a reload would drop unsent edits, so ask first.
@@ -187,12 +176,10 @@ export function openCollabSession(options: {
     event.returnValue = '';
   };
   window.addEventListener('beforeunload', beforeUnload);
-  // Stops of the engines sending orphaned slots' edits; scanned at open and then now and
-  // then: a tab closed with unsent edits while this one stays open is picked up within
-  // ORPHAN_SCAN_MS, and a slot its reloading tab had not yet let go of at open is not missed.
-  const orphans: Array<() => void> = [];
-  const orphanScan = options.readOnly ? undefined : setInterval(adoptOrphans, ORPHAN_SCAN_MS);
-  if (!options.readOnly) adoptOrphans();
+  // Other tabs' unsent edits left behind in slots nobody holds (editors only).
+  const orphans = options.readOnly
+    ? null
+    : sendOrphanedEdits({ client: ws, userId, dashboardId, ownKey: key, onError: (m) => options.onError?.(m) });
 
   function handleEvent(event: DashboardEvent): void {
     switch (event.__typename) {
@@ -254,58 +241,6 @@ export function openCollabSession(options: {
   window.addEventListener('online', goOnline);
   if (navigator.onLine) theEngine.connect();
 
-  /**
-   * Saved states of this dashboard that no tab holds but that still keep unsent edits (a
-   * tab closed while offline): each is sent by an engine of its own, under its own
-   * clientId, then forgotten. Without this, such edits would wait for a second tab forever.
-   */
-  function adoptOrphans(): void {
-    const hasWork = (other: string) => {
-      if (other === key) return false;
-      const state = loadSaved(other);
-      return state !== null && (state.inflight !== null || state.pending.length > 0);
-    };
-    void claimOrphanSlots(userId, dashboardId, hasWork).then((slots) => {
-      for (const orphan of slots) {
-        // A slot this tab is already sending holds its lock, so it is never claimed twice.
-        const state = closed ? null : loadSaved(orphan.key!);
-        if (!state) {
-          orphan.release();
-          continue;
-        }
-        let flusher: SyncEngine;
-        try {
-          flusher = restoreSyncEngine(state, {
-            transport: createGraphQLTransport({ client: ws, dashboardId }),
-            newClientId: () => newClientId(),
-            onError: (event) => {
-              if (!event.willRetry && event.dropped) options.onError?.(errorMessage(event.error));
-            },
-          });
-        } catch {
-          localStorage.removeItem(orphan.key!); // it no longer applies to anything
-          orphan.release();
-          continue;
-        }
-        const stop = () => {
-          unsubscribe();
-          flusher.disconnect();
-          orphan.release();
-        };
-        const unsubscribe = flusher.subscribe(() => {
-          if (flusher.pendingCount > 0) {
-            localStorage.setItem(orphan.key!, JSON.stringify(flusher.serialize()));
-            return;
-          }
-          localStorage.removeItem(orphan.key!); // everything it kept is on the server now
-          stop();
-        });
-        orphans.push(stop);
-        flusher.connect();
-      }
-    });
-  }
-
   return {
     engine: theEngine,
     get clientId() {
@@ -360,18 +295,8 @@ export function openCollabSession(options: {
       unsubscribeSocket();
       theEngine.disconnect();
       persist();
-      clearInterval(orphanScan);
-      orphans.forEach((stop) => stop());
+      orphans?.stop();
       slot.release();
     },
   };
-}
-
-function loadSaved(key: string): SyncEngineState | null {
-  try {
-    const raw = localStorage.getItem(key);
-    return raw ? (JSON.parse(raw) as SyncEngineState) : null;
-  } catch {
-    return null;
-  }
 }

@@ -1,6 +1,6 @@
 /**
- * Chart geometry for the inline SVG charts (pure, shared by the React and Vue clients):
- * series points scaled into a width x height box.
+ * Chart geometry for the inline SVG charts (pure; both clients draw it through
+ * widget-view.ts): series points scaled into a width x height box.
  */
 import type { ChartKind } from '../../core/src/index.js';
 
@@ -11,6 +11,19 @@ export interface ChartShape {
   path: string;
   /** Closed area under the line (area only). */
   fill?: string;
+}
+
+/** The data range a chart's box spans (y starts at 0 or below: bars and areas stand on 0). */
+export interface ChartScales {
+  x: { min: number; max: number };
+  y: { min: number; max: number };
+}
+
+export interface ChartGeometry {
+  /** One shape per series, in the series' order. */
+  shapes: ChartShape[];
+  /** Null when there is no point to draw. */
+  scales: ChartScales | null;
 }
 
 export const SERIES_COLORS = ['#4f46e5', '#0ea5e9', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6'];
@@ -27,10 +40,16 @@ function pointsOf(series: Series): [number, number][] {
   );
 }
 
+/** The shapes of a chart widget's `series` config, drawn into a `width` x `height` box. */
 export function chartShapes(kind: ChartKind, seriesList: unknown, width: number, height: number): ChartShape[] {
+  return chartGeometry(kind, seriesList, width, height).shapes;
+}
+
+/** The shapes of a chart widget's `series` config and the data range they span. */
+export function chartGeometry(kind: ChartKind, seriesList: unknown, width: number, height: number): ChartGeometry {
   const list = (Array.isArray(seriesList) ? seriesList : []) as Series[];
   const all = list.flatMap(pointsOf);
-  if (all.length === 0) return [];
+  if (all.length === 0) return { shapes: [], scales: null };
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
   const [minX, maxX] = [Math.min(...xs), Math.max(...xs)];
@@ -40,7 +59,7 @@ export function chartShapes(kind: ChartKind, seriesList: unknown, width: number,
   const sx = (x: number) => pad + ((x - minX) / (maxX - minX || 1)) * (width - 2 * pad);
   const sy = (y: number) => height - pad - ((y - minY) / (maxY - minY)) * (height - 2 * pad);
   const round = (n: number) => Math.round(n * 10) / 10;
-  return list.map((series, index) => {
+  const shapes = list.map((series, index): ChartShape => {
     const color = SERIES_COLORS[index % SERIES_COLORS.length]!;
     const name = typeof series.name === 'string' ? series.name : `Series ${index + 1}`;
     const points = pointsOf(series).sort((a, b) => a[0] - b[0]);
@@ -65,12 +84,5 @@ export function chartShapes(kind: ChartKind, seriesList: unknown, width: number,
     }
     return { name, color, path };
   });
-}
-
-/** Initials for an avatar: "Ada Lovelace" -> "AL". */
-export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  if (words.length === 0) return '?';
-  const letters = words.length === 1 ? [...words[0]!].slice(0, 2) : [[...words[0]!][0], [...words.at(-1)!][0]];
-  return letters.join('').toUpperCase();
+  return { shapes, scales: { x: { min: minX, max: maxX }, y: { min: minY, max: maxY } } };
 }
