@@ -1,0 +1,72 @@
+/**
+ * Which adapter serves each port (CONVENTIONS.md 2): the one injected (tests wrap them; the
+ * caller closes it), else the one the config names, opened and later closed here: PGlite or
+ * PostgreSQL store, memory or Redis bus, memory or Redis presence store.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { ErrorLog } from '../error-log.js';
+import { openStore } from '../adapters/create-store.js';
+import { createMemoryEventBus } from '../adapters/memory-event-bus.js';
+import { createRedisEventBus } from '../adapters/redis-event-bus.js';
+import { createMemoryPresenceStore } from '../adapters/memory-presence-store.js';
+import { createRedisPresenceStore } from '../adapters/redis-presence-store.js';
+import type { EventBus } from '../ports/event-bus.js';
+import type { Store } from '../ports/store.js';
+import type { PresenceStore } from '../ports/presence-store.js';
+import type { Opened } from './feature.js';
+
+export interface AdapterDeps {
+  config: Config;
+  store?: Store;
+  bus?: EventBus;
+  presenceStore?: PresenceStore;
+}
+
+/** Each open* registers with `opened` what it opened itself (not an injected adapter). */
+export interface Adapters {
+  openStore(opened: Opened): Promise<Store>;
+  openBus(opened: Opened): Promise<EventBus>;
+  openPresenceStore(opened: Opened): PresenceStore;
+  /** For stop(): closes the presence store, the bus and the store, the ones opened here only. */
+  closeOwned(opened: { store: Store; bus: EventBus; presenceStore: PresenceStore }): Promise<void>;
+}
+
+export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: ErrorLog): Adapters {
+  const { config } = deps;
+  return {
+    async openStore(opened) {
+      if (deps.store) return deps.store;
+      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      opened('store', () => store.close());
+      return store;
+    },
+
+    async openBus(opened) {
+      if (deps.bus) return deps.bus;
+      const bus = config.redisUrl
+        ? await createRedisEventBus({ url: config.redisUrl, logger })
+        : createMemoryEventBus({ onError: (error) => logError(error, {}, 'event handler failed') });
+      opened('bus', () => bus.close());
+      return bus;
+    },
+
+    openPresenceStore(opened) {
+      if (deps.presenceStore) return deps.presenceStore;
+      const presenceStore = config.redisUrl
+        ? createRedisPresenceStore({
+            url: config.redisUrl,
+            onError: (error) => logger.warn({ err: error }, 'presence store error'),
+          })
+        : createMemoryPresenceStore();
+      opened('presence store', () => presenceStore.close());
+      return presenceStore;
+    },
+
+    async closeOwned({ store, bus, presenceStore }) {
+      if (!deps.presenceStore) await presenceStore.close();
+      if (!deps.bus) await bus.close();
+      if (!deps.store) await store.close();
+    },
+  };
+}

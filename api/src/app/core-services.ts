@@ -1,0 +1,91 @@
+/**
+ * The services every feature builds on (services/services.ts): storage, bus, auth,
+ * dashboards, the hub, the collab engine and presence, with their metrics wired in.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { ErrorLog } from '../error-log.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock } from '../ports/clock.js';
+import { createPresenceService } from '../services/presence-service.js';
+import { createAuthService } from '../services/auth-service.js';
+import { createDashboardService } from '../services/dashboard-service.js';
+import { createCollabEngine } from '../services/collab-engine.js';
+import { createHub } from '../services/hub.js';
+import type { Services } from '../services/services.js';
+import type { Adapters } from './adapters.js';
+import type { Opened } from './feature.js';
+
+export interface CoreServiceDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  logError: ErrorLog;
+  metrics: Metrics;
+  adapters: Adapters;
+}
+
+/**
+ * Builds the services; `opened` is told how to close each thing as soon as it is open, so
+ * a failed start can close what it opened.
+ */
+export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): Promise<Services> {
+  const { config, clock, logger, logError, metrics, adapters } = deps;
+  const store = await adapters.openStore(opened);
+  const bus = await adapters.openBus(opened);
+  // JWT_SECRET unset: the first instance generates one; every instance on this database agrees.
+  const secret =
+    config.jwtSecret ?? (await store.getOrCreateSetting('jwt_secret', () => randomBytes(48).toString('base64url')));
+  const onPublishError = (error: unknown) => logger.warn({ err: error }, 'publish failed (catch-up covers it)');
+  const auth = createAuthService({
+    store,
+    clock,
+    secret,
+    accessTokenTtl: config.accessTokenTtl,
+    refreshTokenTtl: config.refreshTokenTtl,
+  });
+  const dashboards = createDashboardService({ store, bus, clock, onPublishError });
+  const hub = createHub({
+    metrics: {
+      catchUp: (seconds) => metrics.syncCatchupSeconds.observe(seconds),
+      syncFailure: () => metrics.syncFailures.inc(),
+      delivered: (seconds) => metrics.opDeliverySeconds.observe(seconds),
+    },
+    store,
+    bus,
+    recheckIntervalMs: config.recheckIntervalMs,
+    onError: (error, where) => logError(error, { where }, 'hub error'),
+  });
+  opened('hub', () => hub.stop());
+  const engine = createCollabEngine({
+    deliverLocally: (message) => hub.deliverLocally(message),
+    metrics: {
+      committed: (seconds) => {
+        metrics.opsCommitted.inc();
+        metrics.opCommitSeconds.observe(seconds);
+      },
+      conflicts: (n) => metrics.transformConflicts.inc(n),
+    },
+    store,
+    bus,
+    clock,
+    dashboards,
+    snapshotEvery: config.snapshotEvery,
+    onPublishError,
+  });
+  const presenceStore = adapters.openPresenceStore(opened);
+  const presence = createPresenceService({
+    store,
+    presence: presenceStore,
+    bus,
+    clock,
+    dashboards,
+    ttlMs: config.presenceTtl * 1000,
+    idleAfterMs: config.idleAfter * 1000,
+    metrics: { update: () => metrics.presenceUpdates.inc() },
+    onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
+  });
+  opened('presence', () => presence.stop({ cleanup: true }));
+  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
+}
