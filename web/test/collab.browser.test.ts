@@ -3,24 +3,12 @@
  * against the real server (embedded backend), the built UI served at /.
  * Every wait is on a selector or a condition in the page, never a fixed sleep.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig } from '../../api/src/config.js';
-import { buildApp, type App } from '../../api/src/app.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserSuite, ROOT, SHOTS, startBrowserApp, type BrowserApp } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`Chromium not found at ${CHROMIUM}: browser tests skipped (apt-get install -y chromium).`);
-}
-const suite = haveChromium ? describe : describe.skip;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'artifacts/screenshots');
 const WAIT = 20_000;
 
 interface Person {
@@ -32,54 +20,19 @@ interface Person {
   page?: Page;
 }
 
-suite('two people editing one dashboard in Chromium', () => {
-  let app: App;
-  let url: string;
-  let dist: string;
-  let browser: Browser;
+browserSuite()('two people editing one dashboard in Chromium', () => {
+  let app: BrowserApp;
   let dashboardId: string;
-  const pageErrors: string[] = [];
   const ada: Person = { name: 'Ada Lovelace', email: 'ada@example.com', password: 'analytical-1' };
   const bob: Person = { name: 'Bob Babbage', email: 'bob@example.com', password: 'difference-2' };
   const vic: Person = { name: 'Vic Viewer', email: 'vic@example.com', password: 'lookonly-3' };
   let wsBlocked = false;
 
-  async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-    if (body.errors) throw new Error(body.errors[0]!.message);
-    return body.data;
-  }
-
   async function signUpByApi(person: Person): Promise<void> {
-    const data = await gql<{ signUp: Record<string, unknown> }>(
-      `mutation($e: String!, $n: String!, $p: String!) { signUp(email: $e, name: $n, password: $p) {
-        accessToken refreshToken expiresAt user { id email name color } } }`,
-      { e: person.email, n: person.name, p: person.password },
-    );
-    person.token = data.signUp.accessToken as string;
-    person.context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    // Signed in as if they had logged in before (the session the app keeps in localStorage).
-    await person.context.addInitScript((session) => {
-      if (!localStorage.getItem('collab.session')) localStorage.setItem('collab.session', session);
-    }, JSON.stringify(data.signUp));
-    person.page = await newPage(person.context);
-  }
-
-  async function newPage(context: BrowserContext): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    // Network failures are expected while a test takes the browser offline; anything else is a bug.
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      if (/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource|net::/.test(message.text())) return;
-      pageErrors.push(`console: ${message.text()}`);
-    });
-    return page;
+    const session = await app.signUp(person.email, person.name, person.password);
+    person.token = session.accessToken;
+    person.context = await app.newContext(session);
+    person.page = await app.newPage(person.context);
   }
 
   const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
@@ -99,49 +52,25 @@ suite('two people editing one dashboard in Chromium', () => {
         throw new Error(`${error.message}\nnote text: ${JSON.stringify(await noteValue(page))}, wanted ${predicate}`);
       });
   const openDashboard = async (page: Page) => {
-    await page.goto(`${url}/#/d/${dashboardId}`);
+    await page.goto(`${app.url}/#/d/${dashboardId}`);
     await page.locator('[data-testid=connection-status][data-state=connected]').waitFor({ timeout: WAIT });
   };
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
-    const build = spawnSync('npx', ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-    const config = loadConfig({ LOG_LEVEL: 'silent' }, { webDist: dist, dataDir: 'memory://' });
-    app = buildApp({ config });
-    const { port } = await app.start(0, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    app = await startBrowserApp();
   });
 
   afterAll(async () => {
-    await browser?.close();
     await app?.stop();
-    if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
   it('A signs up, creates a dashboard and shares it with B (editor) and V (viewer)', async () => {
     await signUpByApi(bob);
     await signUpByApi(vic);
-    ada.context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = (ada.page = await newPage(ada.context));
-    await page.goto(url);
+    ada.context = await app.newContext();
+    const page = (ada.page = await app.newPage(ada.context));
+    await page.goto(app.url);
     await page.getByTestId('auth-switch').click();
     await page.getByTestId('auth-name').fill(ada.name);
     await page.getByTestId('auth-email').fill(ada.email);
@@ -374,8 +303,8 @@ suite('two people editing one dashboard in Chromium', () => {
   });
 
   it("the Vue viewer shows A's changes live", async () => {
-    const page = await newPage(vic.context!);
-    await page.goto(`${url}/vue.html?dashboard=${encodeURIComponent(dashboardId)}&token=${vic.token}`);
+    const page = await app.newPage(vic.context!);
+    await page.goto(`${app.url}/vue.html?dashboard=${encodeURIComponent(dashboardId)}&token=${vic.token}`);
     await page.locator('[data-testid=vue-widget][data-type=note]').waitFor({ timeout: WAIT });
     await page.locator('[data-testid=vue-viewer][data-status=connected]').waitFor({ timeout: WAIT });
     const a = ada.page!;
@@ -398,6 +327,6 @@ suite('two people editing one dashboard in Chromium', () => {
   });
 
   it('no page threw an uncaught error or logged a console error', () => {
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });

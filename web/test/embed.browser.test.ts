@@ -6,25 +6,12 @@
  * Chromium's private-network rules do not interfere): "allowed" is in EMBED_ORIGINS, "evil" is
  * not. Every wait is on an event or a selector.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { loadConfig } from '../../api/src/config.js';
-import { buildApp, type App } from '../../api/src/app.js';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
+import { browserSuite, startBrowserApp, type BrowserApp } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`Chromium not found at ${CHROMIUM}: browser tests skipped (apt-get install -y chromium).`);
-}
-const suite = haveChromium ? describe : describe.skip;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const WAIT = 20_000;
 
 /** A site on its own port whose pages are made at request time by `page(path)`. */
@@ -38,36 +25,19 @@ async function startSite(page: (path: string) => string): Promise<{ origin: stri
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-suite('[EM1] embedding the Vue viewer', () => {
-  let app: App;
+browserSuite()('[EM1] embedding the Vue viewer', () => {
+  let app: BrowserApp;
   let url: string;
-  let dist: string;
-  let browser: Browser;
   let context: BrowserContext;
   let owner: { accessToken: string; session: string };
   let dashboardId: string;
   let embedToken: string;
-  const pageErrors: string[] = [];
   let ALLOWED: string;
   let EVIL: string;
   const sites: Server[] = [];
 
-  async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-    if (body.errors) throw new Error(body.errors[0]!.message);
-    return body.data;
-  }
-
-  async function newPage(): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    return page;
-  }
+  // Uncaught errors only: refusing a frame (a test below) logs a console error on purpose.
+  const newPage = () => app.newPage(context, { consoleErrors: false });
 
   /** The frame of `page` whose URL starts with `prefix`, once it exists. */
   async function frameOf(page: Page, prefix: string): Promise<Frame> {
@@ -81,12 +51,6 @@ suite('[EM1] embedding the Vue viewer', () => {
   }
 
   beforeAll(async () => {
-    dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
-    const build = spawnSync('npx', ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
     // The allowed site frames the viewer (without a token) beside a frame from the evil site.
     const allowed = await startSite(
       () => `<!doctype html><title>allowed</title>
@@ -107,43 +71,31 @@ suite('[EM1] embedding the Vue viewer', () => {
     sites.push(allowed.server, evil.server);
     ALLOWED = allowed.origin;
     EVIL = evil.origin;
-    const config = loadConfig({ LOG_LEVEL: 'silent', EMBED_ORIGINS: ALLOWED }, { webDist: dist, dataDir: 'memory://' });
-    app = buildApp({ config });
-    const { port } = await app.start(0, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
+    app = await startBrowserApp({ EMBED_ORIGINS: ALLOWED });
+    url = app.url;
 
-    const signed = await gql<{ signUp: Record<string, unknown> & { accessToken: string } }>(
-      `mutation { signUp(email: "embed-owner@example.com", name: "Ema Owner", password: "framed-in-1") {
-        accessToken refreshToken expiresAt user { id email name color } } }`,
-      {},
-    );
-    owner = { accessToken: signed.signUp.accessToken, session: JSON.stringify(signed.signUp) };
-    const created = await gql<{ createDashboard: { id: string } }>(
+    const signed = await app.signUp('embed-owner@example.com', 'Ema Owner', 'framed-in-1');
+    owner = { accessToken: signed.accessToken, session: JSON.stringify(signed) };
+    const created = await app.gql<{ createDashboard: { id: string } }>(
       `mutation { createDashboard(title: "Quarterly numbers") { id } }`,
       {},
       owner.accessToken,
     );
     dashboardId = created.createDashboard.id;
-    const minted = await gql<{ createEmbedToken: { token: string } }>(
+    const minted = await app.gql<{ createEmbedToken: { token: string } }>(
       `mutation($d: ID!) { createEmbedToken(dashboardId: $d, ttlSeconds: 3600) { token } }`,
       { d: dashboardId },
       owner.accessToken,
     );
     embedToken = minted.createEmbedToken.token;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-sync'],
-    });
-    context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    context = await app.newContext(undefined, { viewport: { width: 1200, height: 800 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
   });
 
   afterAll(async () => {
-    await browser?.close();
     await app?.stop();
     await Promise.all(sites.map((server) => new Promise((resolve) => server.close(resolve))));
-    if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
   it('the share dialog makes an embed link whose iframe snippet shows the dashboard live', async () => {
@@ -235,7 +187,7 @@ suite('[EM1] embedding the Vue viewer', () => {
     await page.getByRole('alert').waitFor({ timeout: WAIT });
     expect(await page.getByRole('alert').textContent()).toContain('This link has expired or is no longer valid');
 
-    const minted = await gql<{ createEmbedToken: { url: string } }>(
+    const minted = await app.gql<{ createEmbedToken: { url: string } }>(
       `mutation($d: ID!) { createEmbedToken(dashboardId: $d, ttlSeconds: 3) { url } }`,
       { d: dashboardId },
       owner.accessToken,
@@ -248,6 +200,6 @@ suite('[EM1] embedding the Vue viewer', () => {
   });
 
   it('raised no page errors', () => {
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });

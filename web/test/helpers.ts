@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig } from '../../api/src/config.js';
+import { loadConfig, type Config } from '../../api/src/config.js';
 import { buildApp, type App } from '../../api/src/app.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,18 +32,33 @@ export interface SessionPayload {
   user: { id: string; email: string; name: string; color: string };
 }
 
+export interface ContextOptions {
+  /** 1280 x 800 unless given. */
+  viewport?: { width: number; height: number };
+}
+
+export interface PageOptions {
+  /** Whether console errors count as page errors too (default true); uncaught errors always do. */
+  consoleErrors?: boolean;
+}
+
 export interface BrowserApp {
   url: string;
+  /** The configuration the app was started with (loadConfig of `env`). */
+  config: Config;
   browser: Browser;
-  /** Page errors and console errors (network noise of offline tests excepted), as text. */
+  /**
+   * Page errors and console errors (network noise of offline tests, and pages opened with
+   * `consoleErrors: false`, excepted), as text.
+   */
   pageErrors: string[];
   /** POSTs a GraphQL operation over HTTP; throws on errors, returns data. */
   gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T>;
   signUp(email: string, name: string, password: string): Promise<SessionPayload>;
   /** A new browser context (its own localStorage), signed in as `session` when given. */
-  newContext(session?: SessionPayload): Promise<BrowserContext>;
+  newContext(session?: SessionPayload, options?: ContextOptions): Promise<BrowserContext>;
   /** A new tab in `context` whose errors land in `pageErrors`. */
-  newPage(context: BrowserContext): Promise<Page>;
+  newPage(context: BrowserContext, options?: PageOptions): Promise<Page>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +68,7 @@ const CONSOLE_NOISE = /WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resour
 export async function startBrowserApp(env: Record<string, string> = {}): Promise<BrowserApp> {
   const dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
   let app: App | undefined;
+  let config: Config | undefined;
   let browser: Browser | undefined;
   let url = '';
   const contexts: BrowserContext[] = [];
@@ -68,7 +84,8 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
       encoding: 'utf8',
     });
     if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-    app = buildApp({ config: loadConfig({ LOG_LEVEL: 'silent', ...env }, { webDist: dist, dataDir: 'memory://' }) });
+    config = loadConfig({ LOG_LEVEL: 'silent', ...env }, { webDist: dist, dataDir: 'memory://' });
+    app = buildApp({ config });
     const { port } = await app.start(0, '127.0.0.1');
     url = `http://127.0.0.1:${port}`;
     browser = await chromium.launch({
@@ -89,6 +106,7 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
     throw error;
   }
   const theBrowser = browser;
+  const theConfig = config;
   const pageErrors: string[] = [];
 
   async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
@@ -104,6 +122,7 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
 
   return {
     url,
+    config: theConfig,
     browser: theBrowser,
     pageErrors,
     gql,
@@ -115,8 +134,8 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
       );
       return data.signUp;
     },
-    async newContext(session) {
-      const context = await theBrowser.newContext({ viewport: { width: 1280, height: 800 } });
+    async newContext(session, options = {}) {
+      const context = await theBrowser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } });
       contexts.push(context);
       // Signed in as if they had logged in before (the session the app keeps in localStorage).
       if (session) {
@@ -126,9 +145,10 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
       }
       return context;
     },
-    async newPage(context) {
+    async newPage(context, options = {}) {
       const page = await context.newPage();
       page.on('pageerror', (error) => pageErrors.push(error.message));
+      if (options.consoleErrors === false) return page;
       page.on('console', (message) => {
         if (message.type() === 'error' && !CONSOLE_NOISE.test(message.text())) {
           pageErrors.push(`console: ${message.text()}`);

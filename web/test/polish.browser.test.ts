@@ -4,25 +4,13 @@
  * dropped onto others pushes them down (rule LY1) and a metric fits its tile.
  * Every wait is on a selector or a condition in the page, never a fixed sleep.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { loadConfig } from '../../api/src/config.js';
-import { buildApp, type App } from '../../api/src/app.js';
+import type { Page } from 'playwright-core';
 import { newWidget, type DashboardDocument } from '../../core/src/index.js';
+import { browserSuite, SHOTS, startBrowserApp, type BrowserApp } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`Chromium not found at ${CHROMIUM}: browser tests skipped (apt-get install -y chromium).`);
-}
-const suite = haveChromium ? describe : describe.skip;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'artifacts/screenshots');
 const WAIT = 20_000;
 
 /** a is dragged onto b; b lands on c; big is a default-size metric with long numbers. */
@@ -49,24 +37,9 @@ function startingDocument(): DashboardDocument {
   };
 }
 
-suite('everyday editing in Chromium', () => {
-  let app: App;
-  let url: string;
-  let dist: string;
-  let browser: Browser;
+browserSuite()('everyday editing in Chromium', () => {
+  let app: BrowserApp;
   let page: Page;
-  const pageErrors: string[] = [];
-
-  async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-    if (body.errors) throw new Error(body.errors[0]!.message);
-    return body.data;
-  }
 
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
   const widget = (id: string) => page.locator(`[data-testid=canvas] [data-widget-id="${id}"]`);
@@ -79,60 +52,20 @@ suite('everyday editing in Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
-    const build = spawnSync('npx', ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-    const config = loadConfig({ LOG_LEVEL: 'silent' }, { webDist: dist, dataDir: 'memory://' });
-    app = buildApp({ config });
-    const { port } = await app.start(0, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-
-    const { signUp } = await gql<{ signUp: { accessToken: string } & Record<string, unknown> }>(
-      `mutation($e: String!, $n: String!, $p: String!) { signUp(email: $e, name: $n, password: $p) {
-        accessToken refreshToken expiresAt user { id email name color } } }`,
-      { e: 'pat@example.com', n: 'Pat Polish', p: 'everyday-4' },
-    );
-    const { createDashboard } = await gql<{ createDashboard: { id: string } }>(
+    app = await startBrowserApp();
+    const session = await app.signUp('pat@example.com', 'Pat Polish', 'everyday-4');
+    const { createDashboard } = await app.gql<{ createDashboard: { id: string } }>(
       'mutation($t: String!, $doc: JSON) { createDashboard(title: $t, document: $doc) { id } }',
       { t: 'Polish', doc: startingDocument() },
-      signUp.accessToken,
+      session.accessToken,
     );
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    // Signed in as if they had logged in before (the session the app keeps in localStorage).
-    await context.addInitScript((session) => {
-      if (!localStorage.getItem('collab.session')) localStorage.setItem('collab.session', session);
-    }, JSON.stringify(signUp));
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      if (/WebSocket|Failed to load resource|net::/.test(message.text())) return;
-      pageErrors.push(`console: ${message.text()}`);
-    });
-    await page.goto(`${url}/#/d/${createDashboard.id}`);
+    page = await app.newPage(await app.newContext(session, { viewport: { width: 1280, height: 900 } }));
+    await page.goto(`${app.url}/#/d/${createDashboard.id}`);
     await page.locator('[data-testid=connection-status][data-state=connected]').waitFor({ timeout: WAIT });
   });
 
   afterAll(async () => {
-    await browser?.close();
     await app?.stop();
-    if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
   it('Escape closes the settings panel, but first reverts a title being typed', async () => {
@@ -246,6 +179,6 @@ suite('everyday editing in Chromium', () => {
   });
 
   it('no page threw an uncaught error or logged a console error', () => {
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });

@@ -5,111 +5,43 @@
  * the stock graphql-ws client treats as final: refresh, reconnect, resubscribe, and edit.
  * Every wait is on a selector, a response or an event, never a fixed sleep.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig } from '../../api/src/config.js';
-import { buildApp, type App } from '../../api/src/app.js';
+import type { Page } from 'playwright-core';
+import { browserSuite, SHOTS, startBrowserApp, type BrowserApp } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-const suite = haveChromium ? describe : describe.skip;
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SHOTS = path.join(ROOT, 'artifacts/screenshots');
 const WAIT = 20_000;
 const TTL_SECONDS = 3;
 
-suite('token refresh and reconnect after a 4401 close (3 s access tokens)', () => {
-  let app: App;
-  let url: string;
-  let dist: string;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  const pageErrors: string[] = [];
-
-  async function gql<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-    if (body.errors) throw new Error(body.errors[0]!.message);
-    return body.data;
-  }
-
-  const signUp = (email: string, name: string, password: string) =>
-    gql<{ signUp: { accessToken: string; expiresAt: string } & Record<string, unknown> }>(
-      `mutation($e: String!, $n: String!, $p: String!) { signUp(email: $e, name: $n, password: $p) {
-        accessToken refreshToken expiresAt user { id email name color } } }`,
-      { e: email, n: name, p: password },
-    ).then((data) => data.signUp);
-
-  async function newContext(): Promise<BrowserContext> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
-    return context;
-  }
-
-  async function newPage(context: BrowserContext): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      if (/WebSocket|Failed to load resource|net::/.test(message.text())) return;
-      pageErrors.push(`console: ${message.text()}`);
-    });
-    return page;
-  }
+browserSuite()('token refresh and reconnect after a 4401 close (3 s access tokens)', () => {
+  let app: BrowserApp;
 
   const badge = (page: Page, state: string) => page.locator(`[data-testid=connection-status][data-state=${state}]`);
   const isRefresh = (body: string | null) => body !== null && body.includes('refreshSession');
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
-    const build = spawnSync('npx', ['vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
-    const config = loadConfig(
-      { LOG_LEVEL: 'silent', ACCESS_TOKEN_TTL: String(TTL_SECONDS) },
-      { webDist: dist, dataDir: 'memory://' },
-    );
-    expect(config.accessTokenTtl).toBe(TTL_SECONDS);
-    app = buildApp({ config });
-    const { port } = await app.start(0, '127.0.0.1');
-    url = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    app = await startBrowserApp({ ACCESS_TOKEN_TTL: String(TTL_SECONDS) });
+    expect(app.config.accessTokenTtl).toBe(TTL_SECONDS);
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
     await app?.stop();
-    if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
   it('A logs in, outlives its token, is closed with 4401, refreshes, reconnects, and B still gets its edits', async () => {
     const ada = { email: 'ada@example.com', name: 'Ada Lovelace', password: 'analytical-1' };
-    const adaSession = await signUp(ada.email, ada.name, ada.password);
-    const bobSession = await signUp('bob@example.com', 'Bob Babbage', 'difference-2');
+    const adaSession = await app.signUp(ada.email, ada.name, ada.password);
+    const bobSession = await app.signUp('bob@example.com', 'Bob Babbage', 'difference-2');
     expect(Date.parse(adaSession.expiresAt) - Date.now()).toBeLessThanOrEqual(TTL_SECONDS * 1000);
-    const { createDashboard } = await gql<{ createDashboard: { id: string } }>(
+    const { createDashboard } = await app.gql<{ createDashboard: { id: string } }>(
       'mutation($t: String!) { createDashboard(title: $t) { id } }',
       { t: 'Short tokens' },
       adaSession.accessToken,
     );
     const dashboardId = createDashboard.id;
-    await gql(
+    await app.gql(
       'mutation($d: ID!, $e: String!) { inviteCollaborator(dashboardId: $d, email: $e, role: EDITOR) { role } }',
       { d: dashboardId, e: 'bob@example.com' },
       adaSession.accessToken,
@@ -117,7 +49,7 @@ suite('token refresh and reconnect after a 4401 close (3 s access tokens)', () =
 
     // A's socket goes through a proxy that reports the server's close codes; A's next
     // refreshSession request is held once armed, until the test lets it go.
-    const contextA = await newContext();
+    const contextA = await app.newContext();
     const closeCodes: number[] = [];
     let saw4401: (() => void) | null = null; // set once armed: earlier closes do not count
     await contextA.routeWebSocket(/\/graphql/, (ws) => {
@@ -144,23 +76,20 @@ suite('token refresh and reconnect after a 4401 close (3 s access tokens)', () =
       await route.continue().catch(() => {}); // the page may be gone by then
     });
 
-    const a = await newPage(contextA);
-    await a.goto(url);
+    const a = await app.newPage(contextA);
+    await a.goto(app.url);
     await a.getByTestId('auth-email').fill(ada.email);
     await a.getByTestId('auth-password').fill(ada.password);
     await a.getByTestId('auth-submit').click();
     await a.locator('[data-testid=auth-submit]').waitFor({ state: 'detached', timeout: WAIT });
-    await a.goto(`${url}/#/d/${dashboardId}`);
+    await a.goto(`${app.url}/#/d/${dashboardId}`);
     await badge(a, 'connected').waitFor({ timeout: WAIT });
     await a.getByTestId('add-note').click();
     await a.locator('[data-type=note] [data-testid=note-text]').waitFor({ timeout: WAIT });
 
-    const contextB = await newContext();
-    await contextB.addInitScript((session) => {
-      if (!localStorage.getItem('collab.session')) localStorage.setItem('collab.session', session);
-    }, JSON.stringify(bobSession));
-    const b = await newPage(contextB);
-    await b.goto(`${url}/#/d/${dashboardId}`);
+    const contextB = await app.newContext(bobSession);
+    const b = await app.newPage(contextB);
+    await b.goto(`${app.url}/#/d/${dashboardId}`);
     await badge(b, 'connected').waitFor({ timeout: WAIT });
     await b.locator('[data-type=note] [data-testid=note-text]').waitFor({ timeout: WAIT });
 
@@ -218,6 +147,6 @@ suite('token refresh and reconnect after a 4401 close (3 s access tokens)', () =
     expect(await a.getByTestId('pending-count').count()).toBe(0);
     expect(closeCodes).toContain(4401);
     await a.screenshot({ path: path.join(SHOTS, '09-after-4401-reconnect.png') });
-    expect(pageErrors).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
   });
 });

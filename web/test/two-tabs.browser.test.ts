@@ -2,10 +2,12 @@
  * Issue "Trustworthy editing", in Chromium against the real server: one user with one
  * dashboard open in two tabs of one browser (one context, so one localStorage), typing in
  * the same note in both, one tab reloaded in the middle of a word; and the same user in a
- * second browser that goes offline, types and comes back. Every character typed must reach
- * the other tab and the server, in each tab's typing order, and no tab may be left showing
- * pending edits (CONVENTIONS.md 19: a clientId belongs to one tab; saved state is claimed by
- * one tab; an edit dropped silently is a bug).
+ * second browser that goes offline, types and comes back; and a tab closed with unsent edits,
+ * which the tab still open must send for it (collab-session.ts claims orphaned slots at open
+ * and every ORPHAN_SCAN_MS, 15 s). Every character typed must reach the other tab and the
+ * server, in each tab's typing order, and no tab may be left showing pending edits
+ * (CONVENTIONS.md 19: a clientId belongs to one tab; saved state is claimed by one tab; an
+ * edit dropped silently is a bug).
  *
  * The two tabs write to different places in the note, so the expected text is exact: tab 2
  * types at the end of the first line, tab 1 at the end of the second (the note starts as
@@ -234,7 +236,7 @@ browserSuite()('one user, one dashboard, several tabs and browsers: no edit is l
       `  submitted: ${summarize(tab.sent) || 'nothing'}`,
       `  answered as duplicates of already committed ops: ${tab.duplicates.join(' ') || 'none'}`,
       `  refused by the server: ${tab.refused.join(', ') || 'none'}`,
-      ...(tab.swallowed.length ? [`  swallowed before the reload: ${summarize(tab.swallowed)}`] : []),
+      ...(tab.swallowed.length ? [`  swallowed by the tap: ${summarize(tab.swallowed)}`] : []),
     ].join('\n');
   }
 
@@ -403,6 +405,49 @@ browserSuite()('one user, one dashboard, several tabs and browsers: no edit is l
       sharedClientIds: [],
       refused: [],
     });
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it('[OP2] edits of a tab closed before they were sent are sent by another open tab', async () => {
+    const session = await app.signUp('carl@example.com', 'Carl Closer', 'two-tabs-3');
+    const { dashboardId, widgetId } = await createNoteDashboard(session, 'Closed with unsent edits');
+    const context = await app.newContext(session);
+    const one = await openTab(context, 'tab 1', dashboardId);
+    const two = await openTab(context, 'tab 2', dashboardId);
+    const tabs = [one, two];
+
+    // Tab 2's submissions never reach the server; it is closed while they are still unsent.
+    two.swallowSubmissions();
+    await typeOnFirstLine(two, 'ORPHANED ');
+    await step('tab 2 shows its unsent edits as pending', tabs, () =>
+      two.page.locator(PENDING).waitFor({ timeout: WAIT }),
+    );
+    expect(two.swallowed).not.toEqual([]);
+    const [orphanClientId] = clientIdsOf(two.swallowed);
+    // The slot tab 2 keeps its state in (found by the clientId it was sending under).
+    const orphanKey = await one.page.evaluate((clientId) => {
+      const keys = Object.keys(localStorage).filter((key) => key.startsWith('collab.engine.'));
+      return keys.find(
+        (key) => (JSON.parse(localStorage.getItem(key)!) as { clientId?: string }).clientId === clientId,
+      );
+    }, orphanClientId!);
+    expect(orphanKey).toMatch(/^collab\.engine\./);
+    await two.page.close();
+
+    // Tab 1 claims the orphaned slot (it looks every 15 s) and sends it under tab 2's clientId.
+    await step("tab 1 receives the closed tab's word", tabs, () => noteContains(one, ['ORPHANED '], 30_000));
+    await step("the server holds the closed tab's word", tabs, () =>
+      serverSettlesOn(session, dashboardId, widgetId, 'ORPHANED \n'),
+    );
+    await step('the orphaned slot is cleared once its edits are on the server', tabs, () =>
+      one.page.waitForFunction((key) => localStorage.getItem(key) === null, orphanKey!, { timeout: WAIT }),
+    );
+    await step('tab 1 is left with no pending edits', tabs, () => noPending(one, SETTLE));
+    expect({
+      notSentByTab1: two.swallowed.filter((key) => !one.sent.includes(key)),
+      duplicates: [...one.duplicates, ...two.duplicates],
+      refused: [...one.refused, ...two.refused],
+    }).toEqual({ notSentByTab1: [], duplicates: [], refused: [] });
     expect(app.pageErrors).toEqual([]);
   });
 });
