@@ -1,5 +1,5 @@
 /**
- * Group commit across dashboards (collab-engine.ts): submissions to many dashboards that
+ * Group commit across dashboards (collab-scheduler.ts): submissions to many dashboards that
  * wait while a commit runs go into one transaction together; each dashboard still gets
  * consecutive versions, and one dashboard's failure or deletion fails only its own.
  */

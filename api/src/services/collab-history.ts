@@ -1,0 +1,48 @@
+/**
+ * The read side of the history (rule OP1: one linear history, kept as long as the dashboard
+ * exists): the document at any version, rebuilt from the newest snapshot at or below it
+ * (api/SPEC.md, Snapshots and history), and pages of committed ops. Reads take no lock and
+ * never wait on the commit queues.
+ */
+import { applyOp, type JSONOp } from '../../../core/src/index.js';
+import { DomainError, badInput } from '../errors.js';
+import type { DashboardRow, OperationRow, Store } from '../ports/store.js';
+
+/** The dashboard, once `version` is checked to be one of its versions (0 to its head). */
+export async function dashboardWithVersion(store: Store, dashboardId: string, version: number): Promise<DashboardRow> {
+  const current = await store.getDashboard(dashboardId);
+  if (!current) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+  if (!Number.isSafeInteger(version) || version < 0 || version > current.version) {
+    throw badInput(`version must be between 0 and ${current.version}`);
+  }
+  return current;
+}
+
+/** The document at `version`: the newest snapshot at or below it, plus the ops after it. */
+export async function replayTo(store: Store, dashboardId: string, version: number): Promise<unknown> {
+  const snapshot = await store.latestSnapshot(dashboardId, version);
+  if (!snapshot) throw badInput(`No version ${version}`);
+  let doc = snapshot.document;
+  for (const row of await store.listOperationRange(dashboardId, snapshot.version, version)) {
+    if (row.op !== null) doc = applyOp(doc, row.op as JSONOp);
+  }
+  return doc;
+}
+
+export async function documentAt(store: Store, dashboardId: string, version: number): Promise<unknown> {
+  const current = await dashboardWithVersion(store, dashboardId, version);
+  if (version === current.version) return current.document;
+  return replayTo(store, dashboardId, version);
+}
+
+export async function operations(
+  store: Store,
+  dashboardId: string,
+  fromVersion: number,
+  limit: number,
+): Promise<OperationRow[]> {
+  if (!Number.isSafeInteger(fromVersion) || fromVersion < 0)
+    throw badInput('fromVersion must be a non-negative integer');
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw badInput('limit must be 1 to 1000');
+  return store.listOperations(dashboardId, fromVersion, limit);
+}
