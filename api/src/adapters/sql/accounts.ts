@@ -1,0 +1,162 @@
+/**
+ * Accounts on SQL: `users`, `refresh_tokens`, `api_tokens` and `client_ids`.
+ * Rules: AU1 (access by refresh and API tokens that end: expiry, revocation), RT1 (a refresh
+ * token presented again within the grace window gets the same successor; later, its family is
+ * revoked), RT2 (log-out revokes the family), OP2 (a clientId belongs to the first user who
+ * claims it).
+ */
+import type { ApiTokenRow, RefreshOutcome, Store, UserRow } from '../../ports/store.js';
+import { isUniqueViolation, type SqlDb } from '../sql-db.js';
+import { date, dateOrNull, type Row } from './rows.js';
+
+const toUser = (r: Row): UserRow => ({
+  id: r.id as string,
+  email: r.email as string,
+  name: r.name as string,
+  color: r.color as string,
+  passwordHash: r.password_hash as string,
+  createdAt: date(r.created_at),
+});
+
+const toApiToken = (r: Row): ApiTokenRow => ({
+  id: r.id as string,
+  userId: r.user_id as string,
+  name: r.name as string,
+  createdAt: date(r.created_at),
+  lastUsedAt: dateOrNull(r.last_used_at),
+});
+
+export type SqlAccounts = Pick<
+  Store,
+  | 'createUser'
+  | 'findUserByEmail'
+  | 'findUsersByIds'
+  | 'insertRefreshToken'
+  | 'rotateRefreshToken'
+  | 'revokeRefreshFamily'
+  | 'insertApiToken'
+  | 'listApiTokens'
+  | 'revokeApiToken'
+  | 'useApiToken'
+  | 'claimClientId'
+>;
+
+export function createSqlAccounts(db: SqlDb): SqlAccounts {
+  return {
+    async createUser(user) {
+      try {
+        const { rows } = await db.query<Row>(
+          `INSERT INTO users (id, email, name, color, password_hash) VALUES ($1, $2, $3, $4, $5)
+           RETURNING *`,
+          [user.id, user.email, user.name, user.color, user.passwordHash],
+        );
+        return toUser(rows[0]!);
+      } catch (error) {
+        if (isUniqueViolation(error)) return null;
+        throw error;
+      }
+    },
+
+    async findUserByEmail(email) {
+      const { rows } = await db.query<Row>('SELECT * FROM users WHERE email = $1', [email]);
+      return rows[0] ? toUser(rows[0]) : null;
+    },
+
+    async findUsersByIds(ids) {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<Row>('SELECT * FROM users WHERE id = ANY($1::uuid[])', [[...ids]]);
+      return rows.map(toUser);
+    },
+
+    async insertRefreshToken(row) {
+      await db.query(
+        `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+        [row.id, row.userId, row.familyId, row.tokenHash, row.expiresAt],
+      );
+    },
+
+    async rotateRefreshToken(tokenHash, successor, now, graceMs): Promise<RefreshOutcome> {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<Row>('SELECT * FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE', [
+          tokenHash,
+        ]);
+        const token = rows[0];
+        if (!token || token.revoked_at || date(token.expires_at) <= now) return { status: 'invalid' };
+        const userId = token.user_id as string;
+        const familyId = token.family_id as string;
+        if (token.rotated_at) {
+          if (now.getTime() - date(token.rotated_at).getTime() <= graceMs) {
+            return { status: 'grace', userId, familyId };
+          }
+          await tx.query('UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [
+            familyId,
+            now,
+          ]);
+          return { status: 'reused' };
+        }
+        await tx.query('UPDATE refresh_tokens SET rotated_at = $2 WHERE id = $1', [token.id, now]);
+        await tx.query(
+          `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+          [successor.id, userId, familyId, successor.tokenHash, successor.expiresAt],
+        );
+        return { status: 'rotated', userId, familyId };
+      });
+    },
+
+    async revokeRefreshFamily(tokenHash, now) {
+      const { rows } = await db.query<Row>(
+        `UPDATE refresh_tokens SET revoked_at = $2
+         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL
+         RETURNING user_id`,
+        [tokenHash, now],
+      );
+      if (rows[0]) return rows[0].user_id as string;
+      const known = await db.query<Row>('SELECT user_id FROM refresh_tokens WHERE token_hash = $1', [tokenHash]);
+      return (known.rows[0]?.user_id as string | undefined) ?? null;
+    },
+
+    async insertApiToken(row) {
+      const { rows } = await db.query<Row>(
+        `INSERT INTO api_tokens (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4) RETURNING *`,
+        [row.id, row.userId, row.name, row.tokenHash],
+      );
+      return toApiToken(rows[0]!);
+    },
+
+    async listApiTokens(userId) {
+      const { rows } = await db.query<Row>(
+        'SELECT * FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id',
+        [userId],
+      );
+      return rows.map(toApiToken);
+    },
+
+    async revokeApiToken(userId, id, now) {
+      const { rowCount } = await db.query(
+        'UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL',
+        [id, userId, now],
+      );
+      return rowCount > 0;
+    },
+
+    async useApiToken(tokenHash, now) {
+      const { rows } = await db.query<Row>(
+        `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
+         RETURNING id, user_id`,
+        [tokenHash, now],
+      );
+      return rows[0] ? { id: rows[0].id as string, userId: rows[0].user_id as string } : null;
+    },
+
+    async claimClientId(clientId, userId) {
+      const inserted = await db.query<Row>(
+        `INSERT INTO client_ids (client_id, user_id) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING
+         RETURNING user_id`,
+        [clientId, userId],
+      );
+      if (inserted.rows[0]) return inserted.rows[0].user_id as string;
+      const { rows } = await db.query<Row>('SELECT user_id FROM client_ids WHERE client_id = $1', [clientId]);
+      return rows[0]!.user_id as string;
+    },
+  };
+}

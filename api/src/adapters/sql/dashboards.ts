@@ -1,0 +1,152 @@
+/**
+ * Dashboards and their members on SQL: `dashboards` and `collaborators` (a new dashboard also
+ * writes its version-0 row of `snapshots`). Rules: AC1 (dashboard and role reads see live
+ * dashboards only, and a non-member sees none), RO1 (the maker is the one OWNER; members list
+ * OWNER, EDITOR, VIEWER).
+ * The commit transaction's writes to `dashboards` are the op log's (`./operation-log.ts`).
+ */
+import type { Role } from '../../domain/permissions.js';
+import type { CollaboratorRow, DashboardRow, Store } from '../../ports/store.js';
+import type { SqlDb } from '../sql-db.js';
+import { date, json, type Row } from './rows.js';
+
+const toDashboard = (r: Row): DashboardRow => ({
+  id: r.id as string,
+  ownerId: r.owner_id as string,
+  title: r.title as string,
+  version: Number(r.version),
+  document: r.head,
+  createdAt: date(r.created_at),
+  updatedAt: date(r.updated_at),
+});
+
+/** A dashboard row joined with the reader's `collaborators` row. */
+const toMembership = (r: Row): DashboardRow & { role: Role } => ({ ...toDashboard(r), role: r.role as Role });
+
+const toCollaborator = (r: Row): CollaboratorRow => ({
+  dashboardId: r.dashboard_id as string,
+  userId: r.user_id as string,
+  role: r.role as Role,
+  addedAt: date(r.added_at),
+});
+
+export type SqlDashboards = Pick<
+  Store,
+  | 'createDashboard'
+  | 'findDashboardForUser'
+  | 'getDashboard'
+  | 'dashboardVersions'
+  | 'listDashboardsForUser'
+  | 'softDeleteDashboard'
+  | 'getRole'
+  | 'listCollaborators'
+  | 'addCollaborator'
+  | 'updateCollaboratorRole'
+  | 'removeCollaborator'
+>;
+
+export function createSqlDashboards(db: SqlDb): SqlDashboards {
+  return {
+    async createDashboard({ id, ownerId, title, document, now }) {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<Row>(
+          `INSERT INTO dashboards (id, owner_id, title, version, head, created_at, updated_at)
+           VALUES ($1, $2, $3, 0, $4::jsonb, $5, $5) RETURNING *`,
+          [id, ownerId, title, json(document), now],
+        );
+        await tx.query(
+          `INSERT INTO collaborators (dashboard_id, user_id, role, added_at) VALUES ($1, $2, 'OWNER', $3)`,
+          [id, ownerId, now],
+        );
+        await tx.query(`INSERT INTO snapshots (dashboard_id, version, document) VALUES ($1, 0, $2::jsonb)`, [
+          id,
+          json(document),
+        ]);
+        return toDashboard(rows[0]!);
+      });
+    },
+
+    async findDashboardForUser(id, userId) {
+      const { rows } = await db.query<Row>(
+        `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id
+         WHERE d.id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL`,
+        [id, userId],
+      );
+      return rows[0] ? toMembership(rows[0]) : null;
+    },
+
+    async getDashboard(id) {
+      const { rows } = await db.query<Row>('SELECT * FROM dashboards WHERE id = $1 AND deleted_at IS NULL', [id]);
+      return rows[0] ? toDashboard(rows[0]) : null;
+    },
+
+    async dashboardVersions(ids) {
+      if (ids.length === 0) return new Map();
+      const { rows } = await db.query<Row>(
+        'SELECT id, version FROM dashboards WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL',
+        [[...ids]],
+      );
+      return new Map(rows.map((r) => [r.id as string, Number(r.version)]));
+    },
+
+    async listDashboardsForUser(userId) {
+      const { rows } = await db.query<Row>(
+        `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id
+         WHERE c.user_id = $1 AND d.deleted_at IS NULL ORDER BY d.updated_at DESC, d.id`,
+        [userId],
+      );
+      return rows.map(toMembership);
+    },
+
+    async softDeleteDashboard(id, now) {
+      const { rowCount } = await db.query(
+        'UPDATE dashboards SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL',
+        [id, now],
+      );
+      return rowCount > 0;
+    },
+
+    async getRole(dashboardId, userId) {
+      const { rows } = await db.query<Row>(
+        `SELECT c.role FROM collaborators c JOIN dashboards d ON d.id = c.dashboard_id
+         WHERE c.dashboard_id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL`,
+        [dashboardId, userId],
+      );
+      return (rows[0]?.role as Role | undefined) ?? null;
+    },
+
+    async listCollaborators(dashboardId) {
+      const { rows } = await db.query<Row>(
+        `SELECT * FROM collaborators WHERE dashboard_id = $1
+         ORDER BY CASE role WHEN 'OWNER' THEN 0 WHEN 'EDITOR' THEN 1 ELSE 2 END, added_at, user_id`,
+        [dashboardId],
+      );
+      return rows.map(toCollaborator);
+    },
+
+    async addCollaborator(dashboardId, userId, role, now) {
+      const { rows } = await db.query<Row>(
+        `INSERT INTO collaborators (dashboard_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (dashboard_id, user_id) DO NOTHING RETURNING *`,
+        [dashboardId, userId, role, now],
+      );
+      return rows[0] ? toCollaborator(rows[0]) : null;
+    },
+
+    async updateCollaboratorRole(dashboardId, userId, role) {
+      const { rows } = await db.query<Row>(
+        `UPDATE collaborators SET role = $3 WHERE dashboard_id = $1 AND user_id = $2 RETURNING *`,
+        [dashboardId, userId, role],
+      );
+      return rows[0] ? toCollaborator(rows[0]) : null;
+    },
+
+    async removeCollaborator(dashboardId, userId) {
+      const { rowCount } = await db.query('DELETE FROM collaborators WHERE dashboard_id = $1 AND user_id = $2', [
+        dashboardId,
+        userId,
+      ]);
+      return rowCount > 0;
+    },
+  };
+}
