@@ -1180,3 +1180,31 @@ describe('sync engine: what the user should see', () => {
     expect(() => engine.restore(-1)).toThrow();
   });
 });
+
+describe('sync engine: another editor on the same clientId [OP2]', () => {
+  it('an op committed under our seq by the other editor is not taken for our ack: ours is resent, nothing lost', async () => {
+    const { network, server, timers, errors, client } = setup();
+    const first = client('shared');
+    first.engine.connect();
+    await settle(network);
+    let fresh = 0;
+    const tab2 = restoreSyncEngine(first.engine.serialize(), {
+      transport: new FakeTransport(server, network),
+      timers,
+      random: () => 0,
+      onError: (event) => errors.push(event),
+      newClientId: () => `fresh-${++fresh}`,
+    });
+    tab2.connect();
+    await settle(network);
+    // Both send seq 1 at once; the streams deliver the first commit to tab 2 before tab 2's
+    // own request is answered (refused: the seq is taken).
+    first.engine.submit(insertText(first.engine.document, 'n1', 5, ' one'));
+    tab2.submit(insertText(tab2.document, 'n1', 0, 'two '));
+    await settle(network);
+    expect(server.doc.widgets.n1!.text).toBe('two hello one');
+    expect(tab2.clientId).toBe('fresh-1');
+    expect(errors).toEqual([expect.objectContaining({ code: 'BAD_USER_INPUT', newClientId: 'fresh-1' })]);
+    expectConverged(server, first.engine, tab2);
+  });
+});

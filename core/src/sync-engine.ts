@@ -12,7 +12,7 @@
  * holds after every step, and the server's document after the acks equals ours.
  */
 import { validateDocument, type DashboardDocument } from './document.js';
-import { applyOp, checkOp, composeOps, transformOp, type JSONOp } from './ot.js';
+import { applyOp, checkOp, composeOps, jsonEqual, transformOp, type JSONOp } from './ot.js';
 import { transformThrough, type PresencePosition } from './presence.js';
 
 /**
@@ -362,7 +362,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     if (event.version !== version + 1) {
       return streamDown(new Error(`missed versions ${version + 1}..${event.version - 1}`));
     }
-    const mine = inflight !== null && event.clientId === clientId && event.seq === inflight.seq;
+    const mine = isInflight(event);
     try {
       // My op is already in `document`; an undo/redo result is not, so it applies like a remote op.
       if (mine && inflight!.kind === 'op') serverDoc = applyOp(serverDoc, event.op);
@@ -376,7 +376,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     version = event.version;
     recent.push({ version, op: event.op });
     if (recent.length > PRESENCE_HISTORY) recent.shift();
-    if (event.clientId === clientId) noteOwn(event);
+    if (mine) noteOwn(event);
     if (mine) {
       inflight = null;
       submitFailures = 0;
@@ -384,6 +384,21 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       flush();
     }
     emit();
+  }
+
+  /**
+   * Whether a committed op is the submission in flight: same (clientId, seq), and the same
+   * request. Another live editor using this clientId (two tabs restoring one saved state) can
+   * commit its own op under our seq just before ours is refused (rule OP2); taken for our ack,
+   * it would drop our edit silently. An op in flight has been rebased over every version
+   * before the committed one, as the server rebased it, so it equals what was committed.
+   */
+  function isInflight(event: RemoteOp): boolean {
+    if (inflight === null || event.clientId !== clientId || event.seq !== inflight.seq) return false;
+    if (event.kind === undefined) return true; // a transport that does not say: trust (clientId, seq)
+    const kind = { op: 'EDIT', undo: 'UNDO', redo: 'REDO', restore: 'RESTORE' }[inflight.kind];
+    if (event.kind !== kind) return false;
+    return inflight.kind !== 'op' || jsonEqual(event.op, inflight.op);
   }
 
   /** Undo bookkeeping from this client's own committed ops (rules UN1, UN2). */

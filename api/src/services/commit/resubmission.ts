@@ -27,7 +27,7 @@ export function existing(b: Batch, clientId: string, seq: number): OperationRow 
 export async function sameSubmission(b: Batch, s: Submission, committed: OperationRow): Promise<boolean> {
   if (s.kind === 'rename') return committed.kind === 'rename';
   if (s.kind !== committed.kind) return false;
-  if (s.kind === 'restore') return committed.refVersion === null || committed.refVersion === s.version;
+  if (s.kind === 'restore') return committed.refVersion === s.version;
   if (s.kind !== 'edit') return true;
   if (s.baseVersion >= committed.version) return false;
   try {
