@@ -61,6 +61,7 @@ export function buildApp(deps: AppDeps): App {
   let ws: WsTransport | undefined;
   let featureClosers: Array<() => Promise<unknown>> = [];
   let shuttingDown = false;
+  let stopping: Promise<void> | null = null;
   let stopTracing: (() => Promise<void>) | null = null;
   const metrics = createMetrics(() =>
     services && ws
@@ -105,28 +106,35 @@ export function buildApp(deps: AppDeps): App {
       }
     },
 
-    async stop() {
-      shuttingDown = true; // /readyz answers 503 from now on
-      if (server) {
-        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-        // Commits already queued finish and their acks go out on open connections (OP4)...
-        await services?.engine.drain();
-        // ...then sockets close with 1001 so clients reconnect to another instance.
-        await ws?.close();
-        server.closeIdleConnections();
-        server.closeAllConnections();
-        await closed;
-      }
-      if (services) {
-        await services.engine.drain(); // what arrived before the sockets closed
-        for (const close of [...featureClosers].reverse()) await close();
-        await services.presence.stop({ cleanup: true });
-        await services.hub.stop();
-        await adapters.closeOwned(services);
-      }
-      await stopTracing?.();
+    stop() {
+      // Once, however often it is called (a test, then its harness; a signal, then another).
+      stopping ??= shutDown();
+      return stopping;
     },
   };
+
+  /** Graceful: not ready, sockets closed with 1001, queued commits finished, all closed. */
+  async function shutDown(): Promise<void> {
+    shuttingDown = true; // /readyz answers 503 from now on
+    if (server) {
+      const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+      // Commits already queued finish and their acks go out on open connections (OP4)...
+      await services?.engine.drain();
+      // ...then sockets close with 1001 so clients reconnect to another instance.
+      await ws?.close();
+      server.closeIdleConnections();
+      server.closeAllConnections();
+      await closed;
+    }
+    if (services) {
+      await services.engine.drain(); // what arrived before the sockets closed
+      for (const close of [...featureClosers].reverse()) await close();
+      await services.presence.stop({ cleanup: true });
+      await services.hub.stop();
+      await adapters.closeOwned(services);
+    }
+    await stopTracing?.();
+  }
 
   /** start(): tracing, storage, bus, services, features, HTTP and WebSocket, then listen. */
   async function listen(port: number, host: string, opened: Opened): Promise<{ port: number; url: string }> {
