@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
 import type { DashboardDocument } from '../../core/src/index.js';
 import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from '../shared/gql/graphql.js';
@@ -20,6 +20,8 @@ export function HistoryPanel(props: {
   const client = useClient();
   // The newest page follows the dashboard; older pages are fetched on demand, back to v1.
   const [from, setFrom] = useState(() => Math.max(0, collab.engine.version - PAGE));
+  const fromRef = useRef(from);
+  fromRef.current = from;
   const [{ data, fetching, error }, refetch] = useQuery({
     query: HistoryDocument,
     variables: { id: dashboardId, fromVersion: from, limit: PAGE },
@@ -40,11 +42,10 @@ export function HistoryPanel(props: {
       // New ops: move the newest page along (at most once a second while people type).
       timer = setTimeout(() => {
         timer = undefined;
+        // A new `from` makes the query fetch again by itself; the same one needs asking.
         const next = Math.max(0, collab.engine.version - PAGE);
-        setFrom((current) => {
-          if (next === current) refetch({ requestPolicy: 'network-only' });
-          return next;
-        });
+        if (next === fromRef.current) refetch({ requestPolicy: 'network-only' });
+        else setFrom(next);
       }, 1000);
     });
     return () => {

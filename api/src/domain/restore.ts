@@ -5,11 +5,9 @@
  * typing elsewhere in the note, or in a widget the restore only moves).
  */
 import { insertOp, removeOp, replaceOp, type Doc as JsonValue } from 'ot-json1';
-import { composeOps, textDiff, type JSONOp } from '../../../core/src/index.js';
+import { composeOps, jsonEqual, textDiff, type JSONOp } from '../../../core/src/index.js';
 
 type Doc = { title: string; widgets: Record<string, Record<string, unknown>>; layout: unknown[] };
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** An op from `from` to `to`, or null when they are equal. */
 export function diffDocuments(fromDoc: unknown, toDoc: unknown): JSONOp | null {
@@ -23,9 +21,9 @@ export function diffDocuments(fromDoc: unknown, toDoc: unknown): JSONOp | null {
   for (const [id, widget] of Object.entries(to.widgets)) {
     const before = from.widgets[id];
     if (!before) parts.push(insertOp(['widgets', id], widget as JsonValue));
-    else if (!same(before, widget)) parts.push(...diffWidget(id, before, widget));
+    else if (!jsonEqual(before, widget)) parts.push(...diffWidget(id, before, widget));
   }
-  if (!same(from.layout, to.layout)) {
+  if (!jsonEqual(from.layout, to.layout)) {
     parts.push(replaceOp(['layout'], from.layout as JsonValue, to.layout as JsonValue));
   }
   return parts.reduce<JSONOp | null>((acc, part) => (acc === null ? part : composeOps(acc, part)), null);
@@ -43,7 +41,7 @@ function diffWidget(id: string, from: Record<string, unknown>, to: Record<string
     } else if (key === 'text' && typeof value === 'string' && typeof from[key] === 'string') {
       const edit = textDiff(from[key], value);
       if (edit) parts.push(['widgets', id, 'text', { es: edit }] as JSONOp);
-    } else if (!same(from[key], value)) {
+    } else if (!jsonEqual(from[key], value)) {
       parts.push(replaceOp(['widgets', id, key], from[key] as JsonValue, value as JsonValue));
     }
   }

@@ -101,6 +101,8 @@ export async function undoStep(b: Batch, clientId: string): Promise<Step | null>
     }
     members.sort((m, n) => n.version - m.version);
   }
+  // Read what follows the oldest member once: the newer members' histories are its tail.
+  if (members.length > 1) await later(b, members[members.length - 1]!.version);
   const reverts: HistoryOp[] = []; // made for the newer members, as if committed after the head
   let reverted: JSONOp | null = null;
   for (const member of members) {
