@@ -31,18 +31,14 @@ const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').i
 });
 
 /**
- * What a payload of `event` depends on besides the selection (see transport/shared-execution):
- * DashboardChanged resolves the viewer's own role, so it is executed per viewer; every other
- * event reads the same for every member with the same selection set. An embed token sees less
- * than a member (EM1: no emails; VIEWER whatever its maker's role), so it is an audience of
- * its own.
+ * What a payload depends on besides the selection and the fields marked viewer-dependent
+ * (transport/shared-execution executes those per viewer, DashboardChanged's own role among
+ * them): an embed token sees less than a member (EM1: no emails; VIEWER whatever its maker's
+ * role), so it is an audience of its own.
  */
-export function eventAudience(event: unknown, ctx: unknown): string {
-  const viewer = (ctx as Partial<GraphQLContext>).viewer;
-  const scope = embedScope(viewer);
-  const embed = scope === null ? '' : `embed:${scope}`;
-  if ((event as Partial<DashboardEvent>).__typename !== 'DashboardChanged') return embed;
-  return `user:${viewer?.userId ?? ''}${embed && `:${embed}`}`;
+export function eventAudience(_event: unknown, ctx: unknown): string {
+  const scope = embedScope((ctx as Partial<GraphQLContext>).viewer);
+  return scope === null ? '' : `embed:${scope}`;
 }
 
 type Of<N extends DashboardEvent['__typename']> = Extract<DashboardEvent, { __typename: N }>;
