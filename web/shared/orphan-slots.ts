@@ -68,8 +68,15 @@ export function sendOrphanedEdits(options: {
       release();
     };
     const unsubscribe = flusher.subscribe(() => {
-      if (flusher.pendingCount > 0) return saveState(key, flusher.serialize());
-      forgetState(key); // everything it kept is on the server now
+      if (flusher.pendingCount > 0 && flusher.state !== 'offline') return saveState(key, flusher.serialize());
+      if (flusher.pendingCount > 0) {
+        // Only a refusal for good stops an engine we did not stop (the dashboard is gone, or
+        // this user's access to it): these edits can never be sent. Say so, then let go.
+        options.onError(
+          `${flusher.pendingCount} unsent edit(s) from a closed tab could not be saved: this dashboard is no longer available to you.`,
+        );
+      }
+      forgetState(key); // sent, or never sendable
       stop();
     });
     senders.push(stop);
