@@ -12,6 +12,8 @@ ARG NODE_IMAGE=node:20.20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# core/ is an npm workspace (@collab-dashboards/core): npm ci links it by its manifest.
+COPY core/package.json ./core/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund --ignore-scripts
 COPY . .
@@ -23,6 +25,7 @@ RUN mkdir -p web/dist && if [ -f web/index.html ]; then npm run build:web; fi
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY core/package.json ./core/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { newWidget, type DashboardDocument } from '../core/src/index.js';
+import { newWidget, type DashboardDocument } from '@collab-dashboards/core';
 import type { App } from '../api/src/app.js';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { buildApp } from '../api/src/app.js';
 import { loadConfig } from '../api/src/config.js';
-import { applyOp, invertOp, type JSONOp } from '../core/src/index.js';
+import { applyOp, invertOp, type JSONOp } from '@collab-dashboards/core';
 import type { OperationRow } from '../api/src/ports/store.js';
 import {
   BENCH_DIR,

@@ -1,5 +1,5 @@
 /** AU1 over time, and the SSE subscription path with the same auth, presence and revocation. */
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,

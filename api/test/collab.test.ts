@@ -8,7 +8,7 @@ import {
   removeWidget,
   type DashboardDocument,
   type JSONOp,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import {
   createBackend,
   mapAll,

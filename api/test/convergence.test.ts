@@ -26,7 +26,7 @@ import {
   type DashboardDocument,
   type JSONOp,
   type SyncEngine,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import type { EventBus } from '../src/ports/event-bus.js';
 import { filteringBus } from './helpers/filtering-bus.js';
 import {
@@ -40,7 +40,7 @@ import {
   type Backend,
   type TestApp,
 } from './helpers/harness.js';
-import { createRng, type Rng } from './helpers/random.js';
+import { createRng, type Rng } from '@collab-dashboards/core/testing';
 import { waitFor } from './helpers/wait.js';
 
 const SEEDS = Number(process.env.FUZZ_SEEDS ?? 20);

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   mapAll,

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
-import { addWidget, applyOp, newWidget, request, type DashboardDocument } from '../../core/src/index.js';
+import { addWidget, applyOp, newWidget, request, type DashboardDocument } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,
@@ -26,7 +26,7 @@ import {
 } from './helpers/harness.js';
 import { startChildApp } from './helpers/child-app.js';
 import { createPeer, edit, newAckBook, verifyConverged, type Peer } from './helpers/fault-peers.js';
-import { createRng } from './helpers/random.js';
+import { createRng } from '@collab-dashboards/core/testing';
 import { findRedisServerBinary, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { deferred, waitFor, withTimeout } from './helpers/wait.js';

@@ -3,7 +3,7 @@
  * wait while a commit runs go into one transaction together; each dashboard still gets
  * consecutive versions, and one dashboard's failure or deletion fails only its own.
  */
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import type { CommitRequest, Store } from '../src/ports/store.js';
 import {
   createBackend,

@@ -1,5 +1,5 @@
 /** Limits that keep the server up under abuse (DESIGN.md section 7). */
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,

@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   mapAll,

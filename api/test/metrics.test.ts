@@ -1,4 +1,4 @@
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
-import { addWidget, applyOp, createDocument, newWidget, type DashboardDocument } from '../../core/src/index.js';
+import { addWidget, applyOp, createDocument, newWidget, type DashboardDocument } from '@collab-dashboards/core';
 
 // clientIds belong to the user who first used them (OP2): unique per run, for reruns on a kept database.
 const RUN = Math.random().toString(36).slice(2, 8);

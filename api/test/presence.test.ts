@@ -1,6 +1,6 @@
 /** Presence and live cursors across instances (rules PR1, PR2). */
 import WebSocket from 'ws';
-import { addWidget, insertText, newWidget, removeWidget, request } from '../../core/src/index.js';
+import { addWidget, insertText, newWidget, removeWidget, request } from '@collab-dashboards/core';
 import {
   createBackend,
   mapAll,

@@ -1,5 +1,5 @@
 /** Access that ends must end everywhere at once (AU1, AC1), even when the bus loses messages. */
-import { request } from '../../core/src/index.js';
+import { request } from '@collab-dashboards/core';
 import type { EventBus } from '../src/ports/event-bus.js';
 import { filteringBus } from './helpers/filtering-bus.js';
 import {

@@ -14,7 +14,7 @@ import {
   removeWidget,
   type DashboardDocument,
   type JSONOp,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import type { Store } from '../src/ports/store.js';
 import { createHub } from '../src/services/hub.js';
 import { createMemoryEventBus } from '../src/adapters/memory-event-bus.js';

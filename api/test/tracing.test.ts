@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,

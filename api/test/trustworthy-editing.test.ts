@@ -19,7 +19,7 @@ import {
   transformOp,
   type DashboardDocument,
   type JSONOp,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import { RUN_GAP_MS } from '../src/services/collab-engine.js';
 import type { CommitRequest, Store } from '../src/ports/store.js';
 import {

@@ -8,7 +8,7 @@ import {
   removeWidget,
   type DashboardDocument,
   type JSONOp,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,
@@ -18,7 +18,7 @@ import {
   type Backend,
   type TestApp,
 } from './helpers/harness.js';
-import { createRng, type Rng } from './helpers/random.js';
+import { createRng, type Rng } from '@collab-dashboards/core/testing';
 
 let backend: Backend;
 let t: TestApp;

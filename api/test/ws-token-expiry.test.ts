@@ -2,7 +2,7 @@
  * AU1 with an injected clock: a socket's access token expires when the clock that minted and
  * verified it says so, not when the host's wall clock does.
  */
-import { addWidget, createDocument, newWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import type { Clock } from '../src/ports/clock.js';
 import {
   createBackend,

@@ -3,6 +3,7 @@
  * OP5) and small read-side helpers. Pure data, no I/O.
  */
 import { codePointLength } from './text.js';
+import { platform } from './platform.js';
 
 /** Known widget types; any other non-empty string is accepted (integrators extend). */
 export type WidgetType = 'note' | 'metric' | 'chart' | 'table' | (string & {});
@@ -198,7 +199,7 @@ const DEFAULT_SIZES: Record<string, [w: number, h: number]> = {
 export function newWidget(type: WidgetType, partial: Partial<Widget> = {}): Widget {
   const [w, h] = DEFAULT_SIZES[type] ?? [4, 3];
   return {
-    id: globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16),
+    id: platform.crypto.randomUUID().replaceAll('-', '').slice(0, 16),
     type,
     title: '',
     x: 0,

@@ -1,4 +1,4 @@
-import { createRng, type Rng } from '../../api/test/helpers/random.js';
+import { createRng, type Rng } from '@collab-dashboards/core/testing';
 import { newWidget, validateDocument, type DashboardDocument, type Widget } from './document.js';
 import {
   boxesOverlap,

@@ -22,7 +22,7 @@ import {
   type SyncTransport,
   type Timers,
 } from './sync-engine.js';
-import { createRng } from '../../api/test/helpers/random.js';
+import { createRng } from '@collab-dashboards/core/testing';
 
 // ---------------------------------------------------------------------------------------
 // Test harness: an authoritative in-memory server, a network whose deliveries the test

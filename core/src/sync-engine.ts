@@ -14,6 +14,7 @@
 import { validateDocument, type DashboardDocument } from './document.js';
 import { applyOp, checkOp, composeOps, jsonEqual, transformOp, type JSONOp } from './ot.js';
 import { transformThrough, type PresencePosition } from './presence.js';
+import { platform } from './platform.js';
 
 /**
  * `extensions.reason` of the BAD_USER_INPUT a server answers when a (clientId, seq) was
@@ -243,8 +244,8 @@ const STREAM_FATAL = new Set([
 const PRESENCE_HISTORY = 100;
 
 const defaultTimers: Timers = {
-  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+  setTimeout: (callback, ms) => platform.setTimeout(callback, ms),
+  clearTimeout: (handle) => platform.clearTimeout(handle),
 };
 
 /**

@@ -2,7 +2,7 @@
  * Chart geometry for the inline SVG charts (pure; both clients draw it through
  * widget-view.ts): series points scaled into a width x height box.
  */
-import type { ChartKind } from '../../core/src/index.js';
+import type { ChartKind } from '@collab-dashboards/core';
 
 export interface ChartShape {
   name: string;

@@ -23,7 +23,7 @@ import {
   type SyncErrorEvent,
   type TextCursor,
   type TextSelection,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import {
   DashboardEventsDocument,
   PresenceDocument,

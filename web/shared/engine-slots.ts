@@ -9,7 +9,7 @@
  * over plain http to another host is not a secure context), nothing can be claimed safely:
  * the tab starts fresh, keeps nothing, and warns before a reload would drop unsent edits.
  */
-import type { SyncEngineState } from '../../core/src/index.js';
+import type { SyncEngineState } from '@collab-dashboards/core';
 
 /** How many tabs of one dashboard keep offline state; further tabs keep none. */
 export const MAX_SLOTS = 8;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiError } from '../../core/src/index.js';
+import { ApiError } from '@collab-dashboards/core';
 import { errorCode, errorMessage } from './errors.js';
 
 describe('error messages', () => {

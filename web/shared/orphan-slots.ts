@@ -8,7 +8,7 @@ import {
   restoreSyncEngine,
   type GraphQLSubscriber,
   type SyncEngine,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import { claimOrphanSlots, forgetState, loadSavedState, newClientId, saveState } from './engine-slots.js';
 import { errorMessage } from './errors.js';
 

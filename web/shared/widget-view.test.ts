@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { newWidget, type Widget } from '../../core/src/index.js';
+import { newWidget, type Widget } from '@collab-dashboards/core';
 import { SERIES_COLORS } from './chart.js';
 import { chartView, kindLabel, tableView, widgetView } from './widget-view.js';
 

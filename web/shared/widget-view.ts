@@ -4,7 +4,7 @@
  * A widget's config is untrusted JSON; missing or mistyped keys read as empty, as they
  * always have.
  */
-import type { ChartKind, Widget } from '../../core/src/index.js';
+import type { ChartKind, Widget } from '@collab-dashboards/core';
 import { chartGeometry, type ChartScales } from './chart.js';
 import { metricView, type MetricView } from './metric-format.js';
 

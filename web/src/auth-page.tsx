@@ -3,7 +3,7 @@ import { print } from 'graphql';
 import { LogInDocument, SignUpDocument, type SessionFragment } from '../shared/gql/graphql.js';
 import { toStoredSession, type StoredSession } from './session.js';
 import { errorMessage } from '../shared/errors.js';
-import { ApiError } from '../../core/src/index.js';
+import { ApiError } from '@collab-dashboards/core';
 
 async function call<T>(query: string, variables: Record<string, unknown>): Promise<T> {
   const response = await fetch('/graphql', {

@@ -9,7 +9,7 @@ import {
   type JSONOp,
   type LayoutChanges,
   type Widget,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import type { CollabSession, Presence } from '../shared/collab-session.js';
 import { WidgetBody } from './widget-body.js';
 import { widgetTitle } from '../shared/widget-view.js';

@@ -3,7 +3,7 @@
  * is recovered as one text edit (core's textDiff) and the selection is moved through it,
  * in code points, like ot-text-unicode's transformPosition.
  */
-import { textDiff, toCodePointOffset, toUtf16Index, type TextOp } from '../../core/src/index.js';
+import { textDiff, toCodePointOffset, toUtf16Index, type TextOp } from '@collab-dashboards/core';
 
 /** Where code point `offset` lands after `op`. Text inserted exactly at it goes after it. */
 export function transformOffset(offset: number, op: TextOp): number {

@@ -7,7 +7,7 @@ import {
   type DashboardDocument,
   type JSONOp,
   type Widget,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import { TitleInput } from './title-input.js';
 import { kindLabel } from '../shared/widget-view.js';
 import { formatCsvRow, formatTableRows, parseTableColumns, parseTableRows } from './csv.js';

@@ -8,7 +8,7 @@ import {
   type DashboardDocument,
   type JSONOp,
   type WidgetType,
-} from '../../core/src/index.js';
+} from '@collab-dashboards/core';
 import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../shared/gql/graphql.js';
 import { useFragment as unmask } from '../shared/gql/index.js';
 import type { Connection } from '../shared/connection.js';

@@ -1,4 +1,4 @@
-import { addWidget, createDocument, insertText, moveWidget, newWidget, removeWidget } from '../../core/src/index.js';
+import { addWidget, createDocument, insertText, moveWidget, newWidget, removeWidget } from '@collab-dashboards/core';
 import { describeEntry, describeOp, groupHistory, type HistoryOp } from './history-entries.js';
 
 const doc = (() => {

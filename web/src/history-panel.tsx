@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
-import type { DashboardDocument } from '../../core/src/index.js';
+import type { DashboardDocument } from '@collab-dashboards/core';
 import { CreateCheckpointDocument, DocumentAtDocument, HistoryDocument } from '../shared/gql/graphql.js';
 import { describeEntry, groupHistory, type HistoryOp } from './history-entries.js';
 import type { CollabSession } from '../shared/collab-session.js';

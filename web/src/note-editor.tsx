@@ -1,5 +1,5 @@
 import { useLayoutEffect, useRef } from 'react';
-import { editText, textDiff, toCodePointOffset, type JSONOp, type Widget } from '../../core/src/index.js';
+import { editText, textDiff, toCodePointOffset, type JSONOp, type Widget } from '@collab-dashboards/core';
 import type { CollabSession } from '../shared/collab-session.js';
 import { transformSelectionRange } from './caret.js';
 import { mirrorPieces, remoteTextMarks, type RemoteTextMark } from './remote-text.js';

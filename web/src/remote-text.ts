@@ -4,7 +4,7 @@
  * points at the presence's version; they are placed on the local document first (the
  * engine's transformPresence), then turned into UTF-16 indices of the local text.
  */
-import { codePointLength, toUtf16Index, type TextCursor, type TextSelection } from '../../core/src/index.js';
+import { codePointLength, toUtf16Index, type TextCursor, type TextSelection } from '@collab-dashboards/core';
 
 /** The parts of a presence entry this module reads (untrusted JSON in cursor/selection). */
 export interface RemotePresence {

@@ -4,7 +4,7 @@
  */
 import { print } from 'graphql';
 import { RefreshSessionDocument, type SessionFragment, type UserFieldsFragment } from '../shared/gql/graphql.js';
-import { ApiError } from '../../core/src/index.js';
+import { ApiError } from '@collab-dashboards/core';
 import { refreshDelay } from './token-refresh.js';
 
 export type User = UserFieldsFragment;

@@ -1,5 +1,5 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import type { DashboardDocument } from '../../core/src/index.js';
+import type { DashboardDocument } from '@collab-dashboards/core';
 import { openCollabSession, type CollabSession } from '../shared/collab-session.js';
 import type { Connection } from '../shared/connection.js';
 import { claimEngineSlot } from '../shared/engine-slots.js';

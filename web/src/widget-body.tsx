@@ -1,4 +1,4 @@
-import type { DashboardDocument, JSONOp, Widget } from '../../core/src/index.js';
+import type { DashboardDocument, JSONOp, Widget } from '@collab-dashboards/core';
 import type { CollabSession } from '../shared/collab-session.js';
 import type { MetricView as Metric } from '../shared/metric-format.js';
 import { widgetView, type ChartView as Chart, type TableView as Table } from '../shared/widget-view.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page, WebSocketRoute } from 'playwright-core';
-import { applyOp, editText, newWidget, textDiff, type DashboardDocument, type JSONOp } from '../../core/src/index.js';
+import { applyOp, editText, newWidget, textDiff, type DashboardDocument, type JSONOp } from '@collab-dashboards/core';
 import { waitFor } from '../../api/test/helpers/wait.js';
 import { browserSuite, SHOTS, startBrowserApp, type BrowserApp, type SessionPayload } from './helpers.js';
 

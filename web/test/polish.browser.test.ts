@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { newWidget, type DashboardDocument } from '../../core/src/index.js';
+import { newWidget, type DashboardDocument } from '@collab-dashboards/core';
 import { browserSuite, SHOTS, startBrowserApp, type BrowserApp } from './helpers.js';
 
 const WAIT = 20_000;

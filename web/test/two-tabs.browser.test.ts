@@ -19,7 +19,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { newWidget, type DashboardDocument } from '../../core/src/index.js';
+import { newWidget, type DashboardDocument } from '@collab-dashboards/core';
 import { waitFor } from '../../api/test/helpers/wait.js';
 import { browserSuite, SHOTS, startBrowserApp, type BrowserApp, type SessionPayload } from './helpers.js';
 

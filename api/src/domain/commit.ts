@@ -10,7 +10,7 @@ import {
   validateDocument,
   type DashboardDocument,
   type JSONOp,
-} from '../../../core/src/index.js';
+} from '@collab-dashboards/core';
 
 /** A committed op as the commit path needs it. */
 export interface HistoryOp {

@@ -5,7 +5,7 @@
  * typing elsewhere in the note, or in a widget the restore only moves).
  */
 import { insertOp, removeOp, replaceOp, type Doc as JsonValue } from 'ot-json1';
-import { composeOps, jsonEqual, textDiff, type JSONOp } from '../../../core/src/index.js';
+import { composeOps, jsonEqual, textDiff, type JSONOp } from '@collab-dashboards/core';
 
 type Doc = { title: string; widgets: Record<string, Record<string, unknown>>; layout: unknown[] };
 

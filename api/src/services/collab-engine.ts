@@ -10,7 +10,7 @@
  * - collab-publish.ts: publishing after commit; collab-history.ts: reads.
  */
 import { randomUUID } from 'node:crypto';
-import type { JSONOp } from '../../../core/src/index.js';
+import type { JSONOp } from '@collab-dashboards/core';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { checkClientId, checkSeq, checkTitle, isId } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';

@@ -4,7 +4,7 @@
  * (api/SPEC.md, Snapshots and history), and pages of committed ops. Reads take no lock and
  * never wait on the commit queues.
  */
-import { applyOp, type JSONOp } from '../../../core/src/index.js';
+import { applyOp, type JSONOp } from '@collab-dashboards/core';
 import { DomainError, badInput } from '../errors.js';
 import type { DashboardRow, OperationRow, Store } from '../ports/store.js';
 

@@ -3,7 +3,7 @@
  * batch finds the documents at its submissions' bases (OP3, OP5) and the previous ops an edit
  * may join as one undo step (UN2) without reading the database.
  */
-import type { JSONOp } from '../../../core/src/index.js';
+import type { JSONOp } from '@collab-dashboards/core';
 import type { OperationRow } from '../ports/store.js';
 import type { Submission } from './collab-types.js';
 

@@ -4,7 +4,7 @@
  * public API), collab-scheduler.ts (queues and group transactions), commit/ (deciding one
  * dashboard's batch), collab-recent.ts, collab-publish.ts, collab-history.ts (reads).
  */
-import type { JSONOp } from '../../../core/src/index.js';
+import type { JSONOp } from '@collab-dashboards/core';
 
 export interface OperationAck {
   version: number;

@@ -3,7 +3,7 @@
  * `can(role, action)`; a non-member gets NOT_FOUND, a member lacking the role FORBIDDEN.
  */
 import { randomUUID } from 'node:crypto';
-import { createDocument, validateDocument, type DashboardDocument } from '../../../core/src/index.js';
+import { createDocument, validateDocument, type DashboardDocument } from '@collab-dashboards/core';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { can, INVITABLE_ROLES, type Action, type Role } from '../domain/permissions.js';
 import { checkTitle, isId, normalizeEmail } from '../domain/validation.js';

@@ -13,7 +13,7 @@ import {
   validateSelection,
   type JSONOp,
   type PresencePosition,
-} from '../../../core/src/index.js';
+} from '@collab-dashboards/core';
 import { DomainError, badInput, forbidden } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';

@@ -20,8 +20,8 @@ import {
   type JSONOp,
   type SyncEngine,
   type SyncTransport,
-} from '../../../core/src/index.js';
-import type { Rng } from './random.js';
+} from '@collab-dashboards/core';
+import type { Rng } from '@collab-dashboards/core/testing';
 import { waitFor } from './wait.js';
 
 export interface AckRecord {

@@ -1,6 +1,6 @@
 import { computed, defineComponent, h, onBeforeUnmount, shallowRef, triggerRef, watch } from 'vue';
 import { useQuery } from '@urql/vue';
-import { normalizeLayout, type DashboardDocument, type Widget } from '../../../core/src/index.js';
+import { normalizeLayout, type DashboardDocument, type Widget } from '@collab-dashboards/core';
 import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../../shared/gql/graphql.js';
 import { useFragment as unmask } from '../../shared/gql/index.js';
 import { openCollabSession, type CollabSession, type Presence } from '../../shared/collab-session.js';

@@ -4,7 +4,7 @@
  * the submissions' bases (OP5), the undo-state changes it records (UN1). The helpers below
  * read and extend that state; commit-batch.ts drives them.
  */
-import type { JSONOp } from '../../../../core/src/index.js';
+import type { JSONOp } from '@collab-dashboards/core';
 import { applyCommitted, documentBefore, type HistoryOp } from '../../domain/commit.js';
 import type { CommitTx, OperationRow, UndoState } from '../../ports/store.js';
 import { estimatedBytes, type Recent } from '../collab-recent.js';

@@ -6,7 +6,7 @@
  * and given its undo step (UN2); an undo, redo or restore (UN1, UN2); a rename. Then the
  * layout fix-up (LY2) and the writes. Nothing is acked here: the transaction may still fail.
  */
-import { setTitle, type DashboardDocument, type JSONOp } from '../../../../core/src/index.js';
+import { setTitle, type DashboardDocument, type JSONOp } from '@collab-dashboards/core';
 import { DomainError, badInput, forbidden, notFound } from '../../errors.js';
 import { rebase, validateSubmittedOp, type HistoryOp } from '../../domain/commit.js';
 import { diffDocuments } from '../../domain/restore.js';

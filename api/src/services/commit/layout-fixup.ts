@@ -4,7 +4,7 @@
  * back where another now stands) still leave overlapping, the server pushes apart in one
  * more op, committed with the batch, so every client sees the same layout (LY2).
  */
-import { layoutChangesOp, resolveOverlaps, type DashboardDocument, type JSONOp } from '../../../../core/src/index.js';
+import { layoutChangesOp, resolveOverlaps, type DashboardDocument, type JSONOp } from '@collab-dashboards/core';
 import { commitOp, type Batch } from './batch.js';
 
 /** The clientId of the server's layout fix-ups (rule LY2); their seq is their version. */

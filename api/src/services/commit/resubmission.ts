@@ -3,7 +3,7 @@
  * with the original ack, only when it asks for what was committed under it; anything else is
  * a second live editor sharing the clientId, refused with CLIENT_SEQ_REUSED.
  */
-import { SEQ_REUSED, jsonEqual } from '../../../../core/src/index.js';
+import { SEQ_REUSED, jsonEqual } from '@collab-dashboards/core';
 import { DomainError } from '../../errors.js';
 import { rebase, type HistoryOp } from '../../domain/commit.js';
 import type { OperationRow } from '../../ports/store.js';

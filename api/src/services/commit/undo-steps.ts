@@ -3,7 +3,7 @@
  * newest redoable undo; a new edit or restore clears the redo stack) and rule UN2 (a typing
  * run is one undo step, undone and redone whole, as one op).
  */
-import { composeOps, type JSONOp } from '../../../../core/src/index.js';
+import { composeOps, type JSONOp } from '@collab-dashboards/core';
 import { rebase, textEditTarget, withoutCancelledPairs, type HistoryOp } from '../../domain/commit.js';
 import type { OperationRow, UndoState } from '../../ports/store.js';
 import { later, type Batch, type RowExtra } from './batch.js';
