@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { useQuery } from 'urql';
 import {
   addWidget,
@@ -68,15 +68,12 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
   const summary = data?.dashboard ? unmask(DashboardSummaryFragmentDoc, data.dashboard) : null;
   const role = summary?.myRole;
   const readOnly = role === 'VIEWER';
-  const hasDashboard = Boolean(data?.dashboard);
-  const initial = useMemo(
-    () =>
-      summary && data?.dashboard
-        ? { version: summary.version, document: data.dashboard.document as DashboardDocument }
-        : null,
-    // Only the first snapshot seeds the engine.
-    [hasDashboard],
-  );
+  // Only the first snapshot seeds the engine (later query refreshes must not reseed it): kept
+  // as state, set during the render that first sees it.
+  const [initial, setInitial] = useState<{ version: number; document: DashboardDocument } | null>(null);
+  if (initial === null && summary && data?.dashboard) {
+    setInitial({ version: summary.version, document: data.dashboard.document as DashboardDocument });
+  }
   const collab = useCollab({
     connection,
     dashboardId,

@@ -64,6 +64,7 @@ export function NoteEditor(props: {
     collab.place(position, version),
   );
 
+  const hasMarks = marks.length > 0;
   // Keeps the mirror on the textarea: same box, font, wrapping and scroll offset.
   useLayoutEffect(() => {
     const el = ref.current;
@@ -74,7 +75,7 @@ export function NoteEditor(props: {
     const observer = new ResizeObserver(sync);
     observer.observe(el);
     return () => observer.disconnect();
-  }, [marks.length > 0]);
+  }, [hasMarks]);
   useLayoutEffect(() => {
     const el = ref.current;
     const mirror = mirrorRef.current;

@@ -1,8 +1,8 @@
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useEffect, useEffectEvent, useState, useSyncExternalStore } from 'react';
 import type { DashboardDocument } from '@collab-dashboards/core';
 import { openCollabSession, type CollabSession } from '../shared/collab-session.js';
 import type { Connection } from '../shared/connection.js';
-import { claimEngineSlot } from '../shared/engine-slots.js';
+import { claimEngineSlot, type EngineSlot } from '../shared/engine-slots.js';
 
 /** Opens the collaborative session for a dashboard once its snapshot is known. */
 export function useCollab(options: {
@@ -15,6 +15,9 @@ export function useCollab(options: {
 }): CollabSession | null {
   const [session, setSession] = useState<CollabSession | null>(null);
   const ready = options.initial !== null;
+  // Reads the newest options when the session opens; the snapshot only seeds the engine, so
+  // later query refreshes (and a new onError) must not reopen it.
+  const open = useEffectEvent((slot: EngineSlot) => openCollabSession({ ...options, initial: options.initial!, slot }));
   useEffect(() => {
     if (!ready) return;
     let opened: CollabSession | null = null;
@@ -25,7 +28,7 @@ export function useCollab(options: {
       : claimEngineSlot(options.userId, options.dashboardId);
     void claim.then((slot) => {
       if (left) return slot.release();
-      opened = openCollabSession({ ...options, initial: options.initial!, slot });
+      opened = open(slot);
       setSession(opened);
     });
     return () => {
@@ -33,7 +36,6 @@ export function useCollab(options: {
       opened?.close();
       setSession(null);
     };
-    // The snapshot only seeds the engine; later query refreshes must not reopen it.
   }, [ready, options.connection, options.dashboardId, options.userId, options.readOnly]);
   useSyncExternalStore(
     (listener) => session?.subscribe(listener) ?? (() => {}),

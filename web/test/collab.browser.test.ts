@@ -254,7 +254,7 @@ browserSuite()('two people editing one dashboard in Chromium', () => {
     const b = bob.page!;
     const context = bob.context!;
     await context.routeWebSocket(/\/graphql/, (ws) => {
-      if (wsBlocked) ws.close({ code: 1011, reason: 'offline (test)' });
+      if (wsBlocked) void ws.close({ code: 1011, reason: 'offline (test)' });
       else ws.connectToServer();
     });
     await context.setOffline(true);

@@ -133,8 +133,8 @@ browserSuite()('undo, redo, history and stuck edits in the editor', () => {
       closeSocket() {
         const socket = current;
         current = null;
-        socket?.server.close({ code: 1012, reason: 'restart (test)' });
-        socket?.ws.close({ code: 1012, reason: 'restart (test)' });
+        void socket?.server.close({ code: 1012, reason: 'restart (test)' });
+        void socket?.ws.close({ code: 1012, reason: 'restart (test)' });
       },
     };
     await page.routeWebSocket(/\/graphql/, (ws) => {
@@ -350,7 +350,7 @@ browserSuite()('undo, redo, history and stuck edits in the editor', () => {
     await page.close();
   });
 
-  it('[UN1] a restore from the history preview is listed as "Restored version N" and taken back by Undo; Escape closes the preview', async () => {
+  it('[UN1][UN6] a restore from the history preview is listed as "Restored version N" and taken back by Undo; Escape closes the preview', async () => {
     const { dashboardId, widgetId } = await createNoteDashboard('Restore and undo', 'alpha');
     const { page } = await openEditor(dashboardId);
     page.on('dialog', (dialog) => void dialog.accept());
@@ -444,7 +444,7 @@ browserSuite()('undo, redo, history and stuck edits in the editor', () => {
     await page.close();
   });
 
-  it('edits the server does not acknowledge for 5 s while connected show as an alert, and are saved once the socket is back', async () => {
+  it('[CL3] edits the server does not acknowledge for 5 s while connected show as an alert, and are saved once the socket is back', async () => {
     const { dashboardId, widgetId } = await createNoteDashboard('Stuck edits', 'Saved.');
     const tab = await openEditor(dashboardId);
     const { page } = tab;

@@ -57,7 +57,7 @@ browserSuite()('token refresh and reconnect after a 4401 close (3 s access token
       server.onClose((code, reason) => {
         if (code !== undefined) closeCodes.push(code);
         if (code === 4401) saw4401?.();
-        ws.close({ code, reason });
+        void ws.close({ code, reason });
       });
     });
     let armed = false;

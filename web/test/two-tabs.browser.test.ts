@@ -145,7 +145,7 @@ browserSuite()('one user, one dashboard, several tabs and browsers: no edit is l
     };
     await page.routeWebSocket(/\/graphql/, (ws) => {
       if (tab.refuseSockets) {
-        ws.close({ code: 1011, reason: 'unreachable (test)' });
+        void ws.close({ code: 1011, reason: 'unreachable (test)' });
         return;
       }
       const link = { swallow: false };
@@ -285,7 +285,7 @@ browserSuite()('one user, one dashboard, several tabs and browsers: no edit is l
     }
   }
 
-  it('[OP2] two tabs of one browser, same user: each tab gets its own identity, sees the other live, and every character typed (also just before a reload) reaches the server in order', async () => {
+  it('[OP2][CL1] two tabs of one browser, same user: each tab gets its own identity, sees the other live, and every character typed (also just before a reload) reaches the server in order', async () => {
     const session = await app.signUp('tess@example.com', 'Tess Tabs', 'two-tabs-1');
     const { dashboardId, widgetId } = await createNoteDashboard(session, 'Two tabs');
     const context = await app.newContext(session);
@@ -408,7 +408,7 @@ browserSuite()('one user, one dashboard, several tabs and browsers: no edit is l
     expect(app.pageErrors).toEqual([]);
   });
 
-  it('[OP2] edits of a tab closed before they were sent are sent by another open tab', async () => {
+  it('[OP2][CL1] edits of a tab closed before they were sent are sent by another open tab', async () => {
     const session = await app.signUp('carl@example.com', 'Carl Closer', 'two-tabs-3');
     const { dashboardId, widgetId } = await createNoteDashboard(session, 'Closed with unsent edits');
     const context = await app.newContext(session);
