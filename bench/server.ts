@@ -13,7 +13,7 @@ serveIpc({
     const config = loadConfig(benchEnv({ DATA_DIR: 'memory://', ...env }));
     app = buildApp({ config });
     const { port } = await app.start(0, '127.0.0.1');
-    return { port, storage: app.services.store.kind };
+    return { port, storage: config.databaseUrl ? 'postgres' : 'pglite' };
   },
   seed({ spec }: { spec: { dashboards: number; usersPer: number; widgets: number } }) {
     return seed(app!, spec);

@@ -175,7 +175,7 @@ export function buildApp(deps: AppDeps): App {
     const address = httpServer.address() as AddressInfo;
     const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
     const url = `http://${shownHost}:${address.port}`;
-    logger.info({ url, storage: s.store.kind, bus: config.redisUrl ? 'redis' : 'memory' }, 'listening');
+    logger.info({ url, ...adapters.names }, 'listening');
     return { port: address.port, url };
   }
 }

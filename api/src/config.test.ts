@@ -58,7 +58,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
   });
 
-  describe('[EM1] EMBED_ORIGINS', () => {
+  describe('[EM2] EMBED_ORIGINS', () => {
     it('lists normalised origins', () => {
       expect(
         loadConfig({ EMBED_ORIGINS: 'https://A.example:443/, http://b.example:8080,https://a.example' }).embedOrigins,

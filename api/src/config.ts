@@ -20,7 +20,7 @@ export interface Config {
   corsOrigins: string[] | undefined;
   /**
    * Origins (scheme://host[:port]) that may frame the Vue viewer and post it a token, besides
-   * the viewer's own origin; `*` allows any. Defaults to CORS_ORIGINS, else none (rule EM1).
+   * the viewer's own origin; `*` allows any. Defaults to CORS_ORIGINS, else none (rule EM2).
    */
   embedOrigins: string[];
   trustProxy: boolean;

@@ -21,8 +21,12 @@ describe('classifyError', () => {
       code: 'UNAUTHENTICATED',
       message: 'Wrong email or password',
     });
+    // What the store throws for a lost database (adapters/sql/errors.ts): the driver's error is its cause.
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-    expect(classifyError(new GraphQLError('x', { originalError: refused }))).toMatchObject({
+    const unavailable = Object.assign(new DomainError('UNAVAILABLE', 'The database is unavailable'), {
+      cause: refused,
+    });
+    expect(classifyError(new GraphQLError('x', { originalError: unavailable }))).toMatchObject({
       level: 'warn',
       code: 'UNAVAILABLE',
       cause: 'connect ECONNREFUSED 127.0.0.1:5432',

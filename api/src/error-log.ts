@@ -8,7 +8,6 @@
 import { GraphQLError } from 'graphql';
 import { DomainError, type ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import { mapStorageError } from './services/collab-engine.js';
 
 export type ErrorLevel = 'info' | 'warn' | 'error';
 
@@ -35,24 +34,25 @@ export interface Classified {
   level: ErrorLevel;
   code: string;
   message: string;
-  /** For a storage failure mapped to UNAVAILABLE: what the driver said. */
+  /** For a DomainError with a cause (the store's UNAVAILABLE): what the driver said. */
   cause?: string;
 }
 
 /**
- * Classifies `error` as the GraphQL boundary (schema/errors.ts) does: a DomainError, or a
- * storage failure (UNAVAILABLE), by its code; graphql-js's and Yoga's own errors (parse,
- * validation, bad request) are the caller's mistakes; anything else is unexpected.
+ * Classifies `error` as the GraphQL boundary (schema/errors.ts) does: a DomainError (a
+ * database failure is one already: UNAVAILABLE, from the store) by its code; graphql-js's and
+ * Yoga's own errors (parse, validation, bad request) are the caller's mistakes; anything else
+ * is unexpected.
  */
 export function classifyError(error: unknown): Classified {
   const root = rootOf(error);
-  const mapped = mapStorageError(root);
-  if (mapped instanceof DomainError) {
+  if (root instanceof DomainError) {
+    const { cause } = root;
     return {
-      level: LEVELS[mapped.code],
-      code: mapped.code,
-      message: mapped.message,
-      ...(mapped !== root ? { cause: String((root as Error | null)?.message ?? root) } : {}),
+      level: LEVELS[root.code],
+      code: root.code,
+      message: root.message,
+      ...(cause !== undefined ? { cause: String((cause as Error | null)?.message ?? cause) } : {}),
     };
   }
   if (root instanceof GraphQLError) {

@@ -1,17 +1,7 @@
-/** The closed set of error codes (DESIGN.md section 4), carried as `extensions.code`. */
-export const ERROR_CODES = [
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'BAD_OPERATION',
-  'RATE_LIMITED',
-  'PAYLOAD_TOO_LARGE',
-  'UNAVAILABLE',
-  'INTERNAL_SERVER_ERROR',
-] as const;
+import { ERROR_CODES, type ErrorCode } from '@collab-dashboards/core';
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** The closed set of error codes (DESIGN.md section 4), carried as `extensions.code`: the protocol's (core). */
+export { ERROR_CODES, type ErrorCode };
 
 /**
  * The one error type the domain and services throw for expected failures. It is mapped

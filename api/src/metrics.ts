@@ -3,6 +3,7 @@
  * several instances can live in one test process). No per-user or per-dashboard labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CloseCode } from '@collab-dashboards/core';
 
 export interface Metrics {
   registry: Registry;
@@ -101,32 +102,32 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
   };
 }
 
-/** A bounded label for a WebSocket close code. */
+/** A bounded label for a WebSocket close code: the protocol's, or the standard 1000 and 1006. */
 export function disconnectReason(code: number | undefined): string {
   switch (code) {
     case 1000:
       return 'normal';
-    case 1001:
+    case CloseCode.GoingAway:
       return 'going_away';
     case 1006:
       return 'abnormal';
-    case 1009:
+    case CloseCode.MessageTooBig:
       return 'message_too_big';
-    case 1011:
+    case CloseCode.InternalError:
       return 'internal_error';
-    case 1013:
+    case CloseCode.TryAgainLater:
       return 'try_again_later';
-    case 4400:
+    case CloseCode.BadMessage:
       return 'bad_message';
-    case 4401:
+    case CloseCode.Unauthorized:
       return 'unauthorized';
-    case 4403:
+    case CloseCode.Forbidden:
       return 'forbidden';
-    case 4408:
+    case CloseCode.ConnectionInitTimeout:
       return 'init_timeout';
-    case 4409:
+    case CloseCode.DuplicateOperationId:
       return 'duplicate_operation';
-    case 4429:
+    case CloseCode.TooManyRequests:
       return 'too_many';
     default:
       return 'other';

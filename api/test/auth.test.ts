@@ -116,7 +116,7 @@ describe('refresh tokens rotate, with reuse detection', () => {
     expect(third.refreshToken).not.toBe(next.refreshToken);
   });
 
-  it('returns the same successor when the old token comes again within 10 s (two tabs)', async () => {
+  it('[RT1] returns the same successor when the old token comes again within 10 s (two tabs)', async () => {
     const { refreshToken } = await signUp(t, 'Tabs');
     const [a, b] = await Promise.all([t.ok(REFRESH, { r: refreshToken }), t.ok(REFRESH, { r: refreshToken })]);
     expect(a.refreshSession.refreshToken).toBe(b.refreshSession.refreshToken);
@@ -125,7 +125,7 @@ describe('refresh tokens rotate, with reuse detection', () => {
     expect(c.refreshSession.refreshToken).toBe(a.refreshSession.refreshToken);
   });
 
-  it('a reuse after the grace window revokes the whole family', async () => {
+  it('[RT1] a reuse after the grace window revokes the whole family', async () => {
     const { refreshToken } = await signUp(t, 'Reuse');
     const { refreshSession: next } = await t.ok(REFRESH, { r: refreshToken });
     offsetMs = 11_000;
@@ -134,7 +134,7 @@ describe('refresh tokens rotate, with reuse detection', () => {
     expect(errorCode(await t.gql(REFRESH, { r: next.refreshToken }))).toBe('UNAUTHENTICATED');
   });
 
-  it('logOut revokes the family; unknown tokens are UNAUTHENTICATED on refresh', async () => {
+  it('[RT2] logOut revokes the family; unknown tokens are UNAUTHENTICATED on refresh', async () => {
     const { refreshToken } = await signUp(t, 'Out');
     const { refreshSession: next } = await t.ok(REFRESH, { r: refreshToken });
     expect(await t.ok(`mutation($r: String!) { logOut(refreshToken: $r) }`, { r: next.refreshToken })).toEqual({

@@ -3,7 +3,7 @@
  * five clients (the core sync engine over the real graphql-ws client) split across them,
  * random ops including text edits, undo/redo, random disconnects with resubmits. At the end
  * every client's document equals the server's, and documentAt(v) agrees with a replay of
- * the op log. A failing seed is printed; pin it in REGRESSION_SEEDS.
+ * the op log. A failing seed prints how to replay it (seedHint); pin it in REGRESSION_SEEDS.
  *
  * FUZZ_SEEDS (default 20) and FUZZ_OPS (default 200) size the run; FUZZ_SEED runs one seed.
  */
@@ -40,12 +40,13 @@ import {
   type Backend,
   type TestApp,
 } from './helpers/harness.js';
-import { createRng, type Rng } from '@collab-dashboards/core/testing';
+import { createRng, seedCases, seeded, type RegressionSeed, type Rng } from '@collab-dashboards/core/testing';
 import { waitFor } from './helpers/wait.js';
 
 const SEEDS = Number(process.env.FUZZ_SEEDS ?? 20);
 const OPS = Number(process.env.FUZZ_OPS ?? 200);
-const REGRESSION_SEEDS: number[] = [];
+/** Seeds that once failed here, each with the bug it caught; git history records none so far. */
+const REGRESSION_SEEDS: RegressionSeed[] = [];
 const RUN = Math.random().toString(36).slice(2, 8);
 
 let backend: Backend;
@@ -251,10 +252,7 @@ async function runSeed(seed: number, opts: { instances: TestApp[]; ops: number }
         })),
       }),
     );
-    console.error(
-      `convergence fuzz failed for seed ${seed} (pin it in REGRESSION_SEEDS; rerun with FUZZ_SEED=${seed})`,
-    );
-    throw error;
+    throw error; // seeded() prints how to replay and pin the seed
   } finally {
     for (const p of peers) {
       p.engine.disconnect();
@@ -263,11 +261,9 @@ async function runSeed(seed: number, opts: { instances: TestApp[]; ops: number }
   }
 }
 
-const seeds = process.env.FUZZ_SEED
-  ? [Number(process.env.FUZZ_SEED)]
-  : Array.from({ length: SEEDS }, (_, i) => 1000 + i);
+const seeds = Array.from({ length: SEEDS }, (_, i) => 1000 + i);
 
-describe('[OP1][OP2][OP3][SUB1] convergence fuzz: 5 clients on 2 instances', () => {
+describe('[OP1][OP2][OP3][SUB1][LY2] convergence fuzz: 5 clients on 2 instances', () => {
   const totals = { seeds: 0, committed: 0, submitted: 0, started: Date.now() };
   afterAll(() => {
     console.log(
@@ -275,13 +271,16 @@ describe('[OP1][OP2][OP3][SUB1] convergence fuzz: 5 clients on 2 instances', () 
         `${totals.seeds} seeds, ${totals.submitted} ops submitted, ${totals.committed} committed, ${Date.now() - totals.started} ms`,
     );
   });
-  it.each([...REGRESSION_SEEDS, ...seeds])('seed %i', async (seed) => {
-    const result = await runSeed(seed, { instances, ops: OPS });
-    totals.seeds++;
-    totals.committed += result.committed;
-    totals.submitted += result.submitted;
-    expect(result.committed).toBeGreaterThan(0);
-  });
+  it.each(seedCases(REGRESSION_SEEDS, seeds))(
+    '%s',
+    seeded(import.meta.url, async (seed) => {
+      const result = await runSeed(seed, { instances, ops: OPS });
+      totals.seeds++;
+      totals.committed += result.committed;
+      totals.submitted += result.submitted;
+      expect(result.committed).toBeGreaterThan(0);
+    }),
+  );
 });
 
 /** Drops a share of op messages on their way in, like a flaky pub/sub (SUB2). */
@@ -294,7 +293,7 @@ const lossyBus = (inner: EventBus, rng: Rng, dropRate: number, dropped: { n: num
     },
   });
 
-describe('[SUB2] pub/sub is a hint: clients converge when the bus loses messages', () => {
+describe('[SUB2][SUB3] pub/sub is a hint: clients converge when the bus loses messages', () => {
   it('an instance whose bus drops 30% of op messages still delivers every op, in order', async () => {
     const rng = createRng(4242);
     const dropped = { n: 0 };
@@ -312,7 +311,7 @@ describe('[SUB2] pub/sub is a hint: clients converge when the bus loses messages
   });
 });
 
-describe('[SUB2] after a bus reconnect, live subscriptions re-check the database', () => {
+describe('[SUB2][SUB3] after a bus reconnect, live subscriptions re-check the database', () => {
   it('ops whose messages were lost during an outage arrive once the bus reports a reconnect', async () => {
     const inner = backend.newBus();
     const reconnects = new Set<() => void>();

@@ -1,6 +1,6 @@
 /**
- * Rule EM1: read-only embed tokens for the Vue viewer, on every transport (HTTP, REST, SSE,
- * WebSocket), and the embed policy served with the viewer (EMBED_ORIGINS).
+ * Rules EM1-EM3: read-only embed tokens for the Vue viewer, on every transport (HTTP, REST, SSE,
+ * WebSocket), the embed policy served with the viewer (EMBED_ORIGINS) and embed socket budgets.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -329,7 +329,7 @@ describe('[EM1] an embed token ends with its lifetime and with its maker’s acc
   });
 });
 
-describe('[EM1] EMBED_ORIGINS: who may frame the viewer', () => {
+describe('[EM2] EMBED_ORIGINS: who may frame the viewer', () => {
   let dist: string;
   beforeAll(() => {
     dist = mkdtempSync(path.join(tmpdir(), 'embed-dist-'));
@@ -373,7 +373,7 @@ describe('[EM1] EMBED_ORIGINS: who may frame the viewer', () => {
   });
 });
 
-describe('[EM1] socket budgets', () => {
+describe('[EM3] socket budgets', () => {
   it("an embed link's sockets have a budget of their own: a busy wall screen never locks its maker out", async () => {
     const app = await startApp(backend, { env: { MAX_SOCKETS_PER_USER: '2' } });
     try {

@@ -1,72 +1,34 @@
 /**
  * Faults that must be survived with zero acked ops lost (issue 6; DESIGN.md OP1, OP2, OP4,
- * SUB1, SUB2). Each scenario runs sync-engine clients (core `createSyncEngine` over real
+ * SUB1, SUB2), here the shared services failing: Redis restarted and PostgreSQL unreachable
+ * mid-stream. Each scenario runs sync-engine clients (core `createSyncEngine` over real
  * graphql-ws clients) against two instances, injects a fault mid-stream and then checks the
  * final op log through GraphQL: every acked (clientId, seq) present exactly once at its acked
  * version, versions 1..N without gaps, no (clientId, seq) twice, every client's document equal
- * to the server's (helpers/fault-peers.ts `verifyConverged`).
+ * to the server's (helpers/fault-peers.ts `verifyConverged`). Instances killed or stopped are
+ * in faults-instances.test.ts, a client dropping before its ack in faults-client-drop.test.ts.
  *
- * Private redis-servers, TCP proxies and child processes on free loopback ports only; the
- * shared PostgreSQL and Redis are never stopped. Scenarios 2, 3 and 5 need DATABASE_URL
- * (PGlite cannot be shared between processes, and the proxy sits in front of PostgreSQL).
+ * Private redis-servers and TCP proxies on free loopback ports only; the shared PostgreSQL
+ * and Redis are never stopped. The PostgreSQL scenario needs DATABASE_URL (the proxy sits in
+ * front of PostgreSQL).
  */
-import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
-import { createClient } from 'graphql-ws';
-import { addWidget, applyOp, newWidget, request, type DashboardDocument } from '@collab-dashboards/core';
-import {
-  createBackend,
-  createDashboard,
-  errorCode,
-  signUp,
-  startApp,
-  subscribeEvents,
-  SUBMIT,
-  type TestApp,
-} from './helpers/harness.js';
-import { startChildApp } from './helpers/child-app.js';
+import { addWidget, newWidget, type DashboardDocument } from '@collab-dashboards/core';
+import { createBackend, errorCode, startApp, SUBMIT } from './helpers/harness.js';
 import { createPeer, edit, newAckBook, verifyConverged, type Peer } from './helpers/fault-peers.js';
+import {
+  allConnected,
+  DATABASE_URL,
+  RUN,
+  SCENARIO_TIMEOUT,
+  setup,
+  summary,
+  withPostgres,
+} from './helpers/fault-scenario.js';
 import { createRng } from '@collab-dashboards/core/testing';
 import { findRedisServerBinary, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
-import { deferred, waitFor, withTimeout } from './helpers/wait.js';
-import { describeWhen, NEEDS_DATABASE_URL, NEEDS_REDIS_BINARY } from './helpers/skip.js';
-
-const RUN = randomBytes(4).toString('hex');
-const DATABASE_URL = process.env.DATABASE_URL || undefined;
-const REDIS_URL = process.env.REDIS_URL || undefined;
-const MODE = `${DATABASE_URL ? 'PostgreSQL' : 'PGlite'} + ${REDIS_URL ? 'Redis' : 'memory bus'}`;
-const SCENARIO_TIMEOUT = 40_000;
-
-/** Two users (owner and an invited editor) and a fresh dashboard; returns its snapshot too. */
-async function setup(t: TestApp, title: string) {
-  const owner = await signUp(t, 'Owner');
-  const editor = await signUp(t, 'Editor');
-  const id = await createDashboard(t, owner.token, `${title} ${RUN}`);
-  await t.ok(
-    `mutation($d: ID!, $e: String!) { inviteCollaborator(dashboardId: $d, email: $e, role: EDITOR) { role } }`,
-    { d: id, e: editor.email },
-    owner.token,
-  );
-  const head = (await t.ok(`query($d: ID!) { dashboard(id: $d) { version document } }`, { d: id }, owner.token))
-    .dashboard as { version: number; document: DashboardDocument };
-  return { owner, editor, id, head };
-}
-
-async function allConnected(peers: Peer[]) {
-  await waitFor(() => peers.every((p) => p.engine.state === 'connected'), {
-    timeout: 10_000,
-    interval: 10,
-    description: 'peers connected',
-  });
-}
-
-const summary = (name: string, fields: Record<string, unknown>) =>
-  console.log(
-    `faults [${MODE}] ${name}: ${Object.entries(fields)
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(' ')}`,
-  );
+import { waitFor } from './helpers/wait.js';
+import { describeWhen, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 const redisBinary = findRedisServerBinary();
 const withRedisBinary = describeWhen(Boolean(redisBinary), NEEDS_REDIS_BINARY);
@@ -162,8 +124,6 @@ withRedisBinary('[SUB2][OP4] Redis restarted mid-stream', () => {
   );
 });
 
-const withPostgres = describeWhen(Boolean(DATABASE_URL), NEEDS_DATABASE_URL);
-
 withPostgres('[OP4][OP2] PostgreSQL unreachable mid-stream', () => {
   it(
     'submits fail with UNAVAILABLE while the proxy is cut, nothing partial is committed, engines retry and converge',
@@ -246,276 +206,6 @@ withPostgres('[OP4][OP2] PostgreSQL unreachable mid-stream', () => {
         await b.stop();
         await backend.close();
         await proxy.close();
-      }
-    },
-    SCENARIO_TIMEOUT,
-  );
-});
-
-withPostgres('[OP2][OP4] an instance killed with SIGKILL mid-stream', () => {
-  it(
-    'clients of the killed child instance fail over to the other, resubmit, and nothing is lost or doubled',
-    async () => {
-      const started = Date.now();
-      const secret = randomBytes(32).toString('hex');
-      const backend = await createBackend();
-      const b = await startApp(backend, { config: { jwtSecret: secret, recheckIntervalMs: 250 } });
-      const a = await startChildApp({
-        DATABASE_URL: DATABASE_URL!,
-        JWT_SECRET: secret,
-        RECHECK_INTERVAL_MS: '250',
-        ...(REDIS_URL ? { REDIS_URL } : {}),
-      });
-      let aAlive = true;
-      const peers: Peer[] = [];
-      try {
-        const { owner, editor, id, head } = await setup(b, 'sigkill');
-        const book = newAckBook();
-        for (let i = 0; i < 4; i++) {
-          const onA = i % 2 === 0;
-          peers.push(
-            createPeer({
-              url: () => (onA && aAlive ? a.wsUrl : b.wsUrl),
-              token: (i < 2 ? owner : editor).token,
-              dashboardId: id,
-              clientId: `f3-${RUN}-${i}`,
-              initial: head,
-              book,
-            }),
-          );
-        }
-        await allConnected(peers);
-        const onA = [peers[0]!, peers[2]!];
-        expect(onA.every((p) => p.connections === 1)).toBe(true);
-        const rng = createRng(0xf3);
-        const counter = { n: 0 };
-        let made = await edit(peers, rng, 30, counter);
-        // Put submissions in flight on A, then crash it without waiting for their acks.
-        made += await edit(onA, rng, 4, counter, 0);
-        const inflightAtKill = onA.reduce((n, p) => n + p.engine.pendingCount, 0);
-        aAlive = false;
-        await a.kill();
-        made += await edit(peers, rng, 30, counter);
-        const result = await verifyConverged(b.ok, owner.token, id, peers, book, { timeout: 20_000 });
-        expect((await a.exited).signal).toBe('SIGKILL');
-        expect(onA.every((p) => p.connections >= 2)).toBe(true); // they reconnected (to B)
-        summary('instance SIGKILL', {
-          edits: made,
-          acked: result.verified,
-          duplicateAcks: book.duplicateAcks,
-          streamOnlyAcks: result.streamOnly,
-          inflightAtKill,
-          logLength: result.version,
-          faults: 'child SIGKILL x1',
-          ms: Date.now() - started,
-        });
-      } finally {
-        await a.kill();
-        await Promise.all(peers.map((p) => p.dispose()));
-        await b.stop();
-        await backend.close();
-      }
-    },
-    SCENARIO_TIMEOUT,
-  );
-});
-
-/** Opens a raw graphql-transport-ws socket and waits for connection_ack. */
-async function rawSocket(wsUrl: string, token: string): Promise<WebSocket> {
-  const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
-  const acked = deferred<void>();
-  socket.on('message', (data) => {
-    if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') acked.resolve();
-  });
-  socket.on('close', (code) => acked.reject(new Error(`closed ${code} before connection_ack`)));
-  socket.on('error', (error) => acked.reject(error));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  socket.send(JSON.stringify({ type: 'connection_init', payload: { authToken: token } }));
-  await withTimeout(acked.promise, 5000, 'connection_ack');
-  return socket;
-}
-
-describe('[OP2] a client that drops between submit and ack', () => {
-  it(
-    'the resubmission over a new connection answers the original version with duplicate: true',
-    async () => {
-      const started = Date.now();
-      const backend = await createBackend();
-      const a = await startApp(backend);
-      const b = await startApp(backend);
-      try {
-        const { owner, id, head } = await setup(a, 'drop');
-        const watcher = subscribeEvents(b.wsClient(owner.token), { d: id, c: `f4-watch-${RUN}` });
-        await watcher.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
-        const clientId = `f4-${RUN}`;
-        let doc = head.document;
-        let version = head.version;
-        const ROUNDS = 6;
-        let duplicates = 0;
-        for (let seq = 1; seq <= ROUNDS; seq++) {
-          const op = addWidget(doc, newWidget('note', { id: `drop-${seq}`, text: `n${seq}` }));
-          const variables = { d: id, c: clientId, s: seq, b: version, op };
-          const socket = await rawSocket(a.wsUrl, owner.token);
-          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-          const answers: unknown[] = [];
-          socket.on('message', (data) => answers.push(JSON.parse(String(data))));
-          // Terminate once the frame is handed to the kernel: it reaches the server, the ack cannot
-          // reach us.
-          socket.send(JSON.stringify({ id: 'submit', type: 'subscribe', payload: { query: SUBMIT, variables } }), () =>
-            socket.terminate(),
-          );
-          await closed;
-          expect(answers).toEqual([]);
-          // Deterministic: the first submission did reach the server and committed.
-          const events = await watcher.until((e) =>
-            e.some((x) => x.__typename === 'OperationApplied' && x.clientId === clientId && x.seq === seq),
-          );
-          const applied = events.find((x) => x.clientId === clientId && x.seq === seq);
-          // Resubmit the same (clientId, seq, baseVersion, op) over a new connection, on either instance.
-          const client = (seq % 2 === 0 ? a : b).wsClient(owner.token);
-          const again = await request<{ submitOperation: { version: number; op: unknown; duplicate: boolean } }>(
-            client,
-            SUBMIT,
-            variables,
-          );
-          await client.dispose();
-          expect(again.submitOperation).toEqual({ version: applied.version, op: applied.op, duplicate: true });
-          duplicates++;
-          doc = applyOp(doc, applied.op);
-          version = applied.version;
-        }
-        // The log: each seq exactly once, versions without gaps.
-        const ops = (
-          await a.ok(
-            `query($d: ID!) { dashboard(id: $d) { version document operations(fromVersion: 0, limit: 1000) { version clientId seq } } }`,
-            { d: id },
-            owner.token,
-          )
-        ).dashboard;
-        expect(ops.operations).toEqual(
-          Array.from({ length: ROUNDS }, (_, i) => ({ version: head.version + i + 1, clientId, seq: i + 1 })),
-        );
-        expect(ops.document).toEqual(doc);
-        watcher.dispose();
-        summary('drop before ack', {
-          submits: ROUNDS,
-          duplicateAcks: duplicates,
-          logLength: ops.version,
-          faults: `socket terminated after send x${ROUNDS}`,
-          ms: Date.now() - started,
-        });
-      } finally {
-        await a.stop();
-        await b.stop();
-        await backend.close();
-      }
-    },
-    SCENARIO_TIMEOUT,
-  );
-});
-
-withPostgres('[OP4] graceful shutdown (SIGTERM)', () => {
-  it(
-    'closes sockets with 1001, keeps every acked op, turns unready, exits 0; its clients move on',
-    async () => {
-      const started = Date.now();
-      const backend = await createBackend();
-      const b = await startApp(backend, { config: { recheckIntervalMs: 250 } });
-      // No JWT_SECRET: both instances read the generated one from the settings table.
-      const a = await startChildApp({
-        DATABASE_URL: DATABASE_URL!,
-        RECHECK_INTERVAL_MS: '250',
-        ...(REDIS_URL ? { REDIS_URL } : {}),
-      });
-      let aAlive = true;
-      const peers: Peer[] = [];
-      try {
-        const { owner, editor, id, head } = await setup(b, 'sigterm');
-        // A plain subscriber on A that does not reconnect, to see the close code.
-        const closeCode = deferred<number>();
-        const watcherClient = createClient({
-          url: a.wsUrl,
-          webSocketImpl: WebSocket,
-          connectionParams: { authToken: owner.token },
-          retryAttempts: 0,
-          lazy: true,
-          on: { closed: (event) => closeCode.resolve((event as { code: number }).code) },
-        });
-        const watcher = subscribeEvents(watcherClient, { d: id, c: `f5-watch-${RUN}` });
-        await watcher.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
-
-        const book = newAckBook();
-        for (let i = 0; i < 3; i++) {
-          const onA = i < 2;
-          peers.push(
-            createPeer({
-              url: () => (onA && aAlive ? a.wsUrl : b.wsUrl),
-              token: (i === 1 ? editor : owner).token,
-              dashboardId: id,
-              clientId: `f5-${RUN}-${i}`,
-              initial: head,
-              book,
-            }),
-          );
-        }
-        await allConnected(peers);
-        const onA = [peers[0]!, peers[1]!];
-        const rng = createRng(0xf5);
-        const counter = { n: 0 };
-        let made = await edit(peers, rng, 25, counter);
-        made += await edit(onA, rng, 4, counter, 0);
-        const inflightAtTerm = onA.reduce((n, p) => n + p.engine.pendingCount, 0);
-
-        // SIGTERM, then watch /readyz until the process is gone.
-        const readiness: Array<number | 'refused'> = [];
-        let exited = false;
-        void a.exited.then(() => (exited = true));
-        aAlive = false;
-        a.process.kill('SIGTERM');
-        const probing = (async () => {
-          while (!exited) {
-            readiness.push(
-              await fetch(`${a.url}/readyz`).then(
-                (r) => r.status,
-                () => 'refused' as const,
-              ),
-            );
-            if (readiness.at(-1) === 'refused') break;
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        })();
-        expect(await withTimeout(closeCode.promise, 10_000, 'subscriber socket close')).toBe(1001);
-        const exit = await withTimeout(a.exited, 15_000, 'child exit after SIGTERM');
-        await probing;
-        expect(exit).toEqual({ code: 0, signal: null });
-        // Once unready it stays unready: a 503 or a refused connection, never 200 again.
-        const firstDown = readiness.findIndex((r) => r !== 200);
-        expect(firstDown).toBeGreaterThanOrEqual(0);
-        expect(readiness.slice(firstDown).every((r) => r === 503 || r === 'refused')).toBe(true);
-
-        made += await edit(peers, rng, 15, counter);
-        const result = await verifyConverged(b.ok, owner.token, id, peers, book, { timeout: 20_000 });
-        await watcherClient.dispose();
-        summary('graceful SIGTERM', {
-          edits: made,
-          acked: result.verified,
-          duplicateAcks: book.duplicateAcks,
-          streamOnlyAcks: result.streamOnly,
-          inflightAtTerm,
-          logLength: result.version,
-          closeCode: 1001,
-          readyz: [...new Set(readiness)].join('/'),
-          faults: 'child SIGTERM x1',
-          ms: Date.now() - started,
-        });
-      } finally {
-        await a.kill();
-        await Promise.all(peers.map((p) => p.dispose()));
-        await b.stop();
-        await backend.close();
       }
     },
     SCENARIO_TIMEOUT,

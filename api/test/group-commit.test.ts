@@ -4,7 +4,8 @@
  * consecutive versions, and one dashboard's failure or deletion fails only its own.
  */
 import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
-import type { CommitRequest, Store } from '../src/ports/store.js';
+import type { CommitRequest } from '../src/ports/operation-log.js';
+import type { Store } from '../src/ports/store.js';
 import {
   createBackend,
   mapAll,
@@ -103,7 +104,7 @@ function hold() {
   };
 }
 
-it('submissions to many dashboards that queue behind a commit share the next transaction', async () => {
+it('[GC1] submissions to many dashboards that queue behind a commit share the next transaction', async () => {
   const boards = await Promise.all(Array.from({ length: 8 }, (_, i) => createDashboard(t, owner.token, `B${i}`)));
   seen.groups = [];
   const release = hold();
@@ -125,7 +126,7 @@ it('submissions to many dashboards that queue behind a commit share the next tra
   for (const id of boards) expect(await versions(id)).toEqual([1, 2]);
 });
 
-it('one dashboard failing in a shared transaction fails only its own submissions', async () => {
+it('[GC5] one dashboard failing in a shared transaction fails only its own submissions', async () => {
   const [filler1, filler2, good, bad, other] = await mapAll(['f1', 'f2', 'good', 'bad', 'other'], (n) =>
     createDashboard(t, owner.token, n),
   );
@@ -167,7 +168,7 @@ it('one dashboard failing in a shared transaction fails only its own submissions
   expect(await versions(bad)).toEqual([1]);
 });
 
-it('a dashboard deleted while its submissions wait fails them with NOT_FOUND, the others commit', async () => {
+it('[GC5] a dashboard deleted while its submissions wait fails them with NOT_FOUND, the others commit', async () => {
   const [filler, kept, deleted] = await mapAll(['filler', 'kept', 'deleted'], (n) =>
     createDashboard(t, owner.token, n),
   );
@@ -185,7 +186,7 @@ it('a dashboard deleted while its submissions wait fails them with NOT_FOUND, th
   expect(await versions(kept)).toEqual([1]);
 });
 
-it('an op holding U+0000 (which jsonb cannot store) is refused alone, with BAD_OPERATION', async () => {
+it('[GC5] an op holding U+0000 (which jsonb cannot store) is refused alone, with BAD_OPERATION', async () => {
   const id = await createDashboard(t, owner.token, 'nul');
   const nul = addWidget(createDocument('Board'), newWidget('note', { id: 'n', text: 'a\u0000b' }));
   const escaped = addWidget(createDocument('Board'), newWidget('note', { id: 'e', text: 'a\\u0000b' }));

@@ -85,7 +85,7 @@ describe('[PR1] joining and leaving, across instances', () => {
     annLog.dispose();
   });
 
-  it('a resubscription with the same clientId replaces the entry, and the old stream ending does not remove it', async () => {
+  it('[PR3] a resubscription with the same clientId replaces the entry, and the old stream ending does not remove it', async () => {
     const id = await board();
     const watcher = subscribeEvents(one.wsClient(ann.token), { d: id, c: cid('ann-r') });
     await watcher.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
@@ -135,7 +135,7 @@ describe('[PR2] cursors and selections', () => {
     bobLog.dispose();
   });
 
-  it('coalesces a burst: bounded broadcasts, the last value wins', async () => {
+  it('[PR5] coalesces a burst: bounded broadcasts, the last value wins', async () => {
     const id = await board();
     const annLog = subscribeEvents(one.wsClient(ann.token), { d: id, c: cid('ann-burst') });
     await annLog.until((e) => e.some((x) => x.__typename === 'SyncCompleted'));
@@ -274,7 +274,7 @@ describe('[PR2] cursors and selections', () => {
 });
 
 describe('[PR1] liveness', () => {
-  it('a crashed instance leaves no ghost: its entries expire and another instance announces PresenceLeft', async () => {
+  it('[PR4] a crashed instance leaves no ghost: its entries expire and another instance announces PresenceLeft', async () => {
     const id = await board();
     const shortTtl = { presenceTtl: 1 };
     const watcherApp = await startApp(backend, { config: shortTtl });
@@ -299,7 +299,7 @@ describe('[PR1] liveness', () => {
     }
   });
 
-  it('marks a client IDLE after IDLE_AFTER without activity, ACTIVE again on activity (injected clock)', async () => {
+  it('[PR7] marks a client IDLE after IDLE_AFTER without activity, ACTIVE again on activity (injected clock)', async () => {
     const id = await board();
     let offset = 0;
     const clock = { now: () => new Date(Date.now() + offset) };
@@ -322,7 +322,7 @@ describe('[PR1] liveness', () => {
   });
 });
 
-describe('[PR1] keep-alive', () => {
+describe('[PR1][PR3] keep-alive', () => {
   it('a socket that stops answering pings is closed, and its client leaves the room', async () => {
     const id = await board();
     const t = await startApp(backend, { config: { keepAliveMs: 100 } });

@@ -27,7 +27,7 @@ const forgetfulBus = (inner: EventBus) =>
   filteringBus(inner, { drop: (message) => message.type === 'revoked' || message.type === 'changed' });
 
 describe('[AU1] revocation', () => {
-  it('a removed member is cut off by the periodic re-check when the bus lost the revocation', async () => {
+  it('[AU2] a removed member is cut off by the periodic re-check when the bus lost the revocation', async () => {
     const forgetful = await startApp(backend, {
       bus: forgetfulBus(backend.newBus()),
       config: { recheckIntervalMs: 100 },
@@ -88,7 +88,7 @@ describe('WebSocket robustness', () => {
     log.dispose();
   });
 
-  it('[PR1] subscriptions cancelled before they start leave no ghost presence', async () => {
+  it('[PR1][PR3] subscriptions cancelled before they start leave no ghost presence', async () => {
     const user = await signUp(t, 'Flicker');
     const id = await createDashboard(t, user.token, 'flicker');
     const client = t.wsClient(user.token);
@@ -160,7 +160,7 @@ describe('CORS', () => {
 });
 
 describe('review regressions', () => {
-  it('[PR1] a subscription cancelled while its catch-up is still running never joins the room', async () => {
+  it('[PR1][PR3] a subscription cancelled while its catch-up is still running never joins the room', async () => {
     let slow = true;
     const store = new Proxy(backend.store, {
       get(target, key, receiver) {

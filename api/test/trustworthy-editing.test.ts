@@ -21,7 +21,8 @@ import {
   type JSONOp,
 } from '@collab-dashboards/core';
 import { RUN_GAP_MS } from '../src/services/collab-engine.js';
-import type { CommitRequest, Store } from '../src/ports/store.js';
+import type { CommitRequest } from '../src/ports/operation-log.js';
+import type { Store } from '../src/ports/store.js';
 import {
   createBackend,
   mapAll,
@@ -251,7 +252,7 @@ describe('[UN2] a typing run is one undo step', () => {
   });
 });
 
-describe('undo, redo, restore and rename are authorized under the commit lock', () => {
+describe('[GC3] undo, redo, restore and rename are authorized under the commit lock', () => {
   it.each(['undo', 'redo', 'restore', 'rename'])(
     '%s by a member removed while it waited commits nothing',
     async (kind) => {

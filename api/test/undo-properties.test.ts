@@ -1,4 +1,7 @@
-/** Seeded property tests for rule UN1: undo then redo is the identity; undo keeps others' edits. */
+/**
+ * Seeded property tests for rule UN1: undo then redo is the identity (UN8); undoing a whole stack
+ * keeps others' edits (UN9). A failing seed prints how to replay it; pin it in REGRESSION_SEEDS.
+ */
 import {
   addWidget,
   findOverlaps,
@@ -18,13 +21,15 @@ import {
   type Backend,
   type TestApp,
 } from './helpers/harness.js';
-import { createRng, type Rng } from '@collab-dashboards/core/testing';
+import { createRng, seedCases, seeded, type RegressionSeed, type Rng } from '@collab-dashboards/core/testing';
 
 let backend: Backend;
 let t: TestApp;
 let alice: Awaited<ReturnType<typeof signUp>>;
 let bob: Awaited<ReturnType<typeof signUp>>;
 const RUN = Math.random().toString(36).slice(2, 8);
+/** Seeds that once failed here, each with the bug it caught; git history records none so far. */
+const REGRESSION_SEEDS: RegressionSeed[] = [];
 
 beforeAll(async () => {
   backend = await createBackend();
@@ -102,9 +107,14 @@ function randomEdit(rng: Rng, prefix: string, doc: DashboardDocument, allowRemov
 }
 
 describe('[UN1] undo/redo properties', () => {
-  it.each(Array.from({ length: 12 }, (_, i) => i + 1))(
-    'seed %i: undo then redo leaves the document as it was',
-    async (seed) => {
+  it.each(
+    seedCases(
+      REGRESSION_SEEDS,
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    ),
+  )(
+    '[UN8] undo then redo leaves the document as it was (%s)',
+    seeded(import.meta.url, async (seed) => {
       const rng = createRng(seed);
       const id = await sharedBoard();
       const a = actor(id, alice, 'a');
@@ -125,12 +135,17 @@ describe('[UN1] undo/redo properties', () => {
           }
         }
       }
-    },
+    }),
   );
 
-  it.each(Array.from({ length: 12 }, (_, i) => i + 101))(
-    "seed %i: undoing all of one client's edits keeps the other's interleaved edits",
-    async (seed) => {
+  it.each(
+    seedCases(
+      REGRESSION_SEEDS,
+      Array.from({ length: 12 }, (_, i) => i + 101),
+    ),
+  )(
+    "[UN9] undoing all of one client's edits keeps the other's interleaved edits (%s)",
+    seeded(import.meta.url, async (seed) => {
       const rng = createRng(seed);
       const id = await sharedBoard();
       const a = actor(id, alice, 'a');
@@ -163,6 +178,6 @@ describe('[UN1] undo/redo properties', () => {
       const redone = (await head(id)).document;
       expect(Object.keys(redone.widgets).sort()).toEqual(Object.keys(beforeUndo.widgets).sort());
       expect(onlyB(redone)).toEqual(onlyB(beforeUndo));
-    },
+    }),
   );
 });

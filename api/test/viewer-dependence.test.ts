@@ -119,7 +119,7 @@ function reachableFields(schema: GraphQLSchema): Map<string, GraphQLField<unknow
   return fields;
 }
 
-describe('viewer-dependent fields in subscription events', () => {
+describe('[FO1] viewer-dependent fields in subscription events', () => {
   const schema = getSchema();
   const reachable = reachableFields(schema);
 
@@ -178,7 +178,7 @@ describe('viewer-dependent fields in subscription events', () => {
   });
 });
 
-describe('shared execution splits by viewer from the schema marking alone', () => {
+describe('[FO1] shared execution splits by viewer from the schema marking alone', () => {
   // A schema of its own: one event type with a marked field and an unmarked one.
   const schema = buildSchema(`
     type Event { id: ID! mine: String! }

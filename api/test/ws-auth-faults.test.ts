@@ -5,9 +5,10 @@
  */
 import WebSocket from 'ws';
 import { createClient, type FormattedExecutionResult } from 'graphql-ws';
+import { CloseCode } from '@collab-dashboards/core';
+import { storeError } from '../src/adapters/sql/errors.js';
 import { DomainError } from '../src/errors.js';
 import type { Store } from '../src/ports/store.js';
-import { CloseCode } from '../src/transport/close-codes.js';
 import { createBackend, signUp, startApp, type Backend, type TestApp } from './helpers/harness.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { withTimeout } from './helpers/wait.js';
@@ -90,11 +91,12 @@ async function stockClientQuery(wsUrl: string, authToken: string, onFirstClose: 
   }
 }
 
-describe('[AU1] a database failure during connection_init is retryable', () => {
+describe('[AU1][WS1] a database failure during connection_init is retryable', () => {
   const failures: Array<[string, () => unknown]> = [
     [
       'a connection error from the driver',
-      () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      // As the SQL store reports it (adapters/sql/errors.ts): UNAVAILABLE, the driver's error its cause.
+      () => storeError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
     ],
     ['a DomainError UNAVAILABLE', () => new DomainError('UNAVAILABLE', 'The database is unavailable')],
   ];

@@ -1,11 +1,14 @@
 /**
  * A SyncTransport over the public GraphQL API, on any graphql-ws-like client (one socket
  * carries the event stream and the mutations). The client is injected, so this file does
- * no I/O of its own and runs in browsers and Node alike.
+ * no I/O of its own and runs in browsers and Node alike. Whoever shares the engine's
+ * dashboardEvents subscription (presence, rule PR1, and the other events) adds its own
+ * selection and gets every event, without knowing the transport's query.
  */
 import type { DashboardDocument } from './document.js';
 import type { JSONOp } from './ot.js';
-import type { OperationAck, RemoteOpKind, SyncTransport } from './sync-engine.js';
+import type { ErrorCode } from './protocol.js';
+import type { OperationAck, RemoteOpKind, SyncTransport } from './sync-transport.js';
 
 /** The part of a graphql-ws `Client` the transport uses. */
 export interface GraphQLSubscriber {
@@ -42,14 +45,37 @@ const UNDO = `mutation Undo($d: ID!, $c: ID!, $s: Int!) { undo(dashboardId: $d, 
 const REDO = `mutation Redo($d: ID!, $c: ID!, $s: Int!) { redo(dashboardId: $d, clientId: $c, seq: $s) { ${ACK} } }`;
 const RESTORE = `mutation Restore($d: ID!, $c: ID!, $s: Int!, $v: Int!) { restoreVersion(dashboardId: $d, clientId: $c, seq: $s, version: $v) { ${ACK} } }`;
 const LOAD = `query Load($d: ID!) { dashboard(id: $d) { version document } }`;
-const EVENTS = `subscription Events($d: ID!, $c: ID!, $f: Int) {
+const eventsQuery = (extraSelection = '', fragments = '') => `subscription Events($d: ID!, $c: ID!, $f: Int) {
   dashboardEvents(dashboardId: $d, clientId: $c, fromVersion: $f) {
     __typename
     ... on OperationApplied { version op clientId seq kind undoGroup }
     ... on SyncCompleted { version }
     ... on AccessRevoked { reason }
+    ${extraSelection}
   }
-}`;
+}
+${fragments}`;
+
+/** One dashboardEvents event as a selection made it (a member of the DashboardEvent union). */
+export type DashboardEventData = { __typename: string; [field: string]: unknown };
+
+export interface GraphQLTransportOptions<Event = DashboardEventData> {
+  client: GraphQLSubscriber;
+  dashboardId: string;
+  /**
+   * More of each dashboardEvents event than the engine needs: a selection on the
+   * DashboardEvent union (fields, inline fragments, fragment spreads), added to the
+   * transport's own, so one subscription serves the engine and, say, presence (rule PR1).
+   */
+  extraSelection?: string;
+  /** The definitions of the fragments `extraSelection` spreads (a printed fragment document). */
+  fragments?: string;
+  /**
+   * Called with every event of the stream as selected (ops and SyncCompleted too), right
+   * after the engine had it: AccessRevoked included, which ends the stream for the engine.
+   */
+  onEvent?(event: Event): void;
+}
 
 /** Runs one query or mutation over the subscriber; rejects with ApiError on GraphQL errors. */
 export function request<T>(client: GraphQLSubscriber, query: string, variables: Record<string, unknown>): Promise<T> {
@@ -105,8 +131,11 @@ function describeClose(error: unknown): string {
 }
 
 /** A SyncTransport for one dashboard. */
-export function createGraphQLTransport(options: { client: GraphQLSubscriber; dashboardId: string }): SyncTransport {
-  const { client, dashboardId: d } = options;
+export function createGraphQLTransport<Event = DashboardEventData>(
+  options: GraphQLTransportOptions<Event>,
+): SyncTransport {
+  const { client, dashboardId: d, onEvent } = options;
+  const events = eventsQuery(options.extraSelection, options.fragments);
   return {
     async submit({ clientId, seq, baseVersion, op }) {
       const data = await request<{ submitOperation: OperationAck }>(client, SUBMIT, {
@@ -137,7 +166,7 @@ export function createGraphQLTransport(options: { client: GraphQLSubscriber; das
       const data = await request<{ dashboard: { version: number; document: DashboardDocument } | null }>(client, LOAD, {
         d,
       });
-      if (!data.dashboard) throw new ApiError('Dashboard not found', 'NOT_FOUND');
+      if (!data.dashboard) throw new ApiError('Dashboard not found', 'NOT_FOUND' satisfies ErrorCode);
       return data.dashboard;
     },
     subscribe(fromVersion, handlers, c) {
@@ -148,7 +177,7 @@ export function createGraphQLTransport(options: { client: GraphQLSubscriber; das
         fn();
       };
       const unsubscribe = client.subscribe(
-        { query: EVENTS, variables: { d, c, f: fromVersion } },
+        { query: events, variables: { d, c, f: fromVersion } },
         {
           next(result) {
             if (done) return;
@@ -172,10 +201,13 @@ export function createGraphQLTransport(options: { client: GraphQLSubscriber; das
               case 'SyncCompleted':
                 handlers.synced(event.version as number);
                 break;
-              case 'AccessRevoked':
-                finish(() => handlers.error(new ApiError('Access to the dashboard was revoked', 'NOT_FOUND')));
+              case 'AccessRevoked': {
+                const lost = new ApiError('Access to the dashboard was revoked', 'NOT_FOUND' satisfies ErrorCode);
+                finish(() => handlers.error(lost));
                 break;
+              }
             }
+            onEvent?.(event as Event);
           },
           error: (error) => finish(() => handlers.error(toError(error))),
           complete: () => finish(() => handlers.closed()),

@@ -1,7 +1,8 @@
 /**
- * core: the dashboard document model, typed op builders, presence transform and the
- * client sync engine, shared by the server and the browser clients. No DOM, no Node-only
- * APIs, no I/O. Internal helpers of the modules below are deliberately not re-exported.
+ * core: the dashboard document model, typed op builders, presence transform, the client
+ * sync engine and the protocol (protocol.ts), shared by the server and the browser clients.
+ * No DOM, no Node-only APIs, no I/O. Internal helpers of the modules below are deliberately
+ * not re-exported.
  */
 export {
   MAX_TEXT_LENGTH,
@@ -78,23 +79,28 @@ export {
   type TextSelection,
 } from './presence.js';
 export {
+  CLOSE_CODE_FOR_ERROR,
+  CloseCode,
+  ERROR_CODES,
+  GRAPHQL_ERROR_CODES,
+  REVOKE_REASONS,
   SEQ_REUSED,
-  createSyncEngine,
-  restoreSyncEngine,
-  type InflightSubmission,
-  type OperationAck,
-  type RemoteOp,
-  type RemoteOpKind,
-  type RetryOptions,
-  type Submission,
-  type SyncEngine,
-  type SyncEngineOptions,
-  type SyncEngineState,
-  type SyncErrorEvent,
-  type SyncState,
-  type SyncTransport,
-  type Timers,
-  type UndoStacks,
-} from './sync-engine.js';
+  STREAM_FATAL,
+  STREAM_RETRYABLE,
+  SUBMIT_REJECTED,
+  SUBMIT_RETRYABLE,
+  isStreamFatal,
+  isSubmitRejected,
+  type ErrorCode,
+  type GraphQLErrorCode,
+  type RevokeReason,
+  type ServerErrorCode,
+} from './protocol.js';
+export { createSyncEngine, restoreSyncEngine } from './sync-engine.js';
+export type { InflightSubmission, Submission } from './sync-queue.js';
+export type { RetryOptions, Timers } from './sync-retry.js';
+export type { OperationAck, RemoteOp, RemoteOpKind, StreamHandlers, SyncTransport } from './sync-transport.js';
+export type { SyncEngine, SyncEngineOptions, SyncEngineState, SyncErrorEvent, SyncState } from './sync-types.js';
+export type { UndoStacks } from './sync-undo.js';
 export { codePointLength, toCodePointOffset, toUtf16Index } from './text.js';
 export { ApiError, createGraphQLTransport, request, type GraphQLSubscriber } from './graphql-transport.js';

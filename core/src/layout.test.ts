@@ -1,4 +1,4 @@
-import { createRng, type Rng } from '@collab-dashboards/core/testing';
+import { createRng, seedCases, seeded, type RegressionSeed, type Rng } from '@collab-dashboards/core/testing';
 import { newWidget, validateDocument, type DashboardDocument, type Widget } from './document.js';
 import {
   boxesOverlap,
@@ -56,9 +56,11 @@ function randomBoard(rng: Rng, count: number): DashboardDocument {
   return board(boxes, layout);
 }
 
-const seeds = process.env.LAYOUT_SEED
-  ? [Number(process.env.LAYOUT_SEED)]
-  : Array.from({ length: 40 }, (_, i) => 4000 + i * 7919);
+/** Seeds that once failed here, each with the bug it caught; git history records none so far. */
+const REGRESSION_SEEDS: RegressionSeed[] = [];
+const FRESH_SEEDS = Array.from({ length: 40 }, (_, i) => 4000 + i * 7919);
+/** The seeded cases of every property below: the pinned seeds, then fresh ones (FUZZ_SEED=n: n alone). */
+const seeds = seedCases(REGRESSION_SEEDS, FRESH_SEEDS);
 
 describe('boxesOverlap / findOverlaps', () => {
   it('counts shared area only, not touching edges', () => {
@@ -142,8 +144,8 @@ describe('pushDown [LY1]', () => {
   });
 
   it.each(seeds)(
-    '[LY1] on random layouts: no overlap involves the moved or a pushed widget, nothing moves up (seed %i)',
-    (seed) => {
+    '[LY1] on random layouts: no overlap involves the moved or a pushed widget, nothing moves up (%s)',
+    seeded(import.meta.url, (seed) => {
       const rng = createRng(seed);
       const doc = randomBoard(rng, 6 + rng.int(30));
       const ids = Object.keys(doc.widgets);
@@ -155,12 +157,12 @@ describe('pushDown [LY1]', () => {
       const touched = new Set([id, ...changes.keys()]);
       const left = findOverlaps(after).filter(([a, b]) => touched.has(a) || touched.has(b));
       expect({ seed, left }).toEqual({ seed, left: [] });
-    },
+    }),
   );
 });
 
-describe('resolveOverlaps [LY2]', () => {
-  it('[LY2] pushes the later-ranked widget of each overlapping pair below the earlier, cascading', () => {
+describe('resolveOverlaps [LY3]', () => {
+  it('[LY3] pushes the later-ranked widget of each overlapping pair below the earlier, cascading', () => {
     const doc = board({ a: box(0, 0, 4, 2), b: box(2, 1, 4, 2), c: box(4, 2, 2, 2), d: box(9, 0, 2, 2) });
     expect([...resolveOverlaps(doc)]).toEqual([
       ['b', 2],
@@ -168,33 +170,36 @@ describe('resolveOverlaps [LY2]', () => {
     ]);
   });
 
-  it('[LY2] gives no priority to the widget that moved last: rank decides', () => {
+  it('[LY3] gives no priority to the widget that moved last: rank decides', () => {
     // Whoever moved, the widget higher up (then further left) stays.
     const doc = board({ late: box(0, 1, 2, 2), early: box(0, 0, 2, 2) }, ['late', 'early']);
     expect(Object.fromEntries(resolveOverlaps(doc))).toEqual({ late: 2 });
   });
 
-  it('[LY2] returns nothing for a document without overlaps', () => {
+  it('[LY3] returns nothing for a document without overlaps', () => {
     expect(resolveOverlaps(board({ a: box(0, 0, 2, 2), b: box(2, 0, 2, 2), c: box(0, 2, 4, 1) })).size).toBe(0);
     expect(resolveOverlaps({ title: '', widgets: {}, layout: ['gone'] }).size).toBe(0);
   });
 
-  it.each(seeds)('[LY2] clears every overlap of a random layout, idempotently (seed %i)', (seed) => {
-    const rng = createRng(seed);
-    const doc = randomBoard(rng, 1 + rng.int(60));
-    const changes = resolveOverlaps(doc);
-    for (const [id, y] of changes) expect(y).toBeGreaterThan(doc.widgets[id]!.y);
-    const after = check(doc, layoutChangesOp(doc, changes));
-    expect({ seed, left: findOverlaps(after) }).toEqual({ seed, left: [] });
-    // Only y changes, and the op gives the same geometry as the changes themselves.
-    expect(geometry(after)).toEqual(geometry(moved(doc, changes)));
-    expect(resolveOverlaps(after).size).toBe(0);
-    // Deterministic: the order of the widgets map does not matter.
-    const reversed = { ...doc, widgets: Object.fromEntries(Object.entries(doc.widgets).reverse()) };
-    expect([...resolveOverlaps(reversed)]).toEqual([...changes]);
-  });
+  it.each(seeds)(
+    '[LY3] clears every overlap of a random layout, idempotently (%s)',
+    seeded(import.meta.url, (seed) => {
+      const rng = createRng(seed);
+      const doc = randomBoard(rng, 1 + rng.int(60));
+      const changes = resolveOverlaps(doc);
+      for (const [id, y] of changes) expect(y).toBeGreaterThan(doc.widgets[id]!.y);
+      const after = check(doc, layoutChangesOp(doc, changes));
+      expect({ seed, left: findOverlaps(after) }).toEqual({ seed, left: [] });
+      // Only y changes, and the op gives the same geometry as the changes themselves.
+      expect(geometry(after)).toEqual(geometry(moved(doc, changes)));
+      expect(resolveOverlaps(after).size).toBe(0);
+      // Deterministic: the order of the widgets map does not matter.
+      const reversed = { ...doc, widgets: Object.fromEntries(Object.entries(doc.widgets).reverse()) };
+      expect([...resolveOverlaps(reversed)]).toEqual([...changes]);
+    }),
+  );
 
-  it('[LY2] stays quick for a full board stacked on one spot', () => {
+  it('[LY3] stays quick for a full board stacked on one spot', () => {
     const boxes: Geometry = {};
     for (let i = 0; i < 500; i++) boxes[`w${i}`] = box(0, 0, 4, 3);
     const doc = board(boxes);
@@ -261,22 +266,25 @@ describe('moveWidget / resizeWidget / addWidget push the widgets they land on [L
     expect(findOverlaps(after)).toEqual([]);
   });
 
-  it.each(seeds)('[LY1] random moves and resizes leave no overlap on the widget placed (seed %i)', (seed) => {
-    const rng = createRng(seed);
-    let current = randomBoard(rng, 4 + rng.int(20));
-    for (let step = 0; step < 5; step++) {
-      const id = rng.pick(Object.keys(current.widgets));
-      const { x, w } = current.widgets[id]!;
-      const move = rng.chance(0.5);
-      const target = move
-        ? { ...current.widgets[id]!, x: rng.int(13 - w), y: rng.int(10) }
-        : { ...current.widgets[id]!, w: 1 + rng.int(12 - x), h: 1 + rng.int(4) };
-      const op = move ? moveWidget(current, id, target.x, target.y) : resizeWidget(current, id, target.w, target.h);
-      current = check(current, op);
-      expect(current.widgets[id]).toEqual(target);
-      if (op === null) continue; // not moved: overlaps it already had are resolveOverlaps' job
-      const left = findOverlaps(current).filter(([a, b]) => a === id || b === id);
-      expect({ seed, step, left }).toEqual({ seed, step, left: [] });
-    }
-  });
+  it.each(seeds)(
+    '[LY1] random moves and resizes leave no overlap on the widget placed (%s)',
+    seeded(import.meta.url, (seed) => {
+      const rng = createRng(seed);
+      let current = randomBoard(rng, 4 + rng.int(20));
+      for (let step = 0; step < 5; step++) {
+        const id = rng.pick(Object.keys(current.widgets));
+        const { x, w } = current.widgets[id]!;
+        const move = rng.chance(0.5);
+        const target = move
+          ? { ...current.widgets[id]!, x: rng.int(13 - w), y: rng.int(10) }
+          : { ...current.widgets[id]!, w: 1 + rng.int(12 - x), h: 1 + rng.int(4) };
+        const op = move ? moveWidget(current, id, target.x, target.y) : resizeWidget(current, id, target.w, target.h);
+        current = check(current, op);
+        expect(current.widgets[id]).toEqual(target);
+        if (op === null) continue; // not moved: overlaps it already had are resolveOverlaps' job
+        const left = findOverlaps(current).filter(([a, b]) => a === id || b === id);
+        expect({ seed, step, left }).toEqual({ seed, step, left: [] });
+      }
+    }),
+  );
 });

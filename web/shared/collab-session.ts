@@ -5,9 +5,9 @@
  * both clients: the React editor, and the Vue viewer read-only.
  *
  * Presence and the other non-op events travel on the engine's own dashboardEvents stream:
- * the socket handed to the transport swaps the transport's subscription for the generated
- * DashboardEvents document (a superset of it) and taps its events, so one subscription
- * both syncs the document and joins the presence room (rule PR1).
+ * the transport adds the DashboardEventFields fragment to its selection and hands every
+ * event to the session, so one subscription both syncs the document and joins the presence
+ * room (rule PR1).
  */
 import { print } from 'graphql';
 import type { Client as WsClient } from 'graphql-ws';
@@ -17,18 +17,18 @@ import {
   request,
   restoreSyncEngine,
   type DashboardDocument,
-  type GraphQLSubscriber,
   type PresencePosition,
+  type ServerErrorCode,
   type SyncEngine,
   type SyncErrorEvent,
   type TextCursor,
   type TextSelection,
 } from '@collab-dashboards/core';
 import {
-  DashboardEventsDocument,
+  DashboardEventFieldsFragmentDoc,
   PresenceDocument,
   UpdatePresenceDocument,
-  type DashboardEventsSubscription,
+  type DashboardEventFieldsFragment,
   type PresenceFieldsFragment,
 } from './gql/graphql.js';
 import type { Connection } from './connection.js';
@@ -39,7 +39,7 @@ import { sendOrphanedEdits } from './orphan-slots.js';
 
 export type Presence = Omit<PresenceFieldsFragment, ' $fragmentName'>;
 export type ConnectionStatus = 'connected' | 'reconnecting' | 'offline';
-type DashboardEvent = DashboardEventsSubscription['dashboardEvents'];
+type DashboardEvent = DashboardEventFieldsFragment;
 
 export interface LocalPresence {
   cursor: unknown;
@@ -106,35 +106,11 @@ export function openCollabSession(options: {
     listeners.forEach((l) => l());
   };
 
-  const tapped: GraphQLSubscriber = {
-    subscribe(payload, sink) {
-      if (!payload.query.trimStart().startsWith('subscription')) return ws.subscribe(payload, sink);
-      const v = (payload.variables ?? {}) as Record<string, unknown>;
-      return ws.subscribe(
-        {
-          query: print(DashboardEventsDocument),
-          variables: {
-            dashboardId: v.d ?? v.dashboardId,
-            clientId: v.c ?? v.clientId,
-            fromVersion: v.f ?? v.fromVersion,
-          },
-        },
-        {
-          next(result) {
-            const event = (result.data as DashboardEventsSubscription | undefined)?.dashboardEvents;
-            sink.next(result as never);
-            if (event) handleEvent(event);
-          },
-          error: (error) => sink.error(error),
-          complete: () => sink.complete(),
-        },
-      );
-    },
-  };
-
   const saved = key ? loadSavedState(key) : null;
   const onError = (event: SyncErrorEvent) => {
-    if (event.code === 'NOT_FOUND' || (event.code === 'FORBIDDEN' && !event.willRetry && !event.dropped)) {
+    const code = event.code as ServerErrorCode | undefined;
+    // The dashboard is gone for this user, or the stream was refused for good (STREAM_FATAL).
+    if (code === 'NOT_FOUND' || (code === 'FORBIDDEN' && !event.willRetry && !event.dropped)) {
       fatal = errorMessage(event.error);
       emit();
       return;
@@ -147,7 +123,13 @@ export function openCollabSession(options: {
     }
     if (!event.willRetry) options.onError?.(errorMessage(event.error));
   };
-  const transport = createGraphQLTransport({ client: tapped, dashboardId });
+  const transport = createGraphQLTransport<DashboardEvent>({
+    client: ws,
+    dashboardId,
+    extraSelection: '...DashboardEventFields',
+    fragments: print(DashboardEventFieldsFragmentDoc),
+    onEvent: handleEvent,
+  });
   let engine: SyncEngine | null = null;
   if (saved) {
     try {

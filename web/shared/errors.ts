@@ -1,5 +1,11 @@
-/** Turns anything thrown by the API, the socket or the engine into a sentence for people. */
-const MESSAGES: Record<string, string> = {
+/**
+ * Turns anything thrown by the API, the socket or the engine into a sentence for people. The
+ * codes are the protocol's (core's protocol.ts); the sentences are this client's.
+ */
+import { CloseCode, type ServerErrorCode } from '@collab-dashboards/core';
+
+// One sentence per code a server can answer with.
+const MESSAGES: Record<ServerErrorCode, string> = {
   UNAUTHENTICATED: 'Your session has ended. Please log in again.',
   FORBIDDEN: 'You do not have permission to do that.',
   NOT_FOUND: 'This dashboard does not exist or you no longer have access to it.',
@@ -13,12 +19,13 @@ const MESSAGES: Record<string, string> = {
   GRAPHQL_VALIDATION_FAILED: 'The app sent a request the server did not understand. Please reload.',
 };
 
-const CLOSE_CODES: Record<number, string> = {
-  4401: 'Your session has ended. Please log in again.',
-  4403: 'You do not have permission to do that.',
-  4429: 'Too many open connections. Close some tabs and try again.',
-  1001: 'The server is restarting. Reconnecting…',
-  1009: 'That change is too large to send.',
+// The close codes worth a sentence of their own.
+const CLOSE_CODES: Partial<Record<number, string>> = {
+  [CloseCode.Unauthorized]: 'Your session has ended. Please log in again.',
+  [CloseCode.Forbidden]: 'You do not have permission to do that.',
+  [CloseCode.TooManyRequests]: 'Too many open connections. Close some tabs and try again.',
+  [CloseCode.GoingAway]: 'The server is restarting. Reconnecting…',
+  [CloseCode.MessageTooBig]: 'That change is too large to send.',
 };
 
 interface ErrorLike {
@@ -40,7 +47,8 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 export function errorMessage(error: unknown): string {
-  const code = errorCode(error);
+  // One of the protocol's codes, or one this client does not know (then no sentence of its own).
+  const code = errorCode(error) as ServerErrorCode | undefined;
   const e = error as ErrorLike | null | undefined;
   if (code === 'RATE_LIMITED') {
     const retry = e?.retryAfter ?? e?.graphQLErrors?.[0]?.extensions?.retryAfter;
@@ -51,7 +59,7 @@ export function errorMessage(error: unknown): string {
     const detail = e?.graphQLErrors?.[0]?.message ?? (typeof e?.message === 'string' ? e.message : undefined);
     if (detail) return sentence(detail.replace(/^\[GraphQL\]\s*/, ''));
   }
-  const known = code ? MESSAGES[code] : undefined;
+  const known: string | undefined = code ? MESSAGES[code] : undefined;
   if (known) return known;
   const closed = e && typeof e === 'object' && typeof e.code === 'number' ? CLOSE_CODES[e.code] : undefined;
   if (closed) return closed;

@@ -1,5 +1,5 @@
 /**
- * Rule EM1 in Chromium: an embed link made in the share dialog shows the dashboard live; the
+ * Rules EM1, EM2 in Chromium: an embed link made in the share dialog shows the dashboard live; the
  * viewer takes a posted token only from an allowed origin (anyone else gets a
  * collab-viewer-error back); and a site not in EMBED_ORIGINS cannot frame it at all.
  * The other sites are two small local HTTP servers (other ports are other origins; local, so
@@ -121,7 +121,7 @@ browserSuite()('[EM1] embedding the Vue viewer', () => {
     await page.close();
   });
 
-  it('ignores a token posted from a foreign origin and answers it with collab-viewer-error', async () => {
+  it('[EM2] ignores a token posted from a foreign origin and answers it with collab-viewer-error', async () => {
     const page = await newPage();
     const warnings: string[] = [];
     page.on('console', (m) => {
@@ -166,7 +166,7 @@ browserSuite()('[EM1] embedding the Vue viewer', () => {
     await page.close();
   });
 
-  it('a site outside EMBED_ORIGINS cannot frame the viewer (frame-ancestors)', async () => {
+  it('[EM2] a site outside EMBED_ORIGINS cannot frame the viewer (frame-ancestors)', async () => {
     const page = await newPage();
     const refused = page.waitForEvent('console', {
       predicate: (m) => /frame-ancestors/.test(m.text()) && m.text().includes(url),

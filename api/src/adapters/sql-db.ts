@@ -1,6 +1,7 @@
 /**
  * The smallest SQL surface both backends share: `pg` (a Pool on PostgreSQL) and PGlite
- * (PostgreSQL in WASM, embedded). The store is written once against it.
+ * (PostgreSQL in WASM, embedded). The store is written once against it; it reports the
+ * drivers' failures through `./sql/errors.ts`.
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
@@ -15,13 +16,15 @@ export interface SqlDb extends Queryable {
   /** Runs `fn` in one transaction; rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-  readonly kind: 'postgres' | 'pglite';
+  /** How many commit transactions are worth running at once (the Store's `commitConcurrency`). */
+  readonly commitConcurrency: number;
 }
 
 /** PostgreSQL through a `pg` Pool. */
 export function createPgDb(pool: pg.Pool): SqlDb {
   return {
-    kind: 'postgres',
+    // Two per instance, each holding a pooled connection.
+    commitConcurrency: 2,
     async query<T>(sql: string, params?: unknown[]) {
       const result = await pool.query(sql, params as unknown[]);
       return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
@@ -73,7 +76,9 @@ export function createPgDb(pool: pg.Pool): SqlDb {
 /** PGlite: one embedded connection; PGlite serialises transactions itself. */
 export function createPgliteDb(db: PGlite): SqlDb {
   return {
-    kind: 'pglite',
+    // PGlite runs one transaction at a time in this thread: a second would only wait for the
+    // first and split what the next group could take.
+    commitConcurrency: 1,
     async query<T>(sql: string, params?: unknown[]) {
       const result = await db.query<T>(sql, params as unknown[]);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
@@ -98,11 +103,4 @@ export function createPgliteDb(db: PGlite): SqlDb {
       await db.close();
     },
   };
-}
-
-/** True when `error` is a unique-key violation (both drivers use SQLSTATE 23505). */
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const e = error as { code?: string; constraint?: string; message?: string } | null;
-  if (!e || e.code !== '23505') return false;
-  return constraint === undefined || e.constraint === constraint || (e.message ?? '').includes(constraint);
 }

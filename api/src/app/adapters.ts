@@ -25,6 +25,8 @@ export interface AdapterDeps {
 
 /** Each open* registers with `opened` what it opened itself (not an injected adapter). */
 export interface Adapters {
+  /** The backends the config names, for the log (an injected adapter stands in for one). */
+  readonly names: { storage: 'postgres' | 'pglite'; bus: 'redis' | 'memory' };
   openStore(opened: Opened): Promise<Store>;
   openBus(opened: Opened): Promise<EventBus>;
   openPresenceStore(opened: Opened): PresenceStore;
@@ -35,6 +37,8 @@ export interface Adapters {
 export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: ErrorLog): Adapters {
   const { config } = deps;
   return {
+    names: { storage: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory' },
+
     async openStore(opened) {
       if (deps.store) return deps.store;
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });

@@ -39,7 +39,7 @@ function history(start: DashboardDocument, ops: Array<(doc: DashboardDocument) =
 const note = (id: string, text = '') => newWidget('note', { id, text });
 
 describe('documentBefore', () => {
-  it('[OP5] rebuilds every past version from the head and the stored inverses', () => {
+  it('[OP5][GC4] rebuilds every past version from the head and the stored inverses', () => {
     const { head, docs, rows } = history(createDocument('t'), [
       (d) => addWidget(d, note('a', 'hello')),
       (d) => insertText(d, 'a', 5, ' world'),
@@ -157,12 +157,12 @@ describe('[UN2] withoutCancelledPairs and undo steps', () => {
   });
   const versions = (rows: HistoryOp[]) => withoutCancelledPairs(rows).map((r) => r.version);
 
-  it('an undo of a whole step cancels the step when all of it stands right before it', () => {
+  it('[UN5] an undo of a whole step cancels the step when all of it stands right before it', () => {
     const step = [row(1), row(2, { undoGroup: 1 }), row(3, { undoGroup: 1 })];
     expect(versions([row(0), ...step, row(4, { kind: 'undo', refVersion: 3, undoGroup: 1 })])).toEqual([0]);
   });
 
-  it("keeps everything when someone else's op stands inside the step", () => {
+  it("[UN5] keeps everything when someone else's op stands inside the step", () => {
     const rows = [
       row(1),
       row(2, { undoGroup: 99 }), // another client's op
@@ -172,7 +172,7 @@ describe('[UN2] withoutCancelledPairs and undo steps', () => {
     expect(versions(rows)).toEqual([1, 2, 3, 4]);
   });
 
-  it('a single op and its undo or redo still cancel as a pair', () => {
+  it('[UN10] a single op and its undo or redo still cancel as a pair', () => {
     expect(versions([row(1), row(2), row(3, { kind: 'undo', refVersion: 2, undoGroup: 2 })])).toEqual([1]);
     expect(versions([row(1), row(2, { kind: 'redo', refVersion: 1, undoGroup: 2 })])).toEqual([]);
     // Rows from before undo steps existed (undoGroup null) pair as before.
@@ -181,7 +181,7 @@ describe('[UN2] withoutCancelledPairs and undo steps', () => {
     );
   });
 
-  it('a restore naming a version is not an undo of it', () => {
+  it('[UN10] a restore naming a version is not an undo of it', () => {
     expect(versions([row(1), row(2, { kind: 'restore', refVersion: 1 })])).toEqual([1, 2]);
   });
 });

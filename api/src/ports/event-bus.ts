@@ -6,7 +6,7 @@
  * hint (rule SUB2): it may lose messages, and receivers re-check the database after
  * `onReconnect` fires.
  */
-import type { OperationKind } from './store.js';
+import type { OperationKind } from './operation-log.js';
 
 export interface EventBus {
   /** Publishes one message on a topic. Resolves once handed to the transport. */

@@ -1,4 +1,4 @@
-import type { ApiTokenRow } from '../ports/store.js';
+import type { ApiTokenRow } from '../ports/account-store.js';
 import { isId } from '../domain/validation.js';
 import { forbidden } from '../errors.js';
 import { embedScope } from '../services/embed-scope.js';

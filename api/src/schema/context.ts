@@ -1,7 +1,7 @@
 /** What every resolver receives. Built per HTTP request, and per operation on a socket. */
 import type { IncomingMessage } from 'node:http';
 import DataLoader from 'dataloader';
-import type { UserRow } from '../ports/store.js';
+import type { UserRow } from '../ports/account-store.js';
 import type { Viewer } from '../services/auth-service.js';
 import type { Services } from '../services/services.js';
 import { unauthenticated } from '../errors.js';

@@ -1,5 +1,8 @@
 import type { Role } from '../domain/permissions.js';
-import type { AuditRow, CheckpointRow, CollaboratorRow, DashboardRow, OperationRow } from '../ports/store.js';
+import type { AuditRow } from '../ports/audit-log.js';
+import type { CheckpointRow } from '../ports/checkpoint-store.js';
+import type { CollaboratorRow, DashboardRow } from '../ports/dashboard-store.js';
+import type { OperationRow } from '../ports/operation-log.js';
 import type { OperationAck } from '../services/collab-engine.js';
 import { notFound } from '../errors.js';
 import { builder } from './builder.js';

@@ -3,14 +3,14 @@
  * masked as INTERNAL_SERVER_ERROR and logged with its details (never sent to clients).
  */
 import { GraphQLError } from 'graphql';
+import { GRAPHQL_ERROR_CODES } from '@collab-dashboards/core';
 import { DomainError, type ErrorCode } from '../errors.js';
-import { mapStorageError } from '../services/collab-engine.js';
 
-const PASS_THROUGH = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT']);
+const PASS_THROUGH = new Set<string>([...GRAPHQL_ERROR_CODES, 'BAD_USER_INPUT' satisfies ErrorCode]);
 
 export function toGraphQLError(error: unknown, log: (error: unknown) => void): GraphQLError {
   const graphqlError = error instanceof GraphQLError ? error : null;
-  const original = mapStorageError(graphqlError?.originalError ?? error);
+  const original = graphqlError?.originalError ?? error;
   if (original instanceof DomainError) {
     return new GraphQLError(original.message, {
       nodes: graphqlError?.nodes,

@@ -1,3 +1,4 @@
+import { REVOKE_REASONS } from '@collab-dashboards/core';
 import { DomainError, badInput } from '../errors.js';
 import { checkClientId } from '../domain/validation.js';
 import type { DashboardEvent, OperationEvent } from '../services/hub.js';
@@ -8,7 +9,7 @@ import { CheckpointRef, DashboardRef, originFields } from './dashboard.js';
 import { UserRef } from './user.js';
 import { PresenceRef } from './presence.js';
 
-const RevokeReason = builder.enumType('RevokeReason', { values: ['REMOVED', 'DASHBOARD_DELETED'] as const });
+const RevokeReason = builder.enumType('RevokeReason', { values: REVOKE_REASONS });
 
 const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').implement({
   description: 'An op committed as `version`. Events arrive in version order without gaps.',

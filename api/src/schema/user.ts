@@ -1,4 +1,4 @@
-import type { UserRow } from '../ports/store.js';
+import type { UserRow } from '../ports/account-store.js';
 import { embedScope } from '../services/embed-scope.js';
 import { builder } from './builder.js';
 

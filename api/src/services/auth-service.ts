@@ -9,7 +9,7 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { DomainError, badInput, unauthenticated } from '../errors.js';
 import { checkName, checkPassword, checkTokenName, colorFor, normalizeEmail } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
-import type { ApiTokenRow, Store, UserRow } from '../ports/store.js';
+import type { AccountStore, ApiTokenRow, UserRow } from '../ports/account-store.js';
 
 const scrypt = promisify(scryptCb) as (
   password: string,
@@ -94,7 +94,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 export function createAuthService(deps: {
-  store: Store;
+  store: AccountStore;
   clock: Clock;
   secret: string;
   accessTokenTtl: number;

@@ -15,7 +15,9 @@ import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { checkClientId, checkSeq, checkTitle, isId } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { CheckpointRow, DashboardRow, OperationRow, Store } from '../ports/store.js';
+import type { CheckpointRow, CheckpointStore } from '../ports/checkpoint-store.js';
+import type { DashboardRow, DashboardStore } from '../ports/dashboard-store.js';
+import type { OperationLog, OperationRow } from '../ports/operation-log.js';
 import { commitBatch } from './commit/commit-batch.js';
 import { createCommitScheduler } from './collab-scheduler.js';
 import { createRecentCache } from './collab-recent.js';
@@ -26,7 +28,6 @@ import type { DashboardService } from './dashboard-service.js';
 import type { Actor } from './actor.js';
 
 export type { EngineMetrics, OperationAck } from './collab-types.js';
-export { mapStorageError } from './collab-storage-errors.js';
 export { RUN_GAP_MS, RUN_SPAN_MS } from './commit/undo-steps.js';
 export { LAYOUT_CLIENT } from './commit/layout-fixup.js';
 
@@ -53,7 +54,7 @@ export interface CollabEngine {
 }
 
 export function createCollabEngine(deps: {
-  store: Store;
+  store: DashboardStore & OperationLog & CheckpointStore;
   bus: EventBus;
   clock: Clock;
   dashboards: DashboardService;

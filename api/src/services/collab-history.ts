@@ -6,10 +6,18 @@
  */
 import { applyOp, type JSONOp } from '@collab-dashboards/core';
 import { DomainError, badInput } from '../errors.js';
-import type { DashboardRow, OperationRow, Store } from '../ports/store.js';
+import type { DashboardRow, DashboardStore } from '../ports/dashboard-store.js';
+import type { OperationLog, OperationRow } from '../ports/operation-log.js';
+
+/** What history reads. */
+type History = DashboardStore & OperationLog;
 
 /** The dashboard, once `version` is checked to be one of its versions (0 to its head). */
-export async function dashboardWithVersion(store: Store, dashboardId: string, version: number): Promise<DashboardRow> {
+export async function dashboardWithVersion(
+  store: History,
+  dashboardId: string,
+  version: number,
+): Promise<DashboardRow> {
   const current = await store.getDashboard(dashboardId);
   if (!current) throw new DomainError('NOT_FOUND', 'Dashboard not found');
   if (!Number.isSafeInteger(version) || version < 0 || version > current.version) {
@@ -19,7 +27,7 @@ export async function dashboardWithVersion(store: Store, dashboardId: string, ve
 }
 
 /** The document at `version`: the newest snapshot at or below it, plus the ops after it. */
-export async function replayTo(store: Store, dashboardId: string, version: number): Promise<unknown> {
+export async function replayTo(store: History, dashboardId: string, version: number): Promise<unknown> {
   const snapshot = await store.latestSnapshot(dashboardId, version);
   if (!snapshot) throw badInput(`No version ${version}`);
   let doc = snapshot.document;
@@ -29,14 +37,14 @@ export async function replayTo(store: Store, dashboardId: string, version: numbe
   return doc;
 }
 
-export async function documentAt(store: Store, dashboardId: string, version: number): Promise<unknown> {
+export async function documentAt(store: History, dashboardId: string, version: number): Promise<unknown> {
   const current = await dashboardWithVersion(store, dashboardId, version);
   if (version === current.version) return current.document;
   return replayTo(store, dashboardId, version);
 }
 
 export async function operations(
-  store: Store,
+  store: History,
   dashboardId: string,
   fromVersion: number,
   limit: number,

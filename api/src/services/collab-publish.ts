@@ -5,7 +5,7 @@
  * gap from the database (SUB2).
  */
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { OperationRow } from '../ports/store.js';
+import type { OperationRow } from '../ports/operation-log.js';
 
 export function createPublisher(deps: {
   bus: EventBus;

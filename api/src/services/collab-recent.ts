@@ -4,7 +4,7 @@
  * may join as one undo step (UN2) without reading the database.
  */
 import type { JSONOp } from '@collab-dashboards/core';
-import type { OperationRow } from '../ports/store.js';
+import type { OperationRow } from '../ports/operation-log.js';
 import type { Submission } from './collab-types.js';
 
 /**

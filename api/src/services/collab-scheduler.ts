@@ -1,7 +1,7 @@
 /**
  * The commit scheduler (rules OP1, OP4; publishing after commit: SUB1, SUB2). Submissions
  * wait in one in-process queue per dashboard. A few commit transactions run at a time per
- * instance; whatever arrives while they run is committed together in the next one, across
+ * instance (as many as the store's `commitConcurrency`); whatever arrives while they run is committed together in the next one, across
  * dashboards (group commit: one transaction, four round trips, for many ops on many
  * dashboards). Across instances the dashboard row lock serialises commits, so the history
  * never forks. Ops are published only after their transaction committed. What one
@@ -9,10 +9,9 @@
  */
 import { DomainError, notFound } from '../errors.js';
 import { traced } from '../tracing.js';
-import type { CommitTx, OperationRow, Store } from '../ports/store.js';
+import type { CommitTx, OperationLog, OperationRow } from '../ports/operation-log.js';
 import type { BatchResult } from './commit/commit-batch.js';
 import type { RecentCache } from './collab-recent.js';
-import { mapStorageError } from './collab-storage-errors.js';
 import type { EngineMetrics, OperationAck, Pending, Submission } from './collab-types.js';
 
 /** Submissions of one dashboard per transaction. */
@@ -21,12 +20,9 @@ const MAX_BATCH = 200;
 const MAX_GROUP = 64;
 /** Bytes of ops per transaction (as submitted; each also stores its inverse), at least one op. */
 const MAX_GROUP_BYTES = 8 * 1024 * 1024;
-/**
- * Commit transactions in flight per instance: on PostgreSQL each holds a pooled connection;
- * embedded PGlite runs one transaction at a time in this thread, so a second would only
- * wait for the first and split what the next group could take.
- */
-const CONCURRENT_GROUPS = { postgres: 2, pglite: 1 } as const;
+
+/** The store's answer when the database is gone (rule OP4): nothing was committed. */
+const isUnavailable = (error: unknown) => error instanceof DomainError && error.code === 'UNAVAILABLE';
 
 /** One dashboard's share of a commit transaction. */
 interface Part {
@@ -42,7 +38,7 @@ export interface CommitScheduler {
 }
 
 export function createCommitScheduler(deps: {
-  store: Store;
+  store: OperationLog;
   /** Decides one dashboard's batch under its lock; acks nothing (the transaction may fail). */
   commitBatch(dashboardId: string, batch: Pending[], tx: CommitTx): Promise<BatchResult>;
   recent: RecentCache;
@@ -81,13 +77,13 @@ export function createCommitScheduler(deps: {
   }
 
   /**
-   * Starts commit transactions while fewer than CONCURRENT_GROUPS run: each takes the
+   * Starts commit transactions while fewer than the store's `commitConcurrency` run: each takes the
    * dashboards waiting longest (up to MAX_GROUP of them, MAX_BATCH submissions each).
    * Whatever arrives meanwhile waits for a free slot and goes in together: under load, one
    * transaction commits many submissions to many dashboards.
    */
   function schedule() {
-    while (inFlight.size < CONCURRENT_GROUPS[store.kind]) {
+    while (inFlight.size < store.commitConcurrency) {
       const parts = takeGroup();
       if (parts.length === 0) return;
       const run: Promise<void> = runGroup(parts)
@@ -128,9 +124,8 @@ export function createCommitScheduler(deps: {
       try {
         results = await transact(parts);
       } catch (error) {
-        const mapped = mapStorageError(error);
-        if (parts.length === 1 || (mapped instanceof DomainError && mapped.code === 'UNAVAILABLE')) {
-          for (const part of parts) for (const p of part.batch) p.reject(mapped);
+        if (parts.length === 1 || isUnavailable(error)) {
+          for (const part of parts) for (const p of part.batch) p.reject(error);
           return;
         }
         // Nothing was committed. One dashboard's trouble must not fail the others: each alone
@@ -145,9 +140,8 @@ export function createCommitScheduler(deps: {
           try {
             alone = await transact([part]);
           } catch (failure) {
-            const reason = mapStorageError(failure);
-            if (reason instanceof DomainError && reason.code === 'UNAVAILABLE') unavailable = reason;
-            for (const p of part.batch) p.reject(reason);
+            if (isUnavailable(failure)) unavailable = failure;
+            for (const p of part.batch) p.reject(failure);
             continue;
           }
           await settle([part], alone);

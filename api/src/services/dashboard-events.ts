@@ -3,7 +3,7 @@
  * room hands its listeners, and the pure mappings from database rows and bus messages.
  */
 import type { DashboardMessage, PresenceEntryMessage } from '../ports/event-bus.js';
-import type { OperationKind, OperationRow } from '../ports/store.js';
+import type { OperationKind, OperationRow } from '../ports/operation-log.js';
 
 export interface OperationEvent {
   __typename: 'OperationApplied';

@@ -9,7 +9,8 @@
  */
 import type { Role } from '../domain/permissions.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { Store } from '../ports/store.js';
+import type { DashboardStore } from '../ports/dashboard-store.js';
+import type { OperationLog } from '../ports/operation-log.js';
 import { fromMessage, fromRow, PAGE, type RoomEvent } from './dashboard-events.js';
 import type { ReportError } from './delivery.js';
 
@@ -48,7 +49,7 @@ export interface DashboardRooms {
 }
 
 export function createDashboardRooms(deps: {
-  store: Store;
+  store: DashboardStore & Pick<OperationLog, 'listOperations'>;
   bus: EventBus;
   /** How often (ms) rooms compare their version with the database (SUB2). 0 = never. */
   recheckIntervalMs?: number;

@@ -9,7 +9,9 @@ import { can, INVITABLE_ROLES, type Action, type Role } from '../domain/permissi
 import { checkTitle, isId, normalizeEmail } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { AuditRow, CollaboratorRow, DashboardRow, Store } from '../ports/store.js';
+import type { AccountStore } from '../ports/account-store.js';
+import type { AuditLog, AuditRow } from '../ports/audit-log.js';
+import type { CollaboratorRow, DashboardRow, DashboardStore } from '../ports/dashboard-store.js';
 import type { Actor } from './actor.js';
 
 export interface DashboardService {
@@ -30,7 +32,7 @@ export interface DashboardService {
 }
 
 export function createDashboardService(deps: {
-  store: Store;
+  store: DashboardStore & AuditLog & Pick<AccountStore, 'findUserByEmail'>;
   bus: EventBus;
   clock: Clock;
   onPublishError?: (e: unknown) => void;

@@ -12,7 +12,8 @@
 import type { Role } from '../domain/permissions.js';
 import { DomainError } from '../errors.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
-import type { Store } from '../ports/store.js';
+import type { DashboardStore } from '../ports/dashboard-store.js';
+import type { OperationLog } from '../ports/operation-log.js';
 import {
   fromRow,
   PAGE,
@@ -57,7 +58,8 @@ export interface Hub {
 }
 
 export function createHub(deps: {
-  store: Store;
+  /** Reads only: the hub never commits. */
+  store: DashboardStore & Pick<OperationLog, 'listOperations' | 'listOperationRange'>;
   bus: EventBus;
   /**
    * How often (ms) rooms compare their version with the database, so an op whose bus

@@ -18,7 +18,8 @@ import { DomainError, badInput, forbidden } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { DashboardMessage, EventBus, PresenceEntryMessage } from '../ports/event-bus.js';
 import type { PresenceEntry, PresenceStore } from '../ports/presence-store.js';
-import type { Store } from '../ports/store.js';
+import type { DashboardStore } from '../ports/dashboard-store.js';
+import type { OperationLog } from '../ports/operation-log.js';
 import type { DashboardService } from './dashboard-service.js';
 
 /** About 30 broadcasts a second per client at most. */
@@ -78,7 +79,7 @@ const isTextPosition = (value: unknown) =>
   value !== null && typeof value === 'object' && !Array.isArray(value) && 'widgetId' in (value as object);
 
 export function createPresenceService(deps: {
-  store: Store;
+  store: DashboardStore & Pick<OperationLog, 'listOperations' | 'claimClientId'>;
   presence: PresenceStore;
   bus: EventBus;
   clock: Clock;

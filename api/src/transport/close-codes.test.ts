@@ -1,7 +1,8 @@
 import { DomainError, ERROR_CODES } from '../errors.js';
-import { CloseCode, closeCodeFor } from './close-codes.js';
+import { CloseCode } from '@collab-dashboards/core';
+import { closeCodeFor } from './close-codes.js';
 
-describe('closeCodeFor', () => {
+describe('[WS1] closeCodeFor', () => {
   it('maps every error code of the closed set to a close code', () => {
     const codes = Object.fromEntries(ERROR_CODES.map((code) => [code, closeCodeFor(new DomainError(code, 'x')).code]));
     expect(codes).toEqual({
@@ -18,9 +19,11 @@ describe('closeCodeFor', () => {
   });
 
   it('a storage failure from the driver is UNAVAILABLE: 1013, which clients retry', () => {
+    // The store reports it (adapters/sql/errors.ts): UNAVAILABLE, the driver's error its cause.
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-    expect(closeCodeFor(refused).code).toBe(1013);
-    expect(closeCodeFor(new Error('Connection terminated unexpectedly')).code).toBe(1013);
+    const unavailable = new DomainError('UNAVAILABLE', 'The database is unavailable', { retryAfter: 1 });
+    unavailable.cause = refused;
+    expect(closeCodeFor(unavailable).code).toBe(1013);
   });
 
   it('an unexpected error closes with 1011 and no details', () => {

@@ -1,5 +1,5 @@
 /**
- * The HTTP side of embedding the Vue viewer (rule EM1): the allow-list of origins that may
+ * The HTTP side of embedding the Vue viewer (rule EM2): the allow-list of origins that may
  * frame it and post it a token (EMBED_ORIGINS), served as JSON to the viewer, and enforced by
  * the browser through `Content-Security-Policy: frame-ancestors` on vue.html.
  */

@@ -22,7 +22,7 @@ import type { Connection } from './ws-connection.js';
 /**
  * Whose socket budget (MAX_SOCKETS_PER_USER) a socket spends: its user's, but an embed
  * link's sockets (wall screens showing it) have one of their own per dashboard, so a busy
- * embed never locks its maker out of the editor.
+ * embed never locks its maker out of the editor (rule EM3).
  */
 export function socketBudget(viewer: Viewer): string {
   return viewer.via === 'embed' ? `embed:${viewer.userId}:${viewer.embedDashboardId}` : viewer.userId;

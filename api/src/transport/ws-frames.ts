@@ -7,8 +7,8 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { CloseCode } from '@collab-dashboards/core';
 import type { Config } from '../config.js';
-import { CloseCode } from './close-codes.js';
 import type { Connection } from './ws-connection.js';
 
 /**

@@ -11,9 +11,9 @@
 import type { IncomingMessage } from 'node:http';
 import { validateMessage } from 'graphql-ws';
 import { createSourceEventStream, getOperationAST, type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { CloseCode } from '@collab-dashboards/core';
 import type { Config } from '../config.js';
 import type { ErrorLog } from '../error-log.js';
-import { CloseCode } from './close-codes.js';
 import type { SharedExecution } from './shared-execution.js';
 import { socketBudget, tooMany, type SocketGate } from './ws-auth.js';
 import { initialContext, parseFailed, type Connection, type SocketContext, type Yoga } from './ws-connection.js';

@@ -16,10 +16,10 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { GraphQLError } from 'graphql';
+import { CloseCode } from '@collab-dashboards/core';
 import type { Logger } from '../logger.js';
 import { createErrorLog, type ErrorLog } from '../error-log.js';
 import type { Services } from '../services/services.js';
-import { CloseCode } from './close-codes.js';
 import type { SharedExecution } from './shared-execution.js';
 import { closeFor, createSocketGate } from './ws-auth.js';
 import { createConnections, type SocketContext, type Yoga } from './ws-connection.js';

@@ -93,7 +93,7 @@ export function registerPresenceStoreContract(name: string, factory: () => Promi
       expect(await store.list(a.dashboardId, T0)).toEqual([expected]);
     });
 
-    it('[PR1] a resubscription replaces the entry; a remove with the old sessionId keeps the new one', async () => {
+    it('[PR1][PR3] a resubscription replaces the entry; a remove with the old sessionId keeps the new one', async () => {
       const old = entry();
       const replacement = entry({
         dashboardId: old.dashboardId,
@@ -192,7 +192,7 @@ export function registerPresenceStoreContract(name: string, factory: () => Promi
       expect(swept.filter((e) => e.dashboardId === a.dashboardId)).toEqual([]);
     });
 
-    it('[PR1] a refreshed entry is not swept at its old expiry', async () => {
+    it('[PR1][PR4] a refreshed entry is not swept at its old expiry', async () => {
       const a = entry();
       await store.upsert(a);
       await store.refresh([keyOf(a)], T0 + 2 * TTL);
@@ -201,7 +201,7 @@ export function registerPresenceStoreContract(name: string, factory: () => Promi
       expect(await store.list(a.dashboardId, T0 + TTL)).toEqual([{ ...a, expiresAt: T0 + 2 * TTL }]);
     });
 
-    it('[PR1] sweep removes and returns expired entries only, once', async () => {
+    it('[PR1][PR4] sweep removes and returns expired entries only, once', async () => {
       const dashboardId = randomUUID();
       const live = entry({ dashboardId, clientId: 'live', expiresAt: T0 + 1 });
       const expired = entry({ dashboardId, clientId: 'expired', expiresAt: T0 - 5 });
@@ -217,7 +217,7 @@ export function registerPresenceStoreContract(name: string, factory: () => Promi
       expect(await store.remove(dashboardId, expired.clientId, expired.sessionId)).toBeNull();
     });
 
-    it('[PR1] concurrent sweeps on two instances return each expired entry exactly once', async () => {
+    it('[PR1][PR4] concurrent sweeps on two instances return each expired entry exactly once', async () => {
       const dashboards: string[] = [randomUUID(), randomUUID()];
       const entries = Array.from({ length: 20 }, (_, i) =>
         entry({ dashboardId: dashboards[i % 2], clientId: `c${i}`, expiresAt: T0 - i }),

@@ -3,7 +3,7 @@ import { embedOrigins, isAllowedOrigin, parseViewerMessage, refusal } from './em
 
 const OWN = 'https://dash.example';
 
-describe('[EM1] the viewer accepts a posted token only from allowed origins', () => {
+describe('[EM2] the viewer accepts a posted token only from allowed origins', () => {
   it('trusts its own origin and the listed ones, exactly', () => {
     expect(isAllowedOrigin(OWN, OWN, [])).toBe(true);
     expect(isAllowedOrigin('https://site.example', OWN, ['https://site.example'])).toBe(true);

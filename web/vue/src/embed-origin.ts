@@ -1,5 +1,5 @@
 /**
- * Which windows may hand the viewer a token by postMessage (rule EM1): its own origin and the
+ * Which windows may hand the viewer a token by postMessage (rule EM2): its own origin and the
  * server's EMBED_ORIGINS (GET /api/embed-config), nobody else. Pure, so it is unit-tested
  * without a browser.
  */

@@ -5,7 +5,7 @@
  * "Embed" in the share dialog):
  *   <iframe src="/vue.html?dashboard=<id>&token=<embed token>">
  * or post `{ type: 'collab-viewer', dashboardId, token }` to the frame. Only pages of the
- * server's EMBED_ORIGINS may frame it or post it a token (rule EM1); anyone else's message
+ * server's EMBED_ORIGINS may frame it or post it a token (rule EM2); anyone else's message
  * is ignored and answered with `{ type: 'collab-viewer-error', code, message }`.
  */
 import { createApp, h, ref } from 'vue';

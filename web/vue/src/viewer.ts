@@ -1,6 +1,6 @@
 import { computed, defineComponent, h, onBeforeUnmount, shallowRef, triggerRef, watch } from 'vue';
 import { useQuery } from '@urql/vue';
-import { normalizeLayout, type DashboardDocument, type Widget } from '@collab-dashboards/core';
+import { CloseCode, normalizeLayout, type DashboardDocument, type Widget } from '@collab-dashboards/core';
 import { DashboardDocument as DashboardQuery, DashboardSummaryFragmentDoc } from '../../shared/gql/graphql.js';
 import { useFragment as unmask } from '../../shared/gql/index.js';
 import { openCollabSession, type CollabSession, type Presence } from '../../shared/collab-session.js';
@@ -22,9 +22,9 @@ const LINK_INVALID = 'This link has expired or is no longer valid. Ask for a new
 function viewerConnection(token: string, onUnauthorized: () => void): Connection {
   return createSocketConnection({
     authToken: () => token,
-    shouldRetry: (event) => closeCode(event) !== 4401,
+    shouldRetry: (event) => closeCode(event) !== CloseCode.Unauthorized,
     onClosed: (event) => {
-      if (closeCode(event) === 4401) onUnauthorized();
+      if (closeCode(event) === CloseCode.Unauthorized) onUnauthorized();
     },
   });
 }

@@ -1,12 +1,12 @@
 /**
- * Accounts on SQL: `users`, `refresh_tokens`, `api_tokens` and `client_ids`.
+ * The AccountStore on SQL: `users`, `refresh_tokens` and `api_tokens`.
  * Rules: AU1 (access by refresh and API tokens that end: expiry, revocation), RT1 (a refresh
  * token presented again within the grace window gets the same successor; later, its family is
- * revoked), RT2 (log-out revokes the family), OP2 (a clientId belongs to the first user who
- * claims it).
+ * revoked), RT2 (log-out revokes the family).
  */
-import type { ApiTokenRow, RefreshOutcome, Store, UserRow } from '../../ports/store.js';
-import { isUniqueViolation, type SqlDb } from '../sql-db.js';
+import type { AccountStore, ApiTokenRow, RefreshOutcome, UserRow } from '../../ports/account-store.js';
+import type { SqlDb } from '../sql-db.js';
+import { isUniqueViolation } from './errors.js';
 import { date, dateOrNull, type Row } from './rows.js';
 
 const toUser = (r: Row): UserRow => ({
@@ -26,22 +26,7 @@ const toApiToken = (r: Row): ApiTokenRow => ({
   lastUsedAt: dateOrNull(r.last_used_at),
 });
 
-export type SqlAccounts = Pick<
-  Store,
-  | 'createUser'
-  | 'findUserByEmail'
-  | 'findUsersByIds'
-  | 'insertRefreshToken'
-  | 'rotateRefreshToken'
-  | 'revokeRefreshFamily'
-  | 'insertApiToken'
-  | 'listApiTokens'
-  | 'revokeApiToken'
-  | 'useApiToken'
-  | 'claimClientId'
->;
-
-export function createSqlAccounts(db: SqlDb): SqlAccounts {
+export function createSqlAccounts(db: SqlDb): AccountStore {
   return {
     async createUser(user) {
       try {
@@ -146,17 +131,6 @@ export function createSqlAccounts(db: SqlDb): SqlAccounts {
         [tokenHash, now],
       );
       return rows[0] ? { id: rows[0].id as string, userId: rows[0].user_id as string } : null;
-    },
-
-    async claimClientId(clientId, userId) {
-      const inserted = await db.query<Row>(
-        `INSERT INTO client_ids (client_id, user_id) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING
-         RETURNING user_id`,
-        [clientId, userId],
-      );
-      if (inserted.rows[0]) return inserted.rows[0].user_id as string;
-      const { rows } = await db.query<Row>('SELECT user_id FROM client_ids WHERE client_id = $1', [clientId]);
-      return rows[0]!.user_id as string;
     },
   };
 }

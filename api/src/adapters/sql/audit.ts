@@ -1,8 +1,8 @@
 /**
- * The audit log on SQL: `audit_log`, an append-only record of state-changing mutations,
+ * The AuditLog on SQL: `audit_log`, an append-only record of state-changing mutations,
  * newest first. Rule RO1: only a dashboard's OWNER reads it (checked by the caller).
  */
-import type { AuditRow, Store } from '../../ports/store.js';
+import type { AuditLog, AuditRow } from '../../ports/audit-log.js';
 import type { SqlDb } from '../sql-db.js';
 import { date, json, type Row } from './rows.js';
 
@@ -16,9 +16,7 @@ const toAudit = (r: Row): AuditRow => ({
   ip: (r.ip as string | null) ?? null,
 });
 
-export type SqlAudit = Pick<Store, 'insertAudit' | 'listAudit'>;
-
-export function createSqlAudit(db: SqlDb): SqlAudit {
+export function createSqlAudit(db: SqlDb): AuditLog {
   return {
     async insertAudit(entry) {
       await db.query(

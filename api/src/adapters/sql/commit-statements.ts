@@ -5,7 +5,7 @@
  * `operations`, undo states (UN1, UN2), `snapshots` and `dashboards` heads in one statement
  * (OP1: all of it or none; OP4).
  */
-import type { CommitWrite, OperationRow, UndoState } from '../../ports/store.js';
+import type { CommitWrite, OperationRow, UndoState } from '../../ports/operation-log.js';
 import { json, OPERATION_COLUMNS } from './rows.js';
 
 /**

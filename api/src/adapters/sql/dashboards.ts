@@ -1,12 +1,12 @@
 /**
- * Dashboards and their members on SQL: `dashboards` and `collaborators` (a new dashboard also
- * writes its version-0 row of `snapshots`). Rules: AC1 (dashboard and role reads see live
+ * The DashboardStore on SQL, dashboards and their members: `dashboards` and `collaborators`
+ * (a new dashboard also writes its version-0 row of `snapshots`). Rules: AC1 (dashboard and role reads see live
  * dashboards only, and a non-member sees none), RO1 (the maker is the one OWNER; members list
  * OWNER, EDITOR, VIEWER).
  * The commit transaction's writes to `dashboards` are the op log's (`./operation-log.ts`).
  */
 import type { Role } from '../../domain/permissions.js';
-import type { CollaboratorRow, DashboardRow, Store } from '../../ports/store.js';
+import type { CollaboratorRow, DashboardRow, DashboardStore } from '../../ports/dashboard-store.js';
 import type { SqlDb } from '../sql-db.js';
 import { date, json, type Row } from './rows.js';
 
@@ -30,22 +30,7 @@ const toCollaborator = (r: Row): CollaboratorRow => ({
   addedAt: date(r.added_at),
 });
 
-export type SqlDashboards = Pick<
-  Store,
-  | 'createDashboard'
-  | 'findDashboardForUser'
-  | 'getDashboard'
-  | 'dashboardVersions'
-  | 'listDashboardsForUser'
-  | 'softDeleteDashboard'
-  | 'getRole'
-  | 'listCollaborators'
-  | 'addCollaborator'
-  | 'updateCollaboratorRole'
-  | 'removeCollaborator'
->;
-
-export function createSqlDashboards(db: SqlDb): SqlDashboards {
+export function createSqlDashboards(db: SqlDb): DashboardStore {
   return {
     async createDashboard({ id, ownerId, title, document, now }) {
       return db.transaction(async (tx) => {

@@ -1,26 +1,17 @@
 /**
- * The op log on SQL: `operations`, `snapshots` and `checkpoints`, and the commit transaction
- * that locks `dashboards` rows and writes them (statements in `./commit-statements.ts`).
- * Rules: OP1 (one gapless history per dashboard; a commit is all or nothing), OP1a (an
- * absorbed op is stored as null), OP2 (the committed (clientId, seq) pairs are screened under
- * the lock), UN1 (undo and redo stacks by undo_state), UN2 (undo steps by undo_group), SUB1
- * (catch-up reads ops after a version, in order).
+ * The OperationLog on SQL: `operations`, `snapshots` and `client_ids`, and the commit
+ * transaction that locks `dashboards` rows and writes them (statements in
+ * `./commit-statements.ts`). Rules: OP1 (one gapless history per dashboard; a commit is all or
+ * nothing), OP1a (an absorbed op is stored as null), OP2 (a clientId belongs to the first user
+ * who claims it; the committed (clientId, seq) pairs are screened under the lock), UN1 (undo
+ * and redo stacks by undo_state), UN2 (undo steps by undo_group), SUB1 (catch-up reads ops
+ * after a version, in order).
  */
-import { notFound } from '../../errors.js';
 import type { Role } from '../../domain/permissions.js';
-import type { CheckpointRow, CommitTx, CommitWrite, Store } from '../../ports/store.js';
+import type { CommitTx, CommitWrite, OperationLog } from '../../ports/operation-log.js';
 import type { Queryable, SqlDb } from '../sql-db.js';
 import { commitStatement, LOCK, RESCREEN } from './commit-statements.js';
-import { date, OPERATION_COLUMNS, toOperation, type Row } from './rows.js';
-
-const toCheckpoint = (r: Row): CheckpointRow => ({
-  id: r.id as string,
-  dashboardId: r.dashboard_id as string,
-  name: r.name as string,
-  version: Number(r.version),
-  createdBy: r.created_by as string,
-  createdAt: date(r.created_at),
-});
+import { OPERATION_COLUMNS, toOperation, type Row } from './rows.js';
 
 /** Reads on the pool or on the commit transaction. */
 async function rangeOn(q: Queryable, dashboardId: string, from: number, to: number) {
@@ -32,29 +23,8 @@ async function rangeOn(q: Queryable, dashboardId: string, from: number, to: numb
   return rows.map(toOperation);
 }
 
-async function findOperationOn(q: Queryable, dashboardId: string, clientId: string, seq: number) {
-  const { rows } = await q.query<Row>(
-    `SELECT ${OPERATION_COLUMNS} FROM operations WHERE dashboard_id = $1 AND client_id = $2 AND seq = $3`,
-    [dashboardId, clientId, seq],
-  );
-  return rows[0] ? toOperation(rows[0]) : null;
-}
-
-export type SqlOperationLog = Pick<
-  Store,
-  | 'findOperation'
-  | 'listOperations'
-  | 'listOperationRange'
-  | 'latestSnapshot'
-  | 'withDashboardLocks'
-  | 'withDashboardLock'
-  | 'insertCheckpoint'
-  | 'listCheckpoints'
-  | 'getCheckpoint'
->;
-
-export function createSqlOperationLog(db: SqlDb): SqlOperationLog {
-  const withDashboardLocks: Store['withDashboardLocks'] = async (requests, fn) => {
+export function createSqlOperationLog(db: SqlDb): OperationLog {
+  const withDashboardLocks: OperationLog['withDashboardLocks'] = async (requests, fn) => {
     const ids = requests.map((r) => r.dashboardId);
     // PostgreSQL answers with lower-case ids; the caller's spelling keys the answer.
     const spelled = new Map(ids.map((id) => [id.toLowerCase(), id]));
@@ -132,7 +102,18 @@ export function createSqlOperationLog(db: SqlDb): SqlOperationLog {
   };
 
   return {
-    findOperation: (dashboardId, clientId, seq) => findOperationOn(db, dashboardId, clientId, seq),
+    commitConcurrency: db.commitConcurrency,
+
+    async claimClientId(clientId, userId) {
+      const inserted = await db.query<Row>(
+        `INSERT INTO client_ids (client_id, user_id) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING
+         RETURNING user_id`,
+        [clientId, userId],
+      );
+      if (inserted.rows[0]) return inserted.rows[0].user_id as string;
+      const { rows } = await db.query<Row>('SELECT user_id FROM client_ids WHERE client_id = $1', [clientId]);
+      return rows[0]!.user_id as string;
+    },
 
     async listOperations(dashboardId, fromVersion, limit) {
       const { rows } = await db.query<Row>(
@@ -155,35 +136,5 @@ export function createSqlOperationLog(db: SqlDb): SqlOperationLog {
     },
 
     withDashboardLocks,
-
-    async withDashboardLock(dashboardId, fn, screen) {
-      return withDashboardLocks([{ dashboardId, screen }], (txs) => {
-        const tx = txs.get(dashboardId);
-        if (!tx) throw notFound();
-        return fn(tx);
-      });
-    },
-
-    async insertCheckpoint(row) {
-      const { rows } = await db.query<Row>(
-        `INSERT INTO checkpoints (id, dashboard_id, name, version, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-        [row.id, row.dashboardId, row.name, row.version, row.createdBy, row.createdAt],
-      );
-      return toCheckpoint(rows[0]!);
-    },
-
-    async getCheckpoint(id) {
-      const { rows } = await db.query<Row>('SELECT * FROM checkpoints WHERE id = $1', [id]);
-      return rows[0] ? toCheckpoint(rows[0]) : null;
-    },
-
-    async listCheckpoints(dashboardId) {
-      const { rows } = await db.query<Row>(
-        'SELECT * FROM checkpoints WHERE dashboard_id = $1 ORDER BY created_at DESC, id',
-        [dashboardId],
-      );
-      return rows.map(toCheckpoint);
-    },
   };
 }

@@ -5,7 +5,7 @@
  * itself. jsonb parameters are always passed as JSON text (pg would turn a JS array into a
  * PostgreSQL array).
  */
-import type { OperationRow, UndoState } from '../../ports/store.js';
+import type { OperationRow, UndoState } from '../../ports/operation-log.js';
 
 export type Row = Record<string, unknown>;
 

@@ -6,7 +6,7 @@
  */
 import type { JSONOp } from '@collab-dashboards/core';
 import { applyCommitted, documentBefore, type HistoryOp } from '../../domain/commit.js';
-import type { CommitTx, OperationRow, UndoState } from '../../ports/store.js';
+import type { CommitTx, OperationRow, UndoState } from '../../ports/operation-log.js';
 import { estimatedBytes, type Recent } from '../collab-recent.js';
 import type { Submission } from '../collab-types.js';
 

@@ -12,7 +12,7 @@ import { rebase, validateSubmittedOp, type HistoryOp } from '../../domain/commit
 import { diffDocuments } from '../../domain/restore.js';
 import { can } from '../../domain/permissions.js';
 import type { Clock } from '../../ports/clock.js';
-import type { CommitTx, OperationRow } from '../../ports/store.js';
+import type { CommitTx, OperationRow } from '../../ports/operation-log.js';
 import type { Recent, RecentCache } from '../collab-recent.js';
 import type { OperationAck, Pending } from '../collab-types.js';
 import { commitOp, documentAtBase, later, openBatch } from './batch.js';
@@ -110,9 +110,14 @@ export async function commitBatch(
         outcomes.push({ pending, ack: ackOf(row) });
       }
     } catch (error) {
-      // A database error (it carries a SQLSTATE or errno code) aborts the transaction:
-      // fail the whole group, as UNAVAILABLE. Anything else fails this submission only.
-      if (!(error instanceof DomainError) && typeof (error as { code?: unknown })?.code === 'string') throw error;
+      // A database failure aborts the transaction: fail the whole group. That is the store's
+      // UNAVAILABLE (the database is gone) or an error carrying a SQLSTATE (a statement
+      // refused). Anything else fails this submission only.
+      const aborted =
+        error instanceof DomainError
+          ? error.code === 'UNAVAILABLE'
+          : typeof (error as { code?: unknown })?.code === 'string';
+      if (aborted) throw error;
       outcomes.push({ pending, error });
     }
   }

@@ -6,7 +6,7 @@
 import { SEQ_REUSED, jsonEqual } from '@collab-dashboards/core';
 import { DomainError } from '../../errors.js';
 import { rebase, type HistoryOp } from '../../domain/commit.js';
-import type { OperationRow } from '../../ports/store.js';
+import type { OperationRow } from '../../ports/operation-log.js';
 import type { Submission } from '../collab-types.js';
 import { later, submissionKey, type Batch } from './batch.js';
 

@@ -5,7 +5,7 @@
  */
 import { composeOps, type JSONOp } from '@collab-dashboards/core';
 import { rebase, textEditTarget, withoutCancelledPairs, type HistoryOp } from '../../domain/commit.js';
-import type { OperationRow, UndoState } from '../../ports/store.js';
+import type { OperationRow, UndoState } from '../../ports/operation-log.js';
 import { later, type Batch, type RowExtra } from './batch.js';
 
 /**
