@@ -5,19 +5,9 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import { CountedWebSocket, countEvent, pool } from './tally.js';
+import { EVENTS } from '../../api/test/helpers/events-query.js';
 
-export const EVENTS = `subscription($d: ID!, $c: ID!, $f: Int) {
-  dashboardEvents(dashboardId: $d, clientId: $c, fromVersion: $f) {
-    __typename
-    ... on OperationApplied { version op clientId seq author { id } createdAt }
-    ... on SyncCompleted { version }
-    ... on CheckpointCreated { checkpoint { id name version } }
-    ... on DashboardChanged { dashboard { id myRole } }
-    ... on AccessRevoked { dashboardId reason }
-    ... on PresenceUpdated { presence { clientId user { id name color } cursor selection version status lastSeen } }
-    ... on PresenceLeft { clientId user { id } }
-  }
-}`;
+export { EVENTS };
 
 /** A subscriber: who, on which dashboard, as which client. */
 export interface Sub {

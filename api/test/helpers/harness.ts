@@ -20,6 +20,7 @@ import type { PresenceStore } from '../../src/ports/presence-store.js';
 import { createMemoryPresenceStore } from '../../src/adapters/memory-presence-store.js';
 import { createRedisPresenceStore } from '../../src/adapters/redis-presence-store.js';
 import type { Clock } from '../../src/ports/clock.js';
+import { EVENTS } from './events-query.js';
 
 export interface Backend {
   /** The store instances share (PGlite: one object; PostgreSQL: one per instance is made by the app). */
@@ -209,18 +210,7 @@ export async function createDashboard(t: TestApp, token: string, title = 'Board'
 
 export const errorCode = (result: { errors?: GqlError[] }) => result.errors?.[0]?.extensions?.code;
 
-export const EVENTS = `subscription($d: ID!, $c: ID!, $f: Int) {
-  dashboardEvents(dashboardId: $d, clientId: $c, fromVersion: $f) {
-    __typename
-    ... on OperationApplied { version op clientId seq author { id } createdAt }
-    ... on SyncCompleted { version }
-    ... on CheckpointCreated { checkpoint { id name version } }
-    ... on DashboardChanged { dashboard { id myRole } }
-    ... on AccessRevoked { dashboardId reason }
-    ... on PresenceUpdated { presence { clientId user { id name color } cursor selection version status lastSeen } }
-    ... on PresenceLeft { clientId user { id } }
-  }
-}`;
+export { EVENTS };
 
 export interface EventLog {
   events: any[];
