@@ -32,6 +32,8 @@ export interface Config {
     presencePerMinute: number;
     /** signUp/logIn per IP per minute. */
     authPerIpPerMinute: number;
+    /** Points pushed per user per minute, whatever the transport (rule LD1). */
+    pointsPerMinute: number;
     subscriptionsPerSocket: number;
     socketsPerUser: number;
   };
@@ -51,6 +53,15 @@ export interface Config {
   otelEndpoint: string | undefined;
   /** Where the built web UI lives (served at `/` when present). */
   webDist: string;
+  /** Live data (DESIGN.md section 10). */
+  series: {
+    /** How long points are kept (ms); older ones are pruned in the background. */
+    retentionMs: number;
+    /** Series one dashboard may hold. */
+    maxPerDashboard: number;
+    /** At most one live batch per subscription per this many ms (rule LD3). */
+    batchMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -179,6 +190,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       submitsPerMinute: int(env, 'RATE_LIMIT_SUBMITS', 6000, 1),
       presencePerMinute: int(env, 'RATE_LIMIT_PRESENCE', 12000, 1),
       authPerIpPerMinute: int(env, 'RATE_LIMIT_AUTH_PER_IP', 30, 1),
+      pointsPerMinute: int(env, 'RATE_LIMIT_POINTS', 600_000, 1),
       subscriptionsPerSocket: int(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 50, 1),
       socketsPerUser: int(env, 'MAX_SOCKETS_PER_USER', 50, 1),
     },
@@ -195,11 +207,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     recheckIntervalMs: int(env, 'RECHECK_INTERVAL_MS', 5000, 0),
     otelEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']),
     webDist: env.WEB_DIST || 'web/dist',
+    series: {
+      retentionMs: int(env, 'SERIES_RETENTION', 7 * 86_400, 60) * 1000,
+      maxPerDashboard: int(env, 'MAX_SERIES_PER_DASHBOARD', 10_000, 1, 1_000_000),
+      batchMs: int(env, 'SERIES_BATCH_MS', 100, 10, 60_000),
+    },
   };
   return {
     ...config,
     ...overrides,
     rateLimits: { ...config.rateLimits, ...overrides.rateLimits },
     queryLimits: { ...config.queryLimits, ...overrides.queryLimits },
+    series: { ...config.series, ...overrides.series },
   };
 }

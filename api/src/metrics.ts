@@ -16,6 +16,9 @@ export interface Metrics {
   wsDisconnects: Counter<'reason'>;
   rejected: Counter<'code'>;
   presenceUpdates: Counter;
+  /** Live data (DESIGN.md section 10). */
+  pointsIngested: Counter;
+  ingestSeconds: Histogram;
 }
 
 /** Live values read when Prometheus scrapes. */
@@ -97,6 +100,17 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
     presenceUpdates: new Counter({
       name: 'dash_presence_updates_total',
       help: 'updatePresence calls accepted.',
+      registers: [registry],
+    }),
+    pointsIngested: new Counter({
+      name: 'dash_points_ingested_total',
+      help: 'Points stored, over every transport (LD1).',
+      registers: [registry],
+    }),
+    ingestSeconds: new Histogram({
+      name: 'dash_ingest_seconds',
+      help: 'From a push received to its points committed, per request.',
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
   };

@@ -119,6 +119,7 @@ describe('REST', () => {
         '/dashboards/{id}/collaborators',
         '/dashboards/{id}/collaborators/{userId}',
         '/dashboards/{id}/invite',
+        '/dashboards/{id}/points',
         '/dashboards/{id}/presence',
       ].sort(),
     );

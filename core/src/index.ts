@@ -80,6 +80,7 @@ export {
 } from './presence.js';
 export {
   CLOSE_CODE_FOR_ERROR,
+  HTTP_STATUS_FOR_ERROR,
   CloseCode,
   ERROR_CODES,
   GRAPHQL_ERROR_CODES,

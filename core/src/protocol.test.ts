@@ -3,6 +3,7 @@ import {
   CloseCode,
   ERROR_CODES,
   GRAPHQL_ERROR_CODES,
+  HTTP_STATUS_FOR_ERROR,
   STREAM_FATAL,
   STREAM_RETRYABLE,
   SUBMIT_REJECTED,
@@ -66,6 +67,24 @@ describe('protocol', () => {
       TooManyRequests: 4429,
       GoingAway: 1001,
       MessageTooBig: 1009,
+    });
+  });
+
+  it('every code has its HTTP status (DESIGN.md section 4)', () => {
+    for (const code of [...ERROR_CODES, ...GRAPHQL_ERROR_CODES])
+      expect(HTTP_STATUS_FOR_ERROR[code]).toBeGreaterThanOrEqual(400);
+    expect(HTTP_STATUS_FOR_ERROR).toEqual({
+      BAD_USER_INPUT: 400,
+      BAD_OPERATION: 400,
+      GRAPHQL_PARSE_FAILED: 400,
+      GRAPHQL_VALIDATION_FAILED: 400,
+      UNAUTHENTICATED: 401,
+      FORBIDDEN: 403,
+      NOT_FOUND: 404,
+      PAYLOAD_TOO_LARGE: 413,
+      RATE_LIMITED: 429,
+      UNAVAILABLE: 503,
+      INTERNAL_SERVER_ERROR: 500,
     });
   });
 });

@@ -78,6 +78,21 @@ export const CLOSE_CODE_FOR_ERROR: Readonly<Record<ErrorCode, CloseCode>> = {
   INTERNAL_SERVER_ERROR: CloseCode.InternalError,
 };
 
+/** The HTTP status each code answers with (DESIGN.md section 4): REST, remote write. */
+export const HTTP_STATUS_FOR_ERROR: Readonly<Record<ServerErrorCode, number>> = {
+  BAD_USER_INPUT: 400,
+  BAD_OPERATION: 400,
+  GRAPHQL_PARSE_FAILED: 400,
+  GRAPHQL_VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
 /**
  * Submission errors that fail again however often they are retried: the submission is
  * dropped and reported. INTERNAL_SERVER_ERROR is here too, so a server bug cannot wedge a

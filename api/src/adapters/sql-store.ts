@@ -13,6 +13,7 @@ import { createSqlDashboards } from './sql/dashboards.js';
 import { withStoreErrors } from './sql/errors.js';
 import { migrate } from './sql/migrations.js';
 import { createSqlOperationLog } from './sql/operation-log.js';
+import { createSqlSeries } from './sql/series.js';
 import { createSqlSettings } from './sql/settings.js';
 
 export function createSqlStore(driver: SqlDb): Store {
@@ -32,5 +33,6 @@ export function createSqlStore(driver: SqlDb): Store {
     ...createSqlOperationLog(db),
     ...createSqlCheckpoints(db),
     ...createSqlAudit(db),
+    ...createSqlSeries(db),
   };
 }

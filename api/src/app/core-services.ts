@@ -13,6 +13,7 @@ import { createAuthService } from '../services/auth-service.js';
 import { createDashboardService } from '../services/dashboard-service.js';
 import { createCollabEngine } from '../services/collab-engine.js';
 import { createHub } from '../services/hub.js';
+import { createSeriesService } from '../services/series-service.js';
 import type { Services } from '../services/services.js';
 import type { Adapters } from './adapters.js';
 import type { Opened } from './feature.js';
@@ -87,5 +88,11 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
   });
   opened('presence', () => presence.stop({ cleanup: true }));
-  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore };
+  const series = createSeriesService({
+    store,
+    clock,
+    config,
+    onWritten: (_dashboardId, outcome) => metrics.pointsIngested.inc(outcome.accepted),
+  });
+  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore, series };
 }

@@ -14,6 +14,7 @@ import { graphiqlFeature } from './graphiql.js';
 import { telemetryFeature } from './telemetry.js';
 import { guardsFeature } from './guards.js';
 import { restFeature } from './rest.js';
+import { liveDataFeature } from './live-data.js';
 import { graphqlHttpFeature } from './graphql-http.js';
 import { webUiFeature } from './web-ui.js';
 
@@ -33,6 +34,7 @@ export function appFeatures({
     graphiqlFeature(config),
     telemetryFeature(logger),
     guardsFeature(config),
+    liveDataFeature(config, logger),
     restFeature(config),
     graphqlHttpFeature(config),
     webUiFeature(config, viewerHeaders(config.embedOrigins)),

@@ -1,9 +1,9 @@
 /**
  * The storage port: one small interface per aggregate, each in its own file (accounts,
  * dashboards and members, the op log with its commit transaction, checkpoints, the audit log,
- * settings), and the database's lifecycle here. A service declares only the parts it uses;
- * the app holds the whole Store. One implementation (`createSqlStore`,
- * adapters/sql-store.ts) runs on PostgreSQL (`pg`) and on PGlite; both pass
+ * settings, series and their points), and the database's lifecycle here. A service declares
+ * only the parts it uses; the app holds the whole Store. One implementation
+ * (`createSqlStore`, adapters/sql-store.ts) runs on PostgreSQL (`pg`) and on PGlite; both pass
  * `registerStoreContract`. A new kind of data joins as one more part.
  *
  * Errors (rule OP4): when the database cannot be reached, every member (and every read of a
@@ -17,6 +17,7 @@ import type { AuditLog } from './audit-log.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DashboardStore } from './dashboard-store.js';
 import type { OperationLog } from './operation-log.js';
+import type { SeriesStore } from './series-store.js';
 import type { SettingsStore } from './settings-store.js';
 
 /** The database itself. */
@@ -29,4 +30,12 @@ export interface StoreLifecycle {
 }
 
 export interface Store
-  extends StoreLifecycle, AccountStore, DashboardStore, OperationLog, CheckpointStore, AuditLog, SettingsStore {}
+  extends
+    StoreLifecycle,
+    AccountStore,
+    DashboardStore,
+    OperationLog,
+    CheckpointStore,
+    AuditLog,
+    SettingsStore,
+    SeriesStore {}

@@ -8,6 +8,7 @@ import './embed-token.js';
 import './presence.js';
 import './dashboard.js';
 import './events.js';
+import './series.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -9,6 +9,7 @@ import type { CollabEngine } from './collab-engine.js';
 import type { DashboardService } from './dashboard-service.js';
 import type { Hub } from './hub.js';
 import type { PresenceService } from './presence-service.js';
+import type { SeriesService } from './series-service.js';
 
 export interface Services {
   config: Config;
@@ -21,6 +22,7 @@ export interface Services {
   hub: Hub;
   presence: PresenceService;
   presenceStore: PresenceStore;
+  series: SeriesService;
 }
 
 export type { Actor } from './actor.js';

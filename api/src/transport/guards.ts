@@ -16,7 +16,8 @@ import { DomainError } from '../errors.js';
 import type { GraphQLContext } from '../schema/context.js';
 
 /** Mutations with a budget of their own; every other mutation shares `mutationsPerMinute`. */
-const OWN_BUDGET = new Set(['submitOperation', 'updatePresence', 'signUp', 'logIn', 'refreshSession']);
+// pushPoints is budgeted in points, not calls (RATE_LIMIT_POINTS, services/point-budget.ts).
+const OWN_BUDGET = new Set(['submitOperation', 'updatePresence', 'signUp', 'logIn', 'refreshSession', 'pushPoints']);
 
 /**
  * The limiter's bookkeeping, mutated in place and pruned: the library's default store copies

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { YogaServerInstance } from 'graphql-yoga';
+import { HTTP_STATUS_FOR_ERROR } from '@collab-dashboards/core';
 import { sendJson } from './http.js';
 
 type Params = Record<string, string>;
@@ -98,6 +99,35 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
+    path: '/dashboards/{id}/points',
+    summary:
+      'Push points to series (EDITOR and up), all or none: {"points": [{"series", "labels", "t", "v"}]}, at most 10,000.',
+    query: `mutation($id: ID!, $points: [PointInput!]!) { pushPoints(dashboardId: $id, points: $points) { accepted series } }`,
+    variables: (p, b) => ({ id: p.id, points: b.points }),
+    pick: (d) => d.pushPoints,
+    status: 200,
+    body: {
+      required: ['points'],
+      properties: {
+        points: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['series', 'v'],
+            properties: {
+              series: { type: 'string' },
+              labels: { type: 'object', additionalProperties: { type: 'string' } },
+              t: { type: 'number', description: 'ms since the epoch; omitted: now' },
+              v: { type: 'number' },
+            },
+          },
+        },
+      },
+    },
+    response: ref('PushResult'),
+  },
+  {
+    method: 'POST',
     path: '/dashboards/{id}/invite',
     summary: 'Invite a registered user as EDITOR or VIEWER (OWNER only).',
     query: `mutation($id: ID!, $email: String!, $role: Role!) { inviteCollaborator(dashboardId: $id, email: $email, role: $role) { ${COLLABORATOR} } }`,
@@ -131,18 +161,7 @@ const ROUTES: Route[] = [
   },
 ];
 
-const STATUS: Record<string, number> = {
-  BAD_USER_INPUT: 400,
-  BAD_OPERATION: 400,
-  GRAPHQL_PARSE_FAILED: 400,
-  GRAPHQL_VALIDATION_FAILED: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  PAYLOAD_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  UNAVAILABLE: 503,
-};
+const STATUS: Record<string, number> = HTTP_STATUS_FOR_ERROR;
 
 const compiled = ROUTES.map((route) => {
   const names: string[] = [];
@@ -353,6 +372,11 @@ export function openApiDocument(): Record<string, unknown> {
             status: { type: 'string', enum: ['ACTIVE', 'IDLE'] },
             lastSeen: { type: 'string', format: 'date-time' },
           },
+        },
+        PushResult: {
+          type: 'object',
+          required: ['accepted', 'series'],
+          properties: { accepted: { type: 'integer' }, series: { type: 'integer' } },
         },
         Error: {
           type: 'object',

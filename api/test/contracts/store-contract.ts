@@ -3,16 +3,18 @@
  * through its own port (api/src/ports/). `registerStoreContract(name, factory)` registers them
  * against one backend: the database's lifecycle, settings, accounts (AU1, RT1), dashboards and
  * members (AC1, RO1), the op log (./operation-log-contract.ts: OP1, OP2, SUB1, UN1, UN2),
- * checkpoints and the audit log. A new port brings its tests as one more part.
+ * checkpoints, the audit log, and series (./series-store-contract.ts: LD1, LD2, LD3). A new port brings its tests as one more part.
  */
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/ports/store.js';
 import { registerOperationLogContract } from './operation-log-contract.js';
+import { registerSeriesStoreContract } from './series-store-contract.js';
 import { newDashboard, newUser, type StorePorts } from './store-fixtures.js';
 
 export function registerStoreContract(
   name: string,
   factory: () => Promise<{ store: Store; cleanup(): Promise<void> }>,
+  options: { concurrentTransactions: boolean },
 ) {
   describe(`Store contract: ${name}`, () => {
     const ports = {} as StorePorts;
@@ -30,6 +32,7 @@ export function registerStoreContract(
         log: store,
         checkpoints: store,
         audit: store,
+        series: store,
       };
       Object.assign(ports, all);
     });
@@ -178,6 +181,7 @@ export function registerStoreContract(
     });
 
     registerOperationLogContract(ports);
+    registerSeriesStoreContract(ports, options);
 
     it('checkpoints and the audit log', async () => {
       const { accounts, dashboards, checkpoints, audit } = ports;

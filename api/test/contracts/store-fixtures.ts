@@ -1,10 +1,16 @@
-/** What the Store contract's tests (`./store-contract.ts`, `./operation-log-contract.ts`) build on. */
+/**
+ * What the Store contract's tests (`./store-contract.ts`, `./operation-log-contract.ts`,
+ * `./series-store-contract.ts`) build on.
+ */
 import { randomUUID } from 'node:crypto';
+import { canonicalLabels, seriesKey, type Labels } from '../../src/domain/series.js';
+import { DomainError } from '../../src/errors.js';
 import type { AccountStore } from '../../src/ports/account-store.js';
 import type { AuditLog } from '../../src/ports/audit-log.js';
 import type { CheckpointStore } from '../../src/ports/checkpoint-store.js';
 import type { DashboardStore } from '../../src/ports/dashboard-store.js';
 import type { CommitScreen, CommitTx, CommitWrite, OperationLog, OperationRow } from '../../src/ports/operation-log.js';
+import type { PointWrite, SeriesStore } from '../../src/ports/series-store.js';
 import type { SettingsStore } from '../../src/ports/settings-store.js';
 import type { StoreLifecycle } from '../../src/ports/store.js';
 
@@ -17,6 +23,7 @@ export interface StorePorts {
   log: OperationLog;
   checkpoints: CheckpointStore;
   audit: AuditLog;
+  series: SeriesStore;
 }
 
 export async function newUser(accounts: AccountStore, name = 'U') {
@@ -78,4 +85,26 @@ export function lockOne<T>(
     if (!tx) throw new Error(`dashboard ${dashboardId} is not there to lock`);
     return fn(tx);
   });
+}
+
+/** Series tests: an hour ago on a minute, recent enough that no retention prunes it meanwhile. */
+export const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
+export const DAY = 86_400_000;
+export const CAP = { maxSeries: 100 };
+
+/** A point as domain/series.ts validatePoints makes it (sorted labels, the series key). */
+export function point(name: string, labels: Labels, t: number, v: number): PointWrite {
+  const sorted = canonicalLabels(labels);
+  return { name, labels: sorted, key: seriesKey(name, sorted), t, v };
+}
+
+/** The DomainError `pending` fails with. */
+export async function refusal(pending: Promise<unknown>): Promise<DomainError> {
+  try {
+    await pending;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error('accepted');
 }

@@ -4,11 +4,13 @@
  * dashboards only, and a non-member sees none), RO1 (the maker is the one OWNER; members list
  * OWNER, EDITOR, VIEWER).
  * The commit transaction's writes to `dashboards` are the op log's (`./operation-log.ts`).
+ * Soft-deleting a dashboard deletes its series and points (LD1, `./series.ts`).
  */
 import type { Role } from '../../domain/permissions.js';
 import type { CollaboratorRow, DashboardRow, DashboardStore } from '../../ports/dashboard-store.js';
 import type { SqlDb } from '../sql-db.js';
 import { date, json, type Row } from './rows.js';
+import { deleteSeriesOf } from './series.js';
 
 const toDashboard = (r: Row): DashboardRow => ({
   id: r.id as string,
@@ -84,11 +86,16 @@ export function createSqlDashboards(db: SqlDb): DashboardStore {
     },
 
     async softDeleteDashboard(id, now) {
-      const { rowCount } = await db.query(
-        'UPDATE dashboards SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL',
-        [id, now],
-      );
-      return rowCount > 0;
+      // Its series go with it (LD1), in the same transaction.
+      return db.transaction(async (tx) => {
+        const { rowCount } = await tx.query(
+          'UPDATE dashboards SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL',
+          [id, now],
+        );
+        if (rowCount === 0) return false;
+        await deleteSeriesOf(tx, id);
+        return true;
+      });
     },
 
     async getRole(dashboardId, userId) {

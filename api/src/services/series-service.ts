@@ -1,0 +1,144 @@
+/**
+ * Live data: pushing points (rule LD1) and reading series (LD2). The caller authorizes
+ * (EDITOR and up to push, any member to read: the resolvers and the remote-write route do,
+ * through DashboardService.authorize); this service budgets, validates, stores and tells the
+ * other instances. Every transport (GraphQL, REST, Prometheus remote write) pushes through
+ * `push`, so one validation and one budget judge them all.
+ */
+import { DomainError, badInput } from '../errors.js';
+import { validatePoints, type PointInput } from '../domain/series.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../ports/clock.js';
+import type {
+  Aggregation,
+  SeriesMatch,
+  SeriesPoints,
+  SeriesRow,
+  SeriesStore,
+  WriteOutcome,
+} from '../ports/series-store.js';
+import { createPointBudget } from './point-budget.js';
+
+/** LD2: more raw points than this for one series asks for a step. */
+export const MAX_POINTS_PER_SERIES = 11_000;
+export const MAX_SERIES_LIST = 1000;
+
+export interface PushResult {
+  accepted: number;
+  series: number;
+}
+
+export interface SeriesService {
+  /** LD1: all of `points` or none; RATE_LIMITED beyond the user's points a minute. */
+  push(userId: string, dashboardId: string, points: readonly PointInput[]): Promise<PushResult>;
+  /** Dashboard.series: with each series' newest point. */
+  list(
+    dashboardId: string,
+    match: SeriesMatch | null,
+    first: number,
+  ): Promise<Array<SeriesRow & { last: { t: number; v: number } | null }>>;
+  /** Dashboard.seriesData (LD2). */
+  data(
+    dashboardId: string,
+    match: SeriesMatch,
+    range: { from: number; to?: number | null; step?: number | null; agg?: Aggregation | null },
+  ): Promise<SeriesPoints[]>;
+  /** Deletes points older than the retention, a chunk at a time; returns how many. */
+  prune(): Promise<number>;
+}
+
+export interface SeriesServiceDeps {
+  store: SeriesStore;
+  clock: Clock;
+  config: Config;
+  /** After a write is committed (metrics, the live stream's hint to other instances). */
+  onWritten?(dashboardId: string, outcome: WriteOutcome, points: number): void;
+}
+
+const PRUNE_CHUNK = 50_000;
+
+export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
+  const { store, clock, config } = deps;
+  const budget = createPointBudget(config.rateLimits.pointsPerMinute, () => clock.now().getTime());
+
+  const checkMatch = (match: SeriesMatch | null) => {
+    if (!match) return;
+    if (typeof match.name !== 'string' || match.name === '') throw badInput('match.name must be a series name');
+    const labels = match.labels;
+    if (labels !== undefined && labels !== null) {
+      if (typeof labels !== 'object' || Array.isArray(labels))
+        throw badInput('match.labels must be an object of strings');
+      for (const value of Object.values(labels)) {
+        if (typeof value !== 'string') throw badInput('match.labels must be an object of strings');
+      }
+    }
+  };
+
+  return {
+    async push(userId, dashboardId, input) {
+      const now = clock.now().getTime();
+      const points = validatePoints(input, { now, retentionMs: config.series.retentionMs });
+      budget.take(userId, points.length);
+      if (points.length === 0) return { accepted: 0, series: 0 };
+      let outcome: WriteOutcome;
+      try {
+        outcome = await store.writePoints(dashboardId, points, { maxSeries: config.series.maxPerDashboard });
+      } catch (error) {
+        budget.giveBack(userId, points.length); // nothing stored
+        throw error;
+      }
+      deps.onWritten?.(dashboardId, outcome, points.length);
+      return { accepted: outcome.accepted, series: outcome.series };
+    },
+
+    async list(dashboardId, match, first) {
+      checkMatch(match);
+      if (!Number.isInteger(first) || first < 1 || first > MAX_SERIES_LIST) {
+        throw badInput(`first must be between 1 and ${MAX_SERIES_LIST}`);
+      }
+      const rows = await store.listSeries(dashboardId, match, first);
+      const last = await store.lastPoints(rows.map((r) => r.id));
+      return rows.map((row) => ({ ...row, last: last.get(row.id) ?? null }));
+    },
+
+    async data(dashboardId, match, range) {
+      checkMatch(match);
+      const to = range.to ?? clock.now().getTime();
+      const { from } = range;
+      if (!Number.isFinite(from) || !Number.isFinite(to) || from > to) throw badInput('from must be at most to');
+      const step = range.step ?? undefined;
+      if (step !== undefined) {
+        if (!Number.isInteger(step) || step < 1) throw badInput('step must be a whole number of milliseconds');
+        if ((to - from) / step > MAX_POINTS_PER_SERIES) {
+          throw badInput(`A step of ${step} ms gives more than ${MAX_POINTS_PER_SERIES} points; ask for a larger step`);
+        }
+      }
+      const result = await store.readPoints(dashboardId, match, {
+        from,
+        to,
+        step,
+        agg: step === undefined ? undefined : (range.agg ?? 'AVG'),
+        limit: MAX_POINTS_PER_SERIES + 1,
+      });
+      const over = result.find((s) => s.points.length > MAX_POINTS_PER_SERIES);
+      if (over) {
+        throw new DomainError(
+          'BAD_USER_INPUT',
+          `Series ${over.series.name} has more than ${MAX_POINTS_PER_SERIES} points in the range; ask for a step`,
+          { limit: MAX_POINTS_PER_SERIES },
+        );
+      }
+      return result;
+    },
+
+    async prune() {
+      const before = clock.now().getTime() - config.series.retentionMs;
+      let total = 0;
+      for (;;) {
+        const deleted = await store.prunePoints(before, PRUNE_CHUNK);
+        total += deleted;
+        if (deleted < PRUNE_CHUNK) return total;
+      }
+    },
+  };
+}
