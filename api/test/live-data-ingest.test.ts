@@ -170,6 +170,12 @@ describe('LD1 pushing points', () => {
     expect((await remoteWrite(board, 'cdk_not-a-token', body)).status).toBe(401);
     expect((await remoteWrite(board, viewerToken, body)).status).toBe(403);
     expect((await remoteWrite(board, await apiToken(stranger.token), body)).status).toBe(404);
+    // An embed token is read-only (EM1), whoever minted it: pushing through it is FORBIDDEN.
+    const embed = (
+      await t.ok(`mutation($d: ID!) { createEmbedToken(dashboardId: $d) { token } }`, { d: board }, owner.token)
+    ).createEmbedToken.token as string;
+    expect((await remoteWrite(board, embed, body)).status).toBe(403);
+    expect(errorCode(await t.gql(PUSH, { d: board, p: [{ series: 'via_embed', v: 1 }] }, embed))).toBe('FORBIDDEN');
     expect((await remoteWrite(board, token, new TextEncoder().encode('not snappy'))).status).toBe(400);
     const badName = await writeRequest([
       { labels: [{ name: '__name__', value: 'bad-name' }], samples: [{ value: 1, timestamp: now }] },
