@@ -64,6 +64,23 @@ export interface BrowserApp {
 
 const CONSOLE_NOISE = /WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource|net::/;
 
+/** Debian's Chromium, headless, with the flags this machine needs (no sandbox, no QUIC, no background traffic). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
 /** Builds the UI, starts the app and Chromium. `env` is passed to loadConfig. */
 export async function startBrowserApp(env: Record<string, string> = {}): Promise<BrowserApp> {
   const dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
@@ -88,19 +105,7 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
     app = buildApp({ config });
     const { port } = await app.start(0, '127.0.0.1');
     url = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   } catch (error) {
     await stop();
     throw error;

@@ -8,10 +8,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from '@jest/gl
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type * as ChartModule from '../shared/series-chart.js';
 import type { SeriesData } from '../shared/series-data.js';
-import { browserSuite, CHROMIUM, ROOT, SHOTS } from './helpers.js';
+import { browserSuite, launchChromium, ROOT, SHOTS } from './helpers.js';
 
 /** What the page holds: the bundle's exports and the charts a test made. */
 declare global {
@@ -67,20 +67,7 @@ browserSuite()('[LD4] the live series chart (uPlot) in Chromium', () => {
     styles = [path.join(ROOT, 'node_modules/uplot/dist/uPlot.min.css'), path.join(ROOT, 'web/shared/widgets.css')]
       .map((file) => readFileSync(file, 'utf8'))
       .join('\n');
-    // The flags web/test/helpers.ts launches Chromium with.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     // The viewer is in New York: a chart without a time zone shows New York time.
     context = await browser.newContext({
       viewport: { width: 1000, height: 800 },

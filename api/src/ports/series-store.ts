@@ -103,8 +103,9 @@ export interface SeriesStore {
   /** How many series the dashboard holds. */
   countSeries(dashboardId: string): Promise<number>;
   /**
-   * LD1 retention: deletes at most `limit` points with t < `before`, over all dashboards, and
-   * series left without points and older than `before`. Returns the points deleted.
+   * LD1 retention: deletes at most `limit` points with t < `before`, over all dashboards;
+   * when that finishes them (fewer than `limit` deleted, or `limit` 0), also the series left
+   * without points and older than `before`. Returns the points deleted.
    */
   prunePoints(before: number, limit: number): Promise<number>;
 }

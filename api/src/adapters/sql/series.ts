@@ -205,6 +205,10 @@ export function createSqlSeries(db: SqlDb): SeriesStore {
          WHERE p.series_id = old.series_id AND p.t = old.t`,
         [Math.ceil(before), limit],
       );
+      // Series left empty: once per pass, when the points are done (fewer deleted than asked,
+      // or limit 0), not on every chunk: finding them scans the series.
+      const done = rowCount < limit || limit === 0;
+      if (!done) return rowCount;
       await db.transaction(async (tx) => {
         const empty = `s.created_at < to_timestamp($1::float8 / 1000)
           AND NOT EXISTS (SELECT 1 FROM points p WHERE p.series_id = s.id)`;
