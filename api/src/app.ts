@@ -70,6 +70,8 @@ export function buildApp(deps: AppDeps): App {
           subscriptions: () => services!.hub.subscriberCount(),
           presentClients: () => services!.presence.localCount(),
           redisUp: () => services!.bus.isUp(),
+          storedSeries: () => services!.store.countSeries(null),
+          seriesSubscriptions: () => services!.seriesFeed.subscriberCount(),
         }
       : undefined,
   );

@@ -19,6 +19,7 @@ export interface Metrics {
   /** Live data (DESIGN.md section 10). */
   pointsIngested: Counter;
   ingestSeconds: Histogram;
+  seriesBatches: Counter;
 }
 
 /** Live values read when Prometheus scrapes. */
@@ -27,6 +28,10 @@ export interface MetricSources {
   subscriptions(): number;
   presentClients(): number;
   redisUp(): boolean;
+  /** Series stored, over every dashboard (read from the database when scraped). */
+  storedSeries(): Promise<number>;
+  /** Live seriesUpdates streams on this instance. */
+  seriesSubscriptions(): number;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -49,6 +54,24 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
   gauge('dash_present_clients', 'Clients present on dashboards through this instance.', (s) => s.presentClients());
   gauge('dash_redis_up', '1 when the event bus is connected (always 1 for the in-memory bus).', (s) =>
     s.redisUp() ? 1 : 0,
+  );
+  new Gauge({
+    name: 'dash_series',
+    help: 'Series stored, over every dashboard (LD1).',
+    registers: [registry],
+    async collect() {
+      const s = sources();
+      // A database that does not answer must not fail the scrape: the gauge keeps its value.
+      if (!s) return;
+      try {
+        this.set(await s.storedSeries());
+      } catch {
+        // keeps the last value
+      }
+    },
+  });
+  gauge('dash_series_subscriptions', 'Live seriesUpdates subscriptions on this instance.', (s) =>
+    s.seriesSubscriptions(),
   );
   return {
     registry,
@@ -111,6 +134,11 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
       name: 'dash_ingest_seconds',
       help: 'From a push received to its points committed, per request.',
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    seriesBatches: new Counter({
+      name: 'dash_series_batches_total',
+      help: 'SeriesBatch events handed to seriesUpdates subscribers (LD3).',
       registers: [registry],
     }),
   };

@@ -13,6 +13,8 @@ import { createAuthService } from '../services/auth-service.js';
 import { createDashboardService } from '../services/dashboard-service.js';
 import { createCollabEngine } from '../services/collab-engine.js';
 import { createHub } from '../services/hub.js';
+import { createDashboardRooms } from '../services/dashboard-room.js';
+import { createSeriesFeed } from '../services/series-live.js';
 import { createSeriesService } from '../services/series-service.js';
 import type { Services } from '../services/services.js';
 import type { Adapters } from './adapters.js';
@@ -47,7 +49,11 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     refreshTokenTtl: config.refreshTokenTtl,
   });
   const dashboards = createDashboardService({ store, bus, clock, onPublishError });
+  const reportHub = (error: unknown, where: string) => logError(error, { where }, 'hub error');
+  // One room per dashboard per instance, shared by dashboardEvents and seriesUpdates streams.
+  const rooms = createDashboardRooms({ store, bus, recheckIntervalMs: config.recheckIntervalMs, report: reportHub });
   const hub = createHub({
+    rooms,
     metrics: {
       catchUp: (seconds) => metrics.syncCatchupSeconds.observe(seconds),
       syncFailure: () => metrics.syncFailures.inc(),
@@ -56,7 +62,7 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     store,
     bus,
     recheckIntervalMs: config.recheckIntervalMs,
-    onError: (error, where) => logError(error, { where }, 'hub error'),
+    onError: reportHub,
   });
   opened('hub', () => hub.stop());
   const engine = createCollabEngine({
@@ -92,7 +98,23 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     store,
     clock,
     config,
-    onWritten: (_dashboardId, outcome) => metrics.pointsIngested.inc(outcome.accepted),
+    onWritten: (dashboardId, outcome) => {
+      metrics.pointsIngested.inc(outcome.accepted);
+      // LD3: live streams here at once, on other instances through the bus (a hint: SUB2).
+      const message = { type: 'points', dashboardId, position: outcome.position } as const;
+      hub.deliverLocally(message);
+      bus.publish(`dashboard:${dashboardId}`, message).catch(onPublishError);
+    },
   });
-  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore, series };
+  const seriesFeed = createSeriesFeed({
+    store,
+    rooms,
+    bus,
+    batchMs: config.series.batchMs,
+    recheckIntervalMs: config.recheckIntervalMs,
+    report: (error, where) => logError(error, { where }, 'series feed error'),
+    onBatch: () => metrics.seriesBatches.inc(),
+  });
+  opened('series feed', () => seriesFeed.stop());
+  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore, series, seriesFeed };
 }

@@ -58,7 +58,9 @@ export type DashboardMessage =
   | { type: 'presence-left'; dashboardId: string; clientId: string; userId: string }
   | { type: 'checkpoint'; dashboardId: string; checkpointId: string }
   | { type: 'changed'; dashboardId: string }
-  | { type: 'revoked'; dashboardId: string; userId: string | null; reason: 'REMOVED' | 'DASHBOARD_DELETED' };
+  | { type: 'revoked'; dashboardId: string; userId: string | null; reason: 'REMOVED' | 'DASHBOARD_DELETED' }
+  /** Points were written up to ingest `position` (LD3): live series streams read them. */
+  | { type: 'points'; dashboardId: string; position: number };
 
 export interface PresenceEntryMessage {
   clientId: string;

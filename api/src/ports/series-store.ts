@@ -100,8 +100,8 @@ export interface SeriesStore {
   ): Promise<{ position: number; series: SeriesPoints[] }>;
   /** The dashboard's current ingest position (0 before any write). */
   ingestPosition(dashboardId: string): Promise<number>;
-  /** How many series the dashboard holds. */
-  countSeries(dashboardId: string): Promise<number>;
+  /** How many series the dashboard holds (null: every dashboard, the dash_series gauge). */
+  countSeries(dashboardId: string | null): Promise<number>;
   /**
    * LD1 retention: deletes at most `limit` points with t < `before`, over all dashboards;
    * when that finishes them (fewer than `limit` deleted, or `limit` 0), also the series left

@@ -78,7 +78,7 @@ const DashboardChanged = builder.objectRef<Of<'DashboardChanged'>>('DashboardCha
   }),
 });
 
-const AccessRevoked = builder.objectRef<Of<'AccessRevoked'>>('AccessRevoked').implement({
+export const AccessRevoked = builder.objectRef<Of<'AccessRevoked'>>('AccessRevoked').implement({
   description: 'The last event of a subscription whose user lost access to the dashboard.',
   fields: (t) => ({
     dashboardId: t.exposeID('dashboardId'),

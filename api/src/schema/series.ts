@@ -5,7 +5,10 @@
  */
 import type { Labels } from '../domain/series.js';
 import type { SeriesMatch, SeriesRow } from '../ports/series-store.js';
+import { badInput } from '../errors.js';
+import { checkMatches, decodeCursor, type SeriesBatchEvent, type SeriesEvent } from '../services/series-live.js';
 import { builder } from './builder.js';
+import { AccessRevoked } from './events.js';
 import { requireViewer } from './context.js';
 import { DashboardRef } from './dashboard.js';
 
@@ -111,3 +114,54 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+const SeriesBatchRef = builder.objectRef<SeriesBatchEvent>('SeriesBatch').implement({
+  description:
+    'Points written since the previous batch (or the stored points after `since`), per series. Resume with `after: cursor`.',
+  fields: (t) => ({
+    series: t.field({ type: [SeriesDataRef], resolve: (b) => b.series }),
+    cursor: t.exposeString('cursor', { description: 'Opaque: the ingest position this batch covers.' }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description: 'Why a pulled data source could not be read (LD5); null when all went well.',
+    }),
+  }),
+});
+
+const SeriesEventUnion = builder.unionType('SeriesEvent', {
+  types: [SeriesBatchRef, AccessRevoked],
+  resolveType: (event: SeriesEvent) => event.__typename,
+});
+
+builder.subscriptionField('seriesUpdates', (t) =>
+  t.field({
+    type: SeriesEventUnion,
+    description:
+      'Points of the series matching any `match` as they are written, at most one batch per SERIES_BATCH_MS. With `since` (ms) the first batch holds the stored points with t > since; with `after` (a cursor) exactly the points written after it, whatever their t. Neither: live from now.',
+    args: {
+      dashboardId: t.arg.id(),
+      match: t.arg({ type: [SeriesMatchInput] }),
+      since: t.arg.float({ required: false }),
+      after: t.arg.string({ required: false }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const userId = requireViewer(ctx);
+      const dashboardId = String(args.dashboardId);
+      const matches = checkMatches(args.match);
+      if (args.since != null && args.after != null) throw badInput('Give since or after, not both');
+      if (args.since != null && !Number.isFinite(args.since)) throw badInput('since must be a time in ms');
+      const role = await ctx.services.dashboards.authorize(userId, dashboardId, 'read');
+      let start: { after: number } | { since: number } | null = null;
+      if (args.after != null) {
+        const after = decodeCursor(args.after);
+        const current = await ctx.services.store.ingestPosition(dashboardId);
+        if (after > current) throw badInput('after is ahead of this dashboard: a cursor of another dashboard?');
+        start = { after };
+      } else if (args.since != null) {
+        start = { since: args.since };
+      }
+      return ctx.services.seriesFeed.updates({ dashboardId, userId, role, matches, start });
+    },
+    resolve: (event) => event,
+  }),
+);

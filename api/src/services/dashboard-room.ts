@@ -13,6 +13,7 @@ import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { OperationLog } from '../ports/operation-log.js';
 import { fromMessage, fromRow, PAGE, type RoomEvent } from './dashboard-events.js';
 import type { ReportError } from './delivery.js';
+import { DomainError } from '../errors.js';
 
 /** A room's subscriber (services/delivery.ts Subscriber). */
 export interface Listener {
@@ -254,4 +255,45 @@ export function createDashboardRooms(deps: {
       );
     },
   };
+}
+
+/**
+ * Joins `listener` to the dashboard's room with the role checked at subscribe, then re-reads
+ * the role now that the room listens (it may be stale: removed meanwhile, and the revocation
+ * already published). The re-read runs on the room's chain, so it cannot overwrite a
+ * revocation the room handles meanwhile. `role` null: no longer a member (`deleted`: the
+ * dashboard is gone). UNAVAILABLE when the room failed to open after we joined it (it has no
+ * bus subscription and would never deliver).
+ */
+export async function joinAuthorized(
+  rooms: DashboardRooms,
+  store: Pick<DashboardStore, 'getRole' | 'getDashboard'>,
+  dashboardId: string,
+  listener: Listener,
+  role: Role,
+): Promise<{ room: Room; role: Role | null; deleted: boolean }> {
+  const room = await rooms.join(dashboardId, listener, role);
+  await room.chain; // the room has read its version
+  if (rooms.get(dashboardId) !== room) {
+    rooms.leave(room, listener);
+    throw new DomainError('UNAVAILABLE', 'The dashboard could not be opened; retry');
+  }
+  try {
+    const current = await new Promise<Role | null>((resolve, reject) =>
+      rooms.enqueue(room, async () => {
+        try {
+          const role = await store.getRole(dashboardId, listener.userId);
+          room.roles.set(listener.userId, role);
+          resolve(role);
+        } catch (error) {
+          reject(error);
+        }
+      }),
+    );
+    const deleted = !current && !(await store.getDashboard(dashboardId));
+    return { room, role: current, deleted };
+  } catch (error) {
+    rooms.leave(room, listener);
+    throw error;
+  }
 }

@@ -10,7 +10,6 @@
  * presence through `onStart` / `onStop`, and a subscriber's own presence is not echoed (PR1).
  */
 import type { Role } from '../domain/permissions.js';
-import { DomainError } from '../errors.js';
 import type { DashboardMessage, EventBus } from '../ports/event-bus.js';
 import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { OperationLog } from '../ports/operation-log.js';
@@ -22,7 +21,13 @@ import {
   type OperationEvent,
   type RoomEvent,
 } from './dashboard-events.js';
-import { createDashboardRooms, type Listener, type Room } from './dashboard-room.js';
+import {
+  createDashboardRooms,
+  joinAuthorized,
+  type DashboardRooms,
+  type Listener,
+  type Room,
+} from './dashboard-room.js';
 import { sharedConversion, Subscriber, type EventStream as StreamOf } from './delivery.js';
 
 export type { DashboardEvent, OperationEvent } from './dashboard-events.js';
@@ -67,11 +72,14 @@ export function createHub(deps: {
    */
   recheckIntervalMs?: number;
   onError?: (error: unknown, context: string) => void;
+  /** The dashboard rooms, when other streams share them (services/series-live.ts). */
+  rooms?: DashboardRooms;
   metrics?: { catchUp(seconds: number): void; syncFailure(): void; delivered(seconds: number): void };
 }): Hub {
   const { store } = deps;
   const report = (error: unknown, context: string) => deps.onError?.(error, context);
-  const rooms = createDashboardRooms({ ...deps, report });
+  const rooms = deps.rooms ?? createDashboardRooms({ ...deps, report });
+  let live = 0;
   // Every subscriber of a room receives the same event object, so the GraphQL layer can
   // execute and serialise it once per selection (transport/shared-execution.ts).
   const sharedEvent = sharedConversion(toDashboardEvent);
@@ -82,6 +90,7 @@ export function createHub(deps: {
     private lastSent: number;
     private room: Room | null = null;
     private starting: Promise<void> | undefined; // onStart, so onStop runs after it
+    private counted = false;
 
     constructor(private readonly input: Parameters<Hub['events']>[0]) {
       super(report);
@@ -96,36 +105,14 @@ export function createHub(deps: {
 
     /** Joins the room, re-checks the role, runs onStart, replays history, SyncCompleted. */
     protected async begin() {
-      const { dashboardId, userId, fromVersion, onStart } = this.input;
+      const { dashboardId, fromVersion, onStart } = this.input;
       const startedAt = performance.now();
-      const room = (this.room = await rooms.join(dashboardId, this, this.input.role));
+      live++;
+      this.counted = true;
+      const joined = await joinAuthorized(rooms, store, dashboardId, this, this.input.role);
+      const room = (this.room = joined.room);
       if (this.ended) return rooms.leave(room, this);
-      await room.chain; // the room has read its version
-      // The room failed to open (reading its version failed) after we joined it: it has no
-      // bus subscription and will never deliver. Fail, so the client retries.
-      if (rooms.get(dashboardId) !== room) {
-        rooms.leave(room, this);
-        throw new DomainError('UNAVAILABLE', 'The dashboard could not be opened; retry');
-      }
-      // The role checked before subscribing may be stale by now (removed meanwhile, and the
-      // revocation already published): re-read it now that the room listens, on the room's
-      // chain so it cannot overwrite a revocation the room handles meanwhile.
-      const current = await new Promise<Role | null>((resolve, reject) =>
-        rooms.enqueue(room, async () => {
-          try {
-            const role = await store.getRole(dashboardId, userId);
-            room.roles.set(userId, role);
-            resolve(role);
-          } catch (error) {
-            reject(error);
-          }
-        }),
-      );
-      if (!current) {
-        const deleted = !(await store.getDashboard(dashboardId));
-        return this.revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
-      }
-      if (this.ended) return; // cancelled while catching up: never join presence
+      if (!joined.role) return this.revoke(joined.deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
       this.starting = onStart?.().catch((error) => report(error, 'subscription start'));
       await this.starting;
       if (fromVersion === null) {
@@ -189,6 +176,8 @@ export function createHub(deps: {
 
     /** Leaves the room; runs onStop (after onStart) if the stream started. */
     protected close(started: boolean): void | Promise<void> {
+      if (this.counted) live--;
+      this.counted = false;
       if (this.room) rooms.leave(this.room, this);
       if (started) {
         return (async () => {
@@ -205,7 +194,7 @@ export function createHub(deps: {
     },
     roomCount: () => rooms.count(),
     deliverLocally: (message) => rooms.deliverLocally(message),
-    subscriberCount: () => rooms.listenerCount(),
+    subscriberCount: () => live,
     stop: () => rooms.stop(),
   };
 }

@@ -10,6 +10,7 @@ import type { DashboardService } from './dashboard-service.js';
 import type { Hub } from './hub.js';
 import type { PresenceService } from './presence-service.js';
 import type { SeriesService } from './series-service.js';
+import type { SeriesFeed } from './series-live.js';
 
 export interface Services {
   config: Config;
@@ -23,6 +24,8 @@ export interface Services {
   presence: PresenceService;
   presenceStore: PresenceStore;
   series: SeriesService;
+  /** Live series streams (LD3). */
+  seriesFeed: SeriesFeed;
 }
 
 export type { Actor } from './actor.js';

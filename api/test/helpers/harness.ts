@@ -223,6 +223,16 @@ export interface EventLog {
 
 /** Subscribes to dashboardEvents and records everything that arrives. */
 export function subscribeEvents(client: Client, variables: { d: string; c: string; f?: number | null }): EventLog {
+  return subscribeLog(client, EVENTS, variables, 'dashboardEvents');
+}
+
+/** Subscribes to `query` and records every `data[field]` that arrives. */
+export function subscribeLog(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  field: string,
+): EventLog {
   const waiters = new Set<() => void>();
   const changed = () => {
     for (const check of [...waiters]) check();
@@ -256,11 +266,11 @@ export function subscribeEvents(client: Client, variables: { d: string; c: strin
     dispose: () => dispose(),
   };
   const dispose = client.subscribe(
-    { query: EVENTS, variables },
+    { query, variables },
     {
       next: (result) => {
         if (result.errors) log.errors.push(...result.errors);
-        else log.events.push((result.data as any).dashboardEvents);
+        else log.events.push((result.data as any)[field]);
         changed();
       },
       error: (error) => {

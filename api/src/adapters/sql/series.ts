@@ -188,9 +188,10 @@ export function createSqlSeries(db: SqlDb): SeriesStore {
     },
 
     async countSeries(dashboardId) {
-      const { rows } = await db.query<Row>('SELECT count(*)::int AS n FROM series WHERE dashboard_id = $1', [
-        dashboardId,
-      ]);
+      const { rows } =
+        dashboardId === null
+          ? await db.query<Row>('SELECT count(*)::int AS n FROM series')
+          : await db.query<Row>('SELECT count(*)::int AS n FROM series WHERE dashboard_id = $1', [dashboardId]);
       return Number(rows[0]!.n);
     },
 
