@@ -71,8 +71,17 @@ export interface SeriesStore {
     points: readonly PointWrite[],
     options: { maxSeries: number },
   ): Promise<WriteOutcome>;
-  /** The series matching `match` (all when null), ordered by name then labels, at most `first`. */
-  listSeries(dashboardId: string, match: SeriesMatch | null, first: number): Promise<SeriesRow[]>;
+  /**
+   * The series matching `match` (all when null), ordered by name then labels, at most `first`.
+   * `search`: words that must each occur, case-insensitively, in the name or a label's name
+   * or value (a series picker's search box).
+   */
+  listSeries(
+    dashboardId: string,
+    match: SeriesMatch | null,
+    first: number,
+    search?: string | null,
+  ): Promise<SeriesRow[]>;
   /** The newest point of each series (absent: the series has no point left). */
   lastPoints(seriesIds: readonly string[]): Promise<Map<string, { t: number; v: number }>>;
   /**

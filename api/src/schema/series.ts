@@ -74,10 +74,15 @@ export const toMatch = (input: { name: string; labels?: unknown }): SeriesMatch 
 builder.objectFields(DashboardRef, (t) => ({
   series: t.field({
     type: [SeriesRef],
-    description: 'Series matching `match` (all without it), with their newest point. first <= 1000 (default 100).',
-    args: { match: t.arg({ type: SeriesMatchInput, required: false }), first: t.arg.int({ required: false }) },
+    description:
+      'Series matching `match` (all without it) and `search` (words that must each occur in the name or a label, any case), with their newest point, ordered by name then labels. first <= 1000 (default 100).',
+    args: {
+      match: t.arg({ type: SeriesMatchInput, required: false }),
+      first: t.arg.int({ required: false }),
+      search: t.arg.string({ required: false }),
+    },
     resolve: (d, args, ctx) =>
-      ctx.services.series.list(d.id, args.match ? toMatch(args.match) : null, args.first ?? 100),
+      ctx.services.series.list(d.id, args.match ? toMatch(args.match) : null, args.first ?? 100, args.search),
   }),
   seriesData: t.field({
     type: [SeriesDataRef],

@@ -36,6 +36,7 @@ export interface SeriesService {
     dashboardId: string,
     match: SeriesMatch | null,
     first: number,
+    search?: string | null,
   ): Promise<Array<SeriesRow & { last: { t: number; v: number } | null }>>;
   /** Dashboard.seriesData (LD2). */
   data(
@@ -91,12 +92,13 @@ export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
       return { accepted: outcome.accepted, series: outcome.series };
     },
 
-    async list(dashboardId, match, first) {
+    async list(dashboardId, match, first, search) {
       checkMatch(match);
+      if (search != null && search.length > 200) throw badInput('search must be at most 200 characters');
       if (!Number.isInteger(first) || first < 1 || first > MAX_SERIES_LIST) {
         throw badInput(`first must be between 1 and ${MAX_SERIES_LIST}`);
       }
-      const rows = await store.listSeries(dashboardId, match, first);
+      const rows = await store.listSeries(dashboardId, match, first, search);
       const last = await store.lastPoints(rows.map((r) => r.id));
       return rows.map((row) => ({ ...row, last: last.get(row.id) ?? null }));
     },

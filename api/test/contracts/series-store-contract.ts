@@ -239,7 +239,7 @@ export function registerSeriesStoreContract(ports: StorePorts, options: { concur
     expect(await bucketed('SUM', 1)).toEqual([[from, 12]]);
   });
 
-  it('listSeries orders by name then labels and takes the first; countSeries; lastPoints', async () => {
+  it('listSeries orders by name then labels, takes the first and searches; countSeries; lastPoints', async () => {
     const { series } = ports;
     const d = await dashboard();
     const made = [
@@ -267,6 +267,18 @@ export function registerSeriesStoreContract(ports: StorePorts, options: { concur
     expect(listed.map((s) => [s.name, s.labels])).toEqual(order);
     expect((await series.listSeries(d, null, 2)).map((s) => [s.name, s.labels])).toEqual(order.slice(0, 2));
     expect(await series.countSeries(d)).toBe(6);
+    // A picker's search: every word, any case, in the name or a label name or value.
+    const search = async (words: string, match: SeriesMatch | null = null) =>
+      (await series.listSeries(d, match, 100, words)).map((s) => [s.name, s.labels]);
+    expect(await search('z')).toEqual([['Z', {}]]);
+    expect(await search('Y')).toEqual([['a', { x: '1', y: '0' }]]);
+    expect(await search('a 1')).toEqual([
+      ['a', { x: '1' }],
+      ['a', { x: '1', y: '0' }],
+    ]);
+    expect(await search('  ')).toEqual(order);
+    expect(await search('1', { name: 'a', labels: { y: '0' } })).toEqual([['a', { x: '1', y: '0' }]]);
+    expect(await search('nothing-like-it')).toEqual([]);
     const [z, a] = listed;
     await series.writePoints(d, [pw('a', {}, T0 + 500, 50), pw('a', {}, T0 - 500, -50), pw('Z', {}, T0 + 1, 1)], CAP);
     const last = await series.lastPoints([z!.id, a!.id, '999999999999']);

@@ -130,12 +130,16 @@ export function createSqlSeries(db: SqlDb): SeriesStore {
       });
     },
 
-    async listSeries(dashboardId, match, first) {
-      const m = match ? oneMatch(3, match) : null;
+    async listSeries(dashboardId, match, first, search) {
+      const words = (search ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+      const m = match ? oneMatch(4, match) : null;
+      // The key spells the name and every label name and value: each word must occur in it.
+      const searched = `AND (cardinality($3::text[]) = 0
+        OR (SELECT bool_and(strpos(lower(s.key), w) > 0) FROM unnest($3::text[]) AS w))`;
       const { rows } = await db.query<Row>(
-        `SELECT ${SERIES_COLUMNS} FROM series s WHERE s.dashboard_id = $1 ${m ? `AND ${m.sql}` : ''}
+        `SELECT ${SERIES_COLUMNS} FROM series s WHERE s.dashboard_id = $1 ${m ? `AND ${m.sql}` : ''} ${searched}
          ORDER BY ${SERIES_ORDER} LIMIT $2`,
-        [dashboardId, first, ...(m?.params ?? [])],
+        [dashboardId, first, words, ...(m?.params ?? [])],
       );
       return rows.map(toSeries);
     },
