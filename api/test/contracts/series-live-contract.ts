@@ -104,6 +104,24 @@ export function registerSeriesLiveContract(ports: StorePorts, options: { concurr
     expect(await series.countSeries(d2)).toBe(0);
   });
 
+  it('[LD1] a write racing retention deleting its emptied series still stores its point (the series is made again)', async () => {
+    const { series } = ports;
+    const old = Date.now() - 30 * DAY;
+    const d = await dashboard();
+    for (let round = 0; round < 15; round++) {
+      const name = `x${round}`;
+      await series.writePoints(d, [pw(name, {}, old, round)], CAP);
+      while ((await series.prunePoints(old + 10_000, 10_000)) > 0); // the series is empty now
+      const [written] = await Promise.all([
+        series.writePoints(d, [pw(name, {}, T0 + round, round)], CAP),
+        // Deletes the empty series (limit 0: no point), before, during or after the write.
+        series.prunePoints(Date.now() + 60_000, 0),
+      ]);
+      expect(written.accepted).toBe(1);
+      expect(await raw(d, { name })).toEqual([[[T0 + round, round]]]);
+    }
+  });
+
   it('[LD1] [LD3] concurrent writes to one dashboard get consecutive positions and cannot both pass the cap', async () => {
     const { series } = ports;
     const d = await dashboard();

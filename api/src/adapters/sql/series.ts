@@ -8,7 +8,7 @@
  */
 import { canonicalLabels, type Labels } from '../../domain/series.js';
 import { DomainError, notFound } from '../../errors.js';
-import type { PointPairs, SeriesPoints, SeriesRow, SeriesStore } from '../../ports/series-store.js';
+import type { PointPairs, PointWrite, SeriesPoints, SeriesRow, SeriesStore } from '../../ports/series-store.js';
 import type { Queryable, SqlDb } from '../sql-db.js';
 import { date, json, type Row } from './rows.js';
 import { anyMatch, oneMatch, readPointsSql, readSinceSql, SERIES_COLUMNS, SERIES_ORDER } from './series-statements.js';
@@ -74,6 +74,43 @@ export async function deleteSeriesOf(tx: Queryable, dashboardId: string): Promis
   await tx.query('DELETE FROM series WHERE dashboard_id = $1', [dashboardId]);
 }
 
+/** Series ids of the request's keys, read without a lock (the fast path's first step). */
+const SERIES_IDS = `SELECT id::text AS id, key FROM series WHERE dashboard_id = $1 AND key = ANY($2::text[])`;
+
+/**
+ * The fast path of a write whose series all exist: the head bump and the points in one
+ * autocommit statement, so the head lock is held only inside the database, never while the
+ * server's event loop gets round to its next statement. No row from `h` when the dashboard is
+ * deleted (then nothing is written). A series deleted since its id was read (retention pruning
+ * it, or the dashboard's deletion) fails the foreign key: the caller falls back to the
+ * transaction, which looks the series up under the lock.
+ */
+const FAST_WRITE = `
+  WITH h AS (
+    UPDATE series_heads SET pos = pos + 1
+    WHERE dashboard_id = $1 AND EXISTS (SELECT 1 FROM dashboards WHERE id = $1 AND deleted_at IS NULL)
+    RETURNING pos
+  ), w AS (
+    INSERT INTO points (series_id, t, v, pos)
+    SELECT u.series_id, u.t, u.v, h.pos FROM h, unnest($2::bigint[], $3::bigint[], $4::float8[]) AS u(series_id, t, v)
+    ON CONFLICT (series_id, t) DO UPDATE SET v = excluded.v, pos = excluded.pos
+    RETURNING 1
+  )
+  SELECT (SELECT pos FROM h)::float8 AS pos, (SELECT count(*) FROM w)::int AS n`;
+
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** "series id:t" -> [series id, t, v]; the last of a (series, t) given twice wins. */
+function pointRows(points: readonly PointWrite[], ids: ReadonlyMap<string, string>) {
+  const rows = new Map<string, [string, number, number]>();
+  for (const p of points) {
+    const id = ids.get(p.key)!;
+    rows.set(`${id}:${p.t}`, [id, p.t, p.v]);
+  }
+  const list = [...rows.values()];
+  return [list.map((r) => r[0]), list.map((r) => r[1]), list.map((r) => r[2])];
+}
+
 export function createSqlSeries(db: SqlDb): SeriesStore {
   return {
     async writePoints(dashboardId, points, { maxSeries }) {
@@ -82,6 +119,19 @@ export function createSqlSeries(db: SqlDb): SeriesStore {
       points.forEach((p, i) => {
         if (!wanted.has(p.key)) wanted.set(p.key, { name: p.name, labels: p.labels, first: i });
       });
+      const known = await db.query<Row>(SERIES_IDS, [dashboardId, [...wanted.keys()]]);
+      if (known.rows.length === wanted.size) {
+        const ids = new Map(known.rows.map((r) => [r.key as string, r.id as string]));
+        try {
+          const { rows } = await db.query<Row>(FAST_WRITE, [dashboardId, ...pointRows(points, ids)]);
+          const position = rows[0]?.pos;
+          if (position != null)
+            return { accepted: points.length, series: wanted.size, created: [], position: Number(position) };
+          // No head bumped: the dashboard is deleted. The transaction says NOT_FOUND.
+        } catch (error) {
+          if ((error as { code?: string }).code !== FOREIGN_KEY_VIOLATION) throw error;
+        }
+      }
       return db.transaction(async (tx) => {
         const head = await tx.query<Row>(BUMP_HEAD, [dashboardId]);
         if (!head.rows[0]) throw notFound();
@@ -118,14 +168,7 @@ export function createSqlSeries(db: SqlDb): SeriesStore {
             .sort((a, b) => order.get(a.key as string)! - order.get(b.key as string)!)
             .map(toSeries);
         }
-        // "series id:t" -> [series id, t, v]; the last of a (series, t) given twice wins.
-        const rows = new Map<string, [string, number, number]>();
-        for (const p of points) {
-          const id = ids.get(p.key)!;
-          rows.set(`${id}:${p.t}`, [id, p.t, p.v]);
-        }
-        const list = [...rows.values()];
-        await tx.query(UPSERT_POINTS, [list.map((r) => r[0]), list.map((r) => r[1]), list.map((r) => r[2]), position]);
+        await tx.query(UPSERT_POINTS, [...pointRows(points, ids), position]);
         return { accepted: points.length, series: wanted.size, created, position };
       });
     },
