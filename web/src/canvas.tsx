@@ -12,6 +12,7 @@ import {
 } from '@collab-dashboards/core';
 import type { CollabSession, Presence } from '../shared/collab-session.js';
 import { WidgetBody } from './widget-body.js';
+import type { LiveContext } from './use-live-series.js';
 import { widgetTitle } from '../shared/widget-view.js';
 
 export const COLS = 12;
@@ -62,6 +63,8 @@ export function Canvas(props: {
   selected: string | null;
   onSelect(id: string | null): void;
   onSubmit(op: JSONOp): void;
+  /** Where bound widgets read their live data; without it they only name their source. */
+  live?: LiveContext | null;
   testId?: string;
 }) {
   const { collab, doc, readOnly } = props;
@@ -244,7 +247,14 @@ export function Canvas(props: {
                   ))}
                 </div>
                 <div className="widget-body">
-                  <WidgetBody widget={widget} collab={collab} readOnly={readOnly} doc={doc} onSubmit={props.onSubmit} />
+                  <WidgetBody
+                    widget={widget}
+                    collab={collab}
+                    readOnly={readOnly}
+                    doc={doc}
+                    live={props.live}
+                    onSubmit={props.onSubmit}
+                  />
                 </div>
                 {!readOnly && (
                   <div

@@ -9,6 +9,8 @@ import {
   type Widget,
 } from '@collab-dashboards/core';
 import { TitleInput } from './title-input.js';
+import { SourcePicker } from './source-picker.js';
+import { parseSource } from '../shared/live-series.js';
 import { kindLabel } from '../shared/widget-view.js';
 import { formatCsvRow, formatTableRows, parseTableColumns, parseTableRows } from './csv.js';
 
@@ -51,10 +53,13 @@ function useEscapeToClose(widgetId: string, onClose: () => void): void {
 export function ConfigPanel(props: {
   widget: Widget;
   doc: DashboardDocument;
+  dashboardId: string;
   onSubmit(op: JSONOp): void;
   onClose(): void;
 }) {
   const { widget, doc, onSubmit } = props;
+  // A bound widget draws its series: the values typed for it are kept, but not shown.
+  const bound = parseSource(widget.config) !== null;
   const set = (key: string, value: unknown) => onSubmit(setWidgetConfig(doc, widget.id, [key], value));
   useEscapeToClose(widget.id, props.onClose);
   return (
@@ -80,9 +85,12 @@ export function ConfigPanel(props: {
           testId="widget-title-input"
         />
       </label>
-      {widget.type === 'metric' && <MetricFields widget={widget} set={set} />}
-      {widget.type === 'chart' && <ChartFields widget={widget} set={set} />}
-      {widget.type === 'table' && <TableFields widget={widget} set={set} />}
+      {widget.type === 'metric' && <MetricFields widget={widget} set={set} bound={bound} />}
+      {widget.type === 'chart' && <ChartFields widget={widget} set={set} bound={bound} />}
+      {widget.type === 'table' && !bound && <TableFields widget={widget} set={set} />}
+      {(widget.type === 'metric' || widget.type === 'chart' || widget.type === 'table') && (
+        <SourcePicker dashboardId={props.dashboardId} widget={widget} set={set} />
+      )}
       <div className="side-actions">
         <button
           className="btn"
@@ -112,7 +120,7 @@ function text(value: unknown): string {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 }
 
-function MetricFields({ widget, set }: { widget: Widget; set: Setter }) {
+function MetricFields({ widget, set, bound }: { widget: Widget; set: Setter; bound: boolean }) {
   const c = widget.config;
   const number = (key: string) => (value: string) => {
     const n = Number(value);
@@ -121,10 +129,12 @@ function MetricFields({ widget, set }: { widget: Widget; set: Setter }) {
   };
   return (
     <>
-      <label>
-        Value
-        <TitleInput value={text(c.value)} label="Metric value" onCommit={number('value')} testId="metric-value" />
-      </label>
+      {!bound && (
+        <label>
+          Value
+          <TitleInput value={text(c.value)} label="Metric value" onCommit={number('value')} testId="metric-value" />
+        </label>
+      )}
       <label>
         Unit
         <TitleInput value={text(c.unit)} label="Metric unit" onCommit={(v) => set('unit', v || undefined)} />
@@ -133,10 +143,17 @@ function MetricFields({ widget, set }: { widget: Widget; set: Setter }) {
         Label
         <TitleInput value={text(c.label)} label="Metric label" onCommit={(v) => set('label', v || undefined)} />
       </label>
-      <label>
-        Change (delta)
-        <TitleInput value={text(c.delta)} label="Metric delta" onCommit={number('delta')} testId="metric-delta-input" />
-      </label>
+      {!bound && (
+        <label>
+          Change (delta)
+          <TitleInput
+            value={text(c.delta)}
+            label="Metric delta"
+            onCommit={number('delta')}
+            testId="metric-delta-input"
+          />
+        </label>
+      )}
       <label className="check">
         <input
           type="checkbox"
@@ -182,7 +199,7 @@ function JsonField(props: { label: string; value: unknown; onCommit(value: unkno
   );
 }
 
-function ChartFields({ widget, set }: { widget: Widget; set: Setter }) {
+function ChartFields({ widget, set, bound }: { widget: Widget; set: Setter; bound: boolean }) {
   const kind = text(widget.config.kind) || 'line';
   return (
     <>
@@ -194,12 +211,14 @@ function ChartFields({ widget, set }: { widget: Widget; set: Setter }) {
           <option value="area">Area</option>
         </select>
       </label>
-      <JsonField
-        label='Series (JSON: [{"name": "…", "points": [[x, y], …]}])'
-        value={widget.config.series}
-        onCommit={(v) => set('series', v)}
-        testId="chart-series"
-      />
+      {!bound && (
+        <JsonField
+          label='Series (JSON: [{"name": "…", "points": [[x, y], …]}])'
+          value={widget.config.series}
+          onCommit={(v) => set('series', v)}
+          testId="chart-series"
+        />
+      )}
     </>
   );
 }

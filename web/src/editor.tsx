@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useQuery } from 'urql';
 import {
   addWidget,
@@ -23,6 +23,7 @@ import { ConnectionBadge } from './connection-badge.js';
 import { HistoryPanel } from './history-panel.js';
 import { ShareDialog } from './share-dialog.js';
 import { TitleInput } from './title-input.js';
+import type { LiveContext } from './use-live-series.js';
 
 const WIDGET_TYPES: { type: WidgetType; label: string }[] = [
   { type: 'note', label: 'Note' },
@@ -82,6 +83,8 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
     readOnly: role === undefined ? true : readOnly,
     onError: toast,
   });
+  // Bound widgets read their live data over the editor's one socket, as the session does.
+  const live = useMemo<LiveContext>(() => ({ client: connection.ws, dashboardId }), [connection, dashboardId]);
   const [selected, setSelected] = useState<string | null>(null);
   const [panel, setPanel] = useState<'none' | 'history' | 'share'>('none');
 
@@ -248,11 +251,20 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
         </button>
       </div>
       <div className="editor-body">
-        <Canvas collab={collab} doc={doc} readOnly={readOnly} selected={selected} onSelect={select} onSubmit={submit} />
+        <Canvas
+          collab={collab}
+          doc={doc}
+          readOnly={readOnly}
+          live={live}
+          selected={selected}
+          onSelect={select}
+          onSubmit={submit}
+        />
         {selectedWidget && !readOnly && panel !== 'history' && (
           <ConfigPanel
             widget={selectedWidget}
             doc={doc}
+            dashboardId={dashboardId}
             onSubmit={submit}
             onClose={() => select(null)}
             key={selectedWidget.id}
@@ -263,6 +275,7 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
             dashboardId={dashboardId}
             collab={collab}
             readOnly={readOnly}
+            live={live}
             onClose={() => setPanel('none')}
           />
         )}

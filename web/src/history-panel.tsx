@@ -7,6 +7,7 @@ import type { CollabSession } from '../shared/collab-session.js';
 import { errorMessage } from '../shared/errors.js';
 import { useToast } from './toast.js';
 import { Canvas } from './canvas.js';
+import type { LiveContext } from './use-live-series.js';
 
 const PAGE = 50;
 
@@ -14,6 +15,8 @@ export function HistoryPanel(props: {
   dashboardId: string;
   collab: CollabSession;
   readOnly: boolean;
+  /** For the preview's bound widgets. */
+  live?: LiveContext | null;
   onClose(): void;
 }) {
   const { dashboardId, collab } = props;
@@ -169,6 +172,7 @@ export function HistoryPanel(props: {
           dashboardId={dashboardId}
           version={preview}
           readOnly={props.readOnly}
+          live={props.live}
           onClose={() => setPreview(null)}
           onRestore={restore}
         />
@@ -201,6 +205,7 @@ function Preview(props: {
   dashboardId: string;
   version: number;
   readOnly: boolean;
+  live?: LiveContext | null;
   onClose(): void;
   onRestore(v: number): void;
 }) {
@@ -248,6 +253,7 @@ function Preview(props: {
             collab={null}
             doc={doc}
             readOnly
+            live={props.live}
             selected={null}
             onSelect={() => {}}
             onSubmit={() => {}}

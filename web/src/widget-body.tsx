@@ -1,18 +1,31 @@
 import type { DashboardDocument, JSONOp, Widget } from '@collab-dashboards/core';
 import type { CollabSession } from '../shared/collab-session.js';
-import type { MetricView as Metric } from '../shared/metric-format.js';
-import { widgetView, type ChartView as Chart, type TableView as Table } from '../shared/widget-view.js';
+import { parseSource } from '../shared/live-series.js';
+import { widgetView } from '../shared/widget-view.js';
+import { LiveWidgetBody } from './live-widgets.js';
 import { NoteEditor } from './note-editor.js';
+import type { LiveContext } from './use-live-series.js';
+import { ChartView, MetricView, TableView } from './widget-parts.js';
 
-/** A widget's body, drawn from the shared view model (web/shared/widget-view.ts); a note is edited in place. */
+/** The widget types a `config.source` can bind to live data (LD4). */
+const BINDABLE = new Set(['metric', 'chart', 'table']);
+
+/**
+ * A widget's body, drawn from the shared view model (web/shared/widget-view.ts); a note is
+ * edited in place. A metric, chart or table whose config has a source draws its live data
+ * instead (live-widgets.tsx), when a socket to read it over is at hand (`live`).
+ */
 export function WidgetBody(props: {
   widget: Widget;
   collab: CollabSession | null;
   readOnly: boolean;
   doc: DashboardDocument;
+  live?: LiveContext | null;
   onSubmit(op: JSONOp): void;
 }) {
   const { widget } = props;
+  const source = BINDABLE.has(widget.type) ? parseSource(widget.config) : null;
+  if (source) return <LiveWidgetBody widget={widget} source={source} live={props.live ?? null} />;
   const view = widgetView(widget);
   switch (view.type) {
     case 'note':
@@ -30,91 +43,4 @@ export function WidgetBody(props: {
     case 'unsupported':
       return <p className="muted">{view.message}</p>;
   }
-}
-
-function MetricView({ view }: { view: Metric }) {
-  const { delta } = view;
-  // Compact figures for the eye, the exact ones for tooltips and screen readers; the
-  // delta's meaning is spelled out, not left to its colour.
-  return (
-    <div className="metric" data-testid="metric">
-      <div className="metric-value" title={view.fullText}>
-        <span aria-hidden="true" data-testid="metric-value">
-          {view.value}
-        </span>
-        <span className="sr-only">{view.fullValue}</span>
-        {view.unit && <span className="metric-unit">{view.unit}</span>}
-      </div>
-      {(view.label || delta) && (
-        <div className="metric-foot">
-          {view.label && <span className="metric-label">{view.label}</span>}
-          {delta && (
-            <span
-              className={`metric-delta ${delta.direction} ${delta.tone}`}
-              title={delta.full}
-              data-testid="metric-delta"
-              data-tone={delta.tone}
-            >
-              <span aria-hidden="true">{delta.text}</span>
-              <span className="sr-only">{delta.spoken}</span>
-            </span>
-          )}
-        </div>
-      )}
-    </div>
-  );
-}
-
-function ChartView({ chart }: { chart: Chart }) {
-  if (chart.placeholder) return <p className="muted">{chart.placeholder}</p>;
-  return (
-    <div className="chart" data-testid="chart" data-kind={chart.kind}>
-      <svg viewBox={chart.viewBox} preserveAspectRatio="none" role="img" aria-label={chart.label}>
-        {chart.series.map((s) => (
-          <g key={s.name}>
-            {s.area && <path d={s.area.path} fill={s.color} opacity={s.area.opacity} />}
-            <path
-              d={s.path}
-              fill={s.paint.fill}
-              stroke={s.paint.stroke}
-              strokeWidth={s.paint.strokeWidth}
-              vectorEffect="non-scaling-stroke"
-            />
-          </g>
-        ))}
-      </svg>
-      <div className="legend">
-        {chart.legend.map((entry) => (
-          <span key={entry.name}>
-            <i style={{ background: entry.color }} /> {entry.name}
-          </span>
-        ))}
-      </div>
-    </div>
-  );
-}
-
-function TableView({ table }: { table: Table }) {
-  return (
-    <div className="table-wrap" data-testid="table">
-      <table>
-        <thead>
-          <tr>
-            {table.columns.map((c, i) => (
-              <th key={i}>{c}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {table.rows.map((row, r) => (
-            <tr key={r}>
-              {row.map((cell, c) => (
-                <td key={c}>{cell}</td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
 }

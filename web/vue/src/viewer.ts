@@ -8,6 +8,8 @@ import { closeCode, createSocketConnection, type Connection } from '../../shared
 import { errorCode, errorMessage } from '../../shared/errors.js';
 import { initials, peopleOf } from '../../shared/people.js';
 import { widgetView } from '../../shared/widget-view.js';
+import { liveSourceOf, type LiveContext } from './live-binding.js';
+import { LiveWidgetBody } from './live-widgets.js';
 import { widgetBody } from './widget-body.js';
 import '../../shared/widgets.css';
 import './viewer.css';
@@ -51,6 +53,8 @@ export const Viewer = defineComponent({
       error.value = LINK_INVALID;
       end();
     });
+    // Bound widgets read their series over the collab session's socket, not one of their own.
+    const live: LiveContext = { client: connection.ws, dashboardId: props.dashboardId };
 
     watch(
       () => query.data.value?.dashboard,
@@ -97,7 +101,7 @@ export const Viewer = defineComponent({
         ]),
         h('div', { class: 'viewer-canvas' }, [
           h('div', { class: 'canvas read-only', style: { height: `${canvasRows(doc) * ROW}px` } }, [
-            ...normalizeLayout(doc).map((id) => widgetBox(doc.widgets[id]!, presence)),
+            ...normalizeLayout(doc).map((id) => widgetBox(doc.widgets[id]!, presence, live)),
             ...presence.map(cursor),
           ]),
         ]),
@@ -110,8 +114,10 @@ function canvasRows(doc: DashboardDocument): number {
   return Math.max(8, ...Object.values(doc.widgets).map((w) => w.y + w.h)) + 2;
 }
 
-function widgetBox(widget: Widget, presence: Presence[]) {
+function widgetBox(widget: Widget, presence: Presence[], live: LiveContext) {
   const view = widgetView(widget);
+  // A metric, chart or table with a source draws its live data; everything else its config.
+  const body = liveSourceOf(widget) ? h(LiveWidgetBody, { widget, live }) : widgetBody(view);
   const selector = presence.find((p) => Array.isArray(p.selection) && p.selection.includes(widget.id));
   return h(
     'div',
@@ -132,7 +138,7 @@ function widgetBox(widget: Widget, presence: Presence[]) {
     [
       h('div', { class: 'widget-card' }, [
         h('div', { class: 'widget-head' }, [h('span', { class: 'widget-title' }, view.title)]),
-        h('div', { class: 'widget-body' }, [widgetBody(view)]),
+        h('div', { class: 'widget-body' }, [body]),
       ]),
     ],
   );

@@ -2,7 +2,7 @@
  * A widget's body in the viewer: the shared view model (web/shared/widget-view.ts) as Vue
  * vnodes, with the same markup, classes and test ids as the React editor's widget-body.tsx.
  */
-import { h } from 'vue';
+import { h, type VNodeChild } from 'vue';
 import type { MetricView } from '../../shared/metric-format.js';
 import type { ChartView, TableView, WidgetView } from '../../shared/widget-view.js';
 
@@ -12,19 +12,22 @@ export function widgetBody(view: WidgetView) {
     case 'note':
       return h('div', { class: 'note-static', 'data-testid': 'note-text' }, view.text);
     case 'metric':
-      return metric(view.metric);
+      return metricBody(view.metric);
     case 'chart':
-      return chart(view.chart);
+      return chartBody(view.chart);
     case 'table':
-      return table(view.table);
+      return tableBody(view.table);
     case 'unsupported':
       return h('p', { class: 'muted' }, view.message);
   }
 }
 
-// Compact figures for the eye, the exact ones for tooltips and screen readers; the delta's
-// meaning is spelled out, not left to its colour.
-function metric(view: MetricView) {
+/**
+ * A metric tile; `extra` (a live sparkline) goes under the figures. Compact figures for the
+ * eye, the exact ones for tooltips and screen readers; the delta's meaning is spelled out,
+ * not left to its colour.
+ */
+export function metricBody(view: MetricView, extra: VNodeChild = null) {
   const { delta } = view;
   return h('div', { class: 'metric', 'data-testid': 'metric' }, [
     h('div', { class: 'metric-value', title: view.fullText }, [
@@ -49,10 +52,12 @@ function metric(view: MetricView) {
             : null,
         ])
       : null,
+    extra,
   ]);
 }
 
-function chart(view: ChartView) {
+/** A chart drawn from a hand-typed config, as an inline SVG. */
+export function chartBody(view: ChartView) {
   if (view.placeholder) return h('p', { class: 'muted' }, view.placeholder);
   return h('div', { class: 'chart', 'data-testid': 'chart', 'data-kind': view.kind }, [
     h(
@@ -81,7 +86,8 @@ function chart(view: ChartView) {
   ]);
 }
 
-function table(view: TableView) {
+/** A table of text cells (a hand-typed config, or one row per live series). */
+export function tableBody(view: TableView) {
   return h('div', { class: 'table-wrap', 'data-testid': 'table' }, [
     h('table', [
       h('thead', [

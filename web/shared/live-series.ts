@@ -1,0 +1,328 @@
+/**
+ * A widget's live data (DESIGN.md 10, LD4), framework-free so the React editor and the Vue
+ * viewer share it (CONVENTIONS.md 17): `config.source` read from the document, then the
+ * window's history (seriesData, one aggregated point per step) and the points written from
+ * then on (seriesUpdates), merged into what series-chart.ts, the metric tile and the table draw.
+ *
+ * Steps are aligned to the epoch, so a bucket is the same for every viewer and every reload.
+ * History asks for the complete buckets of the window; the stream starts at the current
+ * bucket (`since` its start - 1 ms) and the client aggregates its raw points per bucket with
+ * the source's aggregation, folding a bucket once it is over. A point that lands in a bucket
+ * already folded (a late or resent point) refolds that bucket from the raw points kept for it
+ * (the current bucket and the two before it; later than that, a late point is dropped).
+ * After a reconnect the stream resumes from its last batch's cursor (exactly the points written
+ * meanwhile, late ones included); a point held already replaces itself, so nothing doubles.
+ */
+import { print } from 'graphql';
+import { ApiError, isStreamFatal, request, type GraphQLSubscriber } from '@collab-dashboards/core';
+import {
+  SeriesUpdatesDocument,
+  SeriesWindowDocument,
+  type Aggregation,
+  type SeriesUpdatesSubscription,
+  type SeriesWindowQuery,
+} from './gql/graphql.js';
+import { errorCode, errorMessage } from './errors.js';
+import { fitStep, type SeriesData, type TimeWindow } from './series-data.js';
+
+/** The windows a user picks from (seconds), as the source editor lists them. */
+export const WINDOW_CHOICES: ReadonlyArray<{ seconds: number; label: string }> = [
+  { seconds: 300, label: '5 m' },
+  { seconds: 900, label: '15 m' },
+  { seconds: 3600, label: '1 h' },
+  { seconds: 21_600, label: '6 h' },
+  { seconds: 86_400, label: '24 h' },
+  { seconds: 604_800, label: '7 d' },
+];
+export const DEFAULT_WINDOW_SECONDS = 900;
+export const AGGREGATIONS: readonly Aggregation[] = ['AVG', 'MIN', 'MAX', 'SUM', 'LAST', 'COUNT'] as Aggregation[];
+const MAX_WINDOW_SECONDS = 604_800;
+/** After a failed open, the first wait before the next, doubling up to the last. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/** `config.source` of a bound widget, checked (the document is untrusted JSON). */
+export interface SeriesSource {
+  series: string;
+  /** A subset of labels to match; null matches every series of that name. */
+  labels: Record<string, string> | null;
+  /** Seconds shown up to now. */
+  window: number;
+  agg: Aggregation;
+  /** Seconds per point; null: the step that fits the widget's width. */
+  step: number | null;
+}
+
+/** The source of a widget config, or null when it has none (or a malformed one). */
+export function parseSource(config: Record<string, unknown>): SeriesSource | null {
+  const raw = config.source;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const source = raw as Record<string, unknown>;
+  if (typeof source.series !== 'string' || source.series === '') return null;
+  let labels: Record<string, string> | null = null;
+  if (typeof source.labels === 'object' && source.labels !== null && !Array.isArray(source.labels)) {
+    const entries = Object.entries(source.labels as Record<string, unknown>).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string',
+    );
+    if (entries.length > 0) labels = Object.fromEntries(entries);
+  }
+  const window =
+    typeof source.window === 'number' && Number.isFinite(source.window) && source.window > 0
+      ? Math.min(Math.round(source.window), MAX_WINDOW_SECONDS)
+      : DEFAULT_WINDOW_SECONDS;
+  const agg = AGGREGATIONS.includes(source.agg as Aggregation) ? (source.agg as Aggregation) : ('AVG' as Aggregation);
+  const step =
+    typeof source.step === 'number' && Number.isInteger(source.step) && source.step >= 1 ? source.step : null;
+  return { series: source.series, labels, window, agg, step };
+}
+
+/** A key that changes exactly when what a source reads changes. */
+export function sourceKey(source: SeriesSource | null): string {
+  return source ? JSON.stringify([source.series, source.labels, source.window, source.agg, source.step]) : '';
+}
+
+/** The step (ms) a source is read with in a widget `widthPx` wide. */
+export function sourceStep(source: SeriesSource, widthPx: number): number {
+  return source.step !== null ? source.step * 1000 : fitStep(source.window * 1000, widthPx);
+}
+
+export interface LiveSeriesState {
+  /** loading: reading the window; live: following; error: stopped (see `error`). */
+  status: 'loading' | 'live' | 'error';
+  /** One entry per matching series, points `[bucket start, value]` ascending. */
+  data: SeriesData[];
+  /** The newest raw point of each series, by series id (a metric's value, a table's cells). */
+  last: ReadonlyMap<string, { t: number; v: number }>;
+  /** What the widget shows: the window up to now, and the step the data is in. */
+  window: TimeWindow;
+  error: string | null;
+}
+
+export interface LiveSeries {
+  readonly state: LiveSeriesState;
+  /** Called after every change of `state`; returns the unsubscribe function. */
+  subscribe(listener: (state: LiveSeriesState) => void): () => void;
+  close(): void;
+}
+
+export interface LiveSeriesOptions {
+  dashboardId: string;
+  source: SeriesSource;
+  /** The step is fitted to this width when the source sets none. */
+  widthPx: number;
+  now?: () => number;
+}
+
+type SeriesInfo = SeriesData['series'];
+
+interface Track {
+  series: SeriesInfo;
+  /** Folded buckets: start -> value. */
+  buckets: Map<number, number>;
+  /** Raw points of the buckets not folded yet, and of folded ones kept for refolding: t -> v. */
+  raw: Map<number, number>;
+}
+
+function aggregate(agg: Aggregation, values: number[]): number {
+  switch (agg) {
+    case 'MIN':
+      return Math.min(...values);
+    case 'MAX':
+      return Math.max(...values);
+    case 'SUM':
+      return values.reduce((a, b) => a + b, 0);
+    case 'COUNT':
+      return values.length;
+    case 'LAST':
+      return values[values.length - 1]!;
+    default:
+      return values.reduce((a, b) => a + b, 0) / values.length;
+  }
+}
+
+/**
+ * GraphQL errors as the stream reports them (in a result, or as the list graphql-ws gives
+ * `error` when the subscribe is refused) carry their code in `extensions`: an ApiError keeps
+ * it, so errorMessage can say what happened. Anything else (a close event, an Error) as is.
+ */
+function graphQLError(error: unknown): unknown {
+  const first = (Array.isArray(error) ? error[0] : undefined) as
+    { message?: unknown; extensions?: Record<string, unknown> } | undefined;
+  if (!first || typeof first.message !== 'string') return error;
+  const code = first.extensions?.code;
+  return new ApiError(first.message, typeof code === 'string' ? code : undefined);
+}
+
+/** Opens the live data of one bound widget over the client's socket. */
+export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOptions): LiveSeries {
+  const { dashboardId, source } = options;
+  const now = options.now ?? (() => Date.now());
+  const windowMs = source.window * 1000;
+  const step = sourceStep(source, options.widthPx);
+  const bucketOf = (t: number) => Math.floor(t / step) * step;
+  const match = { name: source.series, labels: source.labels };
+  const tracks = new Map<string, Track>();
+  const last = new Map<string, { t: number; v: number }>();
+  const listeners = new Set<(state: LiveSeriesState) => void>();
+  /** Buckets before this came from history: the stream's raw points start here. */
+  let liveFrom = bucketOf(now());
+  let closed = false;
+  let disposeStream: (() => void) | null = null;
+  /** Failed opens in a row, for the backoff; a retry waiting. */
+  let failures = 0;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+
+  const windowNow = (): TimeWindow => {
+    const to = now();
+    return { from: to - windowMs, to, step };
+  };
+  let state: LiveSeriesState = { status: 'loading', data: [], last, window: windowNow(), error: null };
+
+  const trackOf = (series: SeriesInfo) => {
+    let track = tracks.get(series.id);
+    if (!track) tracks.set(series.id, (track = { series, buckets: new Map(), raw: new Map() }));
+    return track;
+  };
+
+  /** Folds the raw points of each bucket touched into its value; drops what left the window. */
+  function fold(track: Track, touched: Set<number>, window: TimeWindow) {
+    for (const bucket of touched) {
+      const values: number[] = [];
+      for (const [t, v] of [...track.raw].sort((a, b) => a[0] - b[0])) {
+        if (t >= bucket && t < bucket + step) values.push(v);
+      }
+      if (values.length > 0) track.buckets.set(bucket, aggregate(source.agg, values));
+    }
+    const oldest = bucketOf(window.from);
+    for (const bucket of track.buckets.keys()) if (bucket < oldest) track.buckets.delete(bucket);
+    const kept = refoldFrom(window.to);
+    for (const t of track.raw.keys()) if (t < kept) track.raw.delete(t);
+  }
+
+  /** Raw points are kept for the current bucket and the two before it, to refold them. */
+  const refoldFrom = (at: number) => Math.max(liveFrom, bucketOf(at) - 2 * step);
+
+  function publish(patch: Partial<LiveSeriesState> = {}) {
+    if (closed) return;
+    const window = windowNow();
+    const data: SeriesData[] = [...tracks.values()].map((track) => ({
+      series: track.series,
+      points: [...track.buckets]
+        .filter(([t]) => t + step > window.from)
+        .sort((a, b) => a[0] - b[0])
+        .map(([t, v]) => [t, v]),
+    }));
+    state = { ...state, ...patch, data, window, last };
+    for (const listener of listeners) listener(state);
+  }
+
+  function addPoints(list: ReadonlyArray<{ series: SeriesInfo; points: ReadonlyArray<ReadonlyArray<number>> }>) {
+    const window = windowNow();
+    for (const entry of list) {
+      const track = trackOf(entry.series);
+      const touched = new Set<number>();
+      for (const [t, v] of entry.points as Array<[number, number]>) {
+        const newest = last.get(entry.series.id);
+        if (!newest || t >= newest.t) last.set(entry.series.id, { t, v });
+        // History covers the buckets before liveFrom, and older buckets' raw points are
+        // gone: a late point there cannot be merged into an aggregate it was not part of.
+        if (t < refoldFrom(window.to)) continue;
+        track.raw.set(t, v);
+        touched.add(bucketOf(t));
+      }
+      fold(track, touched, window);
+    }
+  }
+
+  /**
+   * Shows the failure and, unless it is final (the protocol's fatal stream codes: access
+   * lost, a source the server refuses), opens again after a backoff: a dropped socket or a
+   * database that did not answer heals by itself, with the last data kept on screen meanwhile.
+   */
+  function fail(error: unknown, message = errorMessage(error)) {
+    disposeStream?.();
+    disposeStream = null;
+    publish({ status: 'error', error: message });
+    if (closed || isStreamFatal(errorCode(error))) return;
+    retry = setTimeout(() => void start(), Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures++));
+  }
+
+  async function start() {
+    retry = null;
+    liveFrom = bucketOf(now());
+    const from = bucketOf(now() - windowMs);
+    try {
+      const result = await request<SeriesWindowQuery>(client, print(SeriesWindowDocument), {
+        dashboardId,
+        match,
+        from,
+        to: liveFrom - 1,
+        step,
+        agg: source.agg,
+      });
+      if (closed) return;
+      if (!result.dashboard) {
+        return fail(new ApiError('Dashboard not found', 'NOT_FOUND'), 'This dashboard is not available');
+      }
+      tracks.clear();
+      last.clear();
+      for (const entry of result.dashboard.seriesData) {
+        const track = trackOf(entry.series);
+        for (const [t, v] of entry.points as Array<[number, number]>) track.buckets.set(t, v);
+      }
+      for (const s of result.dashboard.series) if (s.last) last.set(s.id, s.last);
+      failures = 0;
+      publish({ status: 'live', error: null });
+    } catch (error) {
+      if (!closed) fail(error);
+      return;
+    }
+    // graphql-ws re-sends this very payload when it re-subscribes after a reconnect: after each
+    // batch it names the batch's cursor instead of `since`, so a reconnect reads exactly the
+    // points written meanwhile (LD3), not everything since the widget opened.
+    const variables: Record<string, unknown> = { dashboardId, match: [match], since: liveFrom - 1 };
+    disposeStream = client.subscribe(
+      { query: print(SeriesUpdatesDocument), variables },
+      {
+        next(result) {
+          if (closed) return;
+          if (result.errors?.length) return fail(graphQLError(result.errors));
+          const event = (result.data as SeriesUpdatesSubscription | null | undefined)?.seriesUpdates;
+          if (!event) return;
+          if (event.__typename === 'AccessRevoked') {
+            return fail(new ApiError('Access revoked', 'FORBIDDEN'), 'You no longer have access to this dashboard');
+          }
+          delete variables.since;
+          variables.after = event.cursor;
+          addPoints(event.series);
+          publish({ status: 'live', error: null });
+        },
+        error(error) {
+          if (!closed) fail(graphQLError(error));
+        },
+        complete() {},
+      },
+    );
+  }
+
+  // The window slides even when no point arrives.
+  const tick = setInterval(() => publish(), Math.min(Math.max(step, 1000), 10_000));
+  void start();
+
+  return {
+    get state() {
+      return state;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      closed = true;
+      clearInterval(tick);
+      if (retry) clearTimeout(retry);
+      listeners.clear();
+      disposeStream?.();
+    },
+  };
+}
