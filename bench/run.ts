@@ -17,6 +17,8 @@ import { crossInstance } from './scenarios/cross-instance.js';
 import { connections } from './scenarios/connections.js';
 import { coldOpen } from './scenarios/cold-open.js';
 import { deflate } from './scenarios/deflate.js';
+import { seriesIngest, seriesWindow } from './scenarios/series-store.js';
+import { seriesFanout, seriesLatency } from './scenarios/series-live.js';
 
 /** In run order: deflate replays the frames fan-out and ops captured. */
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
@@ -26,6 +28,10 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   connections,
   'cold-open': coldOpen,
   deflate,
+  'series-ingest': seriesIngest,
+  'series-window': seriesWindow,
+  'series-latency': seriesLatency,
+  'series-fanout': seriesFanout,
 };
 
 function parseArgs(argv: string[]): BenchOptions & { only?: string } {
