@@ -59,8 +59,9 @@ export interface WriteOutcome {
 
 export interface SeriesStore {
   /**
-   * LD1: stores `points` in one transaction and advances the dashboard's ingest position by
-   * one (writes to one dashboard are serialised, so positions commit in order). Creates the
+   * LD1: stores `points` atomically and advances the dashboard's ingest position by one
+   * (writes to one dashboard are serialised, so positions commit in order). Concurrent writes
+   * may be committed together, as one write: then they share its position. Creates the
    * series it does not know, unless the dashboard would then hold more than `maxSeries`: then
    * nothing is stored and it throws BAD_USER_INPUT naming the index of the first point of a
    * series beyond the cap (`extensions.index`). An existing (series, t) takes the new value.
