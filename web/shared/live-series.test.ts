@@ -126,14 +126,15 @@ describe('[LD3] openLiveSeries', () => {
       dashboardId: 'd1',
       match: { name: 'cpu', labels: { host: 'a' } },
       from: BUCKET - 15 * MIN,
-      to: BUCKET - 1,
+      to: BUCKET - 2 * MIN - 1, // the last two minutes come raw, from the stream
+
       step: MIN,
       agg: 'SUM',
     });
     expect(stream()!.variables).toEqual({
       dashboardId: 'd1',
       match: [{ name: 'cpu', labels: { host: 'a' } }],
-      since: BUCKET - 1,
+      since: BUCKET - 2 * MIN - 1,
     });
     expect(live.state.status).toBe('live');
     expect(live.state.data).toEqual([{ series: CPU, points: [[BUCKET - 2 * MIN, 4]] }]);
@@ -205,10 +206,10 @@ describe('[LD3] openLiveSeries', () => {
     expect(live.state.data[0]!.points).toEqual([[BUCKET, 5]]);
   });
 
-  it('refolds a recent bucket a late point lands in, and drops one too late to merge', async () => {
-    const { stream, live, clock } = await openLive();
+  it('refolds a recent bucket a late point lands in; for an older bucket, reads it again from the server', async () => {
+    const { stream, live, clock, calls } = await openLive();
     stream()!.sink.next(batch([[BUCKET + SEC, 2]]));
-    clock.now = BUCKET + 2 * MIN + 30 * SEC; // two buckets later: 12:00 is still kept raw
+    clock.now = BUCKET + 2 * MIN + 30 * SEC; // 12:00 is still kept raw (two minutes back)
     stream()!.sink.next(batch([[BUCKET + 2 * MIN + SEC, 1]]));
     stream()!.sink.next(batch([[BUCKET + 40 * SEC, 5]]));
     expect(live.state.data[0]!.points).toEqual([
@@ -216,12 +217,31 @@ describe('[LD3] openLiveSeries', () => {
       [BUCKET + 2 * MIN, 1],
     ]);
 
-    clock.now = BUCKET + 3 * MIN + 30 * SEC; // 12:00 is folded for good now
-    stream()!.sink.next(batch([[BUCKET + 50 * SEC, 100]]));
-    expect(live.state.data[0]!.points).toEqual([
-      [BUCKET, 7],
-      [BUCKET + 2 * MIN, 1],
-    ]);
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask'] });
+    try {
+      clock.now = BUCKET + 3 * MIN + 30 * SEC; // 12:00's raw points are gone now
+      stream()!.sink.next(batch([[BUCKET + 50 * SEC, 100]]));
+      expect(live.state.data[0]!.points).toEqual([
+        [BUCKET, 7],
+        [BUCKET + 2 * MIN, 1],
+      ]);
+      const reads = () => calls.filter((c) => c.query.includes('query SeriesWindow'));
+      expect(reads()).toHaveLength(1);
+      jest.advanceTimersByTime(1000);
+      expect(reads()).toHaveLength(2);
+      expect(reads()[1]!.variables).toMatchObject({ from: BUCKET, to: BUCKET + MIN - 1, step: MIN, agg: 'SUM' });
+      reads()[1]!.sink.next({
+        data: { dashboard: { id: 'd1', seriesData: [{ series: CPU, points: [[BUCKET, 107]] }], series: [] } },
+      });
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(live.state.data[0]!.points).toEqual([
+        [BUCKET, 107],
+        [BUCKET + 2 * MIN, 1],
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
     expect(live.state.last.get('1')).toEqual({ t: BUCKET + 2 * MIN + SEC, v: 1 });
   });
 

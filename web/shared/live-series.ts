@@ -5,11 +5,12 @@
  * then on (seriesUpdates), merged into what series-chart.ts, the metric tile and the table draw.
  *
  * Steps are aligned to the epoch, so a bucket is the same for every viewer and every reload.
- * History asks for the complete buckets of the window; the stream starts at the current
- * bucket (`since` its start - 1 ms) and the client aggregates its raw points per bucket with
- * the source's aggregation, folding a bucket once it is over. A point that lands in a bucket
- * already folded (a late or resent point) refolds that bucket from the raw points kept for it
- * (the current bucket and the two before it; later than that, a late point is dropped).
+ * History asks for the window's buckets up to a couple of minutes ago (RAW_KEEP_MS, or two
+ * steps); the stream starts there (`since`), and the client aggregates its raw points per
+ * bucket with the source's aggregation, keeping the raw points of that recent stretch, so a
+ * point that arrives late (Prometheus sends samples seconds after their time; a backfill) or
+ * again refolds its bucket exactly. A point later still, for an older bucket, has that stretch
+ * of buckets read again from the server (aggregated there, once a second at most).
  * After a reconnect the stream resumes from its last batch's cursor (exactly the points written
  * meanwhile, late ones included); a point held already replaces itself, so nothing doubles.
  */
@@ -37,6 +38,10 @@ export const WINDOW_CHOICES: ReadonlyArray<{ seconds: number; label: string }> =
 export const DEFAULT_WINDOW_SECONDS = 900;
 export const AGGREGATIONS: readonly Aggregation[] = ['AVG', 'MIN', 'MAX', 'SUM', 'LAST', 'COUNT'] as Aggregation[];
 const MAX_WINDOW_SECONDS = 604_800;
+/** Raw points are kept (and streamed from the start) for this long at least before now. */
+const RAW_KEEP_MS = 120_000;
+/** Late points for older buckets are gathered this long before their buckets are read again. */
+const REFETCH_DELAY_MS = 1000;
 /** After a failed open, the first wait before the next, doubling up to the last. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -164,8 +169,13 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
   const tracks = new Map<string, Track>();
   const last = new Map<string, { t: number; v: number }>();
   const listeners = new Set<(state: LiveSeriesState) => void>();
+  /** How far back raw points are kept: a late point within it refolds its bucket. */
+  const rawMs = Math.min(windowMs, Math.max(2 * step, RAW_KEEP_MS));
   /** Buckets before this came from history: the stream's raw points start here. */
-  let liveFrom = bucketOf(now());
+  let liveFrom = bucketOf(now() - rawMs);
+  /** Older buckets a late point touched, to read again: [from, to] bucket starts. */
+  let stale: { from: number; to: number } | null = null;
+  let refetch: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
   let disposeStream: (() => void) | null = null;
   /** Failed opens in a row, for the backoff; a retry waiting. */
@@ -199,8 +209,44 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
     for (const t of track.raw.keys()) if (t < kept) track.raw.delete(t);
   }
 
-  /** Raw points are kept for the current bucket and the two before it, to refold them. */
-  const refoldFrom = (at: number) => Math.max(liveFrom, bucketOf(at) - 2 * step);
+  /** Raw points are kept from here on (the last `rawMs`), to refold their buckets. */
+  const refoldFrom = (at: number) => Math.max(liveFrom, bucketOf(at - rawMs));
+
+  /** Reads the stale buckets again from the server, which aggregates them with the late points. */
+  async function readStale() {
+    refetch = null;
+    const range = stale;
+    stale = null;
+    if (!range || closed) return;
+    try {
+      const result = await request<SeriesWindowQuery>(client, print(SeriesWindowDocument), {
+        dashboardId,
+        match,
+        from: range.from,
+        to: range.to + step - 1,
+        step,
+        agg: source.agg,
+      });
+      if (closed || !result.dashboard) return;
+      const kept = refoldFrom(now());
+      for (const entry of result.dashboard.seriesData) {
+        const track = trackOf(entry.series);
+        for (const [t, v] of entry.points as Array<[number, number]>) if (t < kept) track.buckets.set(t, v);
+      }
+      publish();
+    } catch {
+      // Read again with the next late point, or at the next open.
+      markStale(range.from);
+      markStale(range.to);
+    }
+  }
+
+  function markStale(bucket: number) {
+    stale = stale
+      ? { from: Math.min(stale.from, bucket), to: Math.max(stale.to, bucket) }
+      : { from: bucket, to: bucket };
+    refetch ??= setTimeout(() => void readStale(), REFETCH_DELAY_MS);
+  }
 
   function publish(patch: Partial<LiveSeriesState> = {}) {
     if (closed) return;
@@ -224,9 +270,13 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
       for (const [t, v] of entry.points as Array<[number, number]>) {
         const newest = last.get(entry.series.id);
         if (!newest || t >= newest.t) last.set(entry.series.id, { t, v });
-        // History covers the buckets before liveFrom, and older buckets' raw points are
-        // gone: a late point there cannot be merged into an aggregate it was not part of.
-        if (t < refoldFrom(window.to)) continue;
+        // Older buckets' raw points are gone (or were never here: history): a late point
+        // there cannot be merged into an aggregate it was not part of; the server can.
+        if (t < refoldFrom(window.to)) {
+          trackOf(entry.series);
+          if (t >= window.from - step) markStale(bucketOf(t));
+          continue;
+        }
         track.raw.set(t, v);
         touched.add(bucketOf(t));
       }
@@ -249,7 +299,7 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
 
   async function start() {
     retry = null;
-    liveFrom = bucketOf(now());
+    liveFrom = bucketOf(now() - rawMs);
     const from = bucketOf(now() - windowMs);
     try {
       const result = await request<SeriesWindowQuery>(client, print(SeriesWindowDocument), {
@@ -321,6 +371,7 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
       closed = true;
       clearInterval(tick);
       if (retry) clearTimeout(retry);
+      if (refetch) clearTimeout(refetch);
       listeners.clear();
       disposeStream?.();
     },

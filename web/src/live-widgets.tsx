@@ -35,9 +35,9 @@ function unitOf(config: Config): string | null {
 
 /**
  * The body of a bound widget: `data-testid="live-<type>"` with `data-state` loading, live or
- * error; the live state's error under it as muted text. Its width fits the step (resizing
- * the widget may reopen the series at another step); without `live` (no socket here) it only
- * names its source.
+ * error, `data-points` (points drawn) and `data-last` (newest value); the live state's error
+ * under it as muted text. Its width fits the step (resizing the widget may reopen the series
+ * at another step); without `live` (no socket here) it only names its source.
  */
 export function LiveWidgetBody({
   widget,
@@ -72,6 +72,8 @@ export function LiveWidgetBody({
       className={`live-widget live-${widget.type}`}
       data-testid={`live-${widget.type}`}
       data-state={state.status}
+      data-points={drawnPoints(state)}
+      data-last={newestValue(state)}
     >
       {body}
       {state.error && (
@@ -81,6 +83,18 @@ export function LiveWidgetBody({
       )}
     </div>
   );
+}
+
+/** How many points the widget draws (all its series, in the window): a hook for tests. */
+function drawnPoints(state: LiveSeriesState): number {
+  return state.data.reduce((sum, d) => sum + d.points.length, 0);
+}
+
+/** The newest raw value of any of its series (undefined without one): a hook for tests. */
+function newestValue(state: LiveSeriesState): number | undefined {
+  let newest: { t: number; v: number } | undefined;
+  for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
+  return newest?.v;
 }
 
 function LiveChart({ state, config }: { state: LiveSeriesState; config: Config }) {

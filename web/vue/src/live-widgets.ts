@@ -41,7 +41,8 @@ function kindOf(config: Config): ChartKind {
 
 /**
  * The body of a bound widget (liveSourceOf(widget) is not null): `data-testid="live-<type>"`
- * with `data-state` loading, live or error, and the state's error under it as muted text.
+ * with `data-state` loading, live or error, `data-points` (points drawn) and `data-last`
+ * (newest value), and the state's error under it as muted text.
  * Its width fits the step: resizing may reopen the series at another step, and a new
  * source (a collaborator rebinding the widget) reopens it; unmounting closes it.
  */
@@ -89,7 +90,14 @@ export const LiveWidgetBody = defineComponent({
       }
       return h(
         'div',
-        { ref: host, class: `live-widget live-${type}`, 'data-testid': `live-${type}`, 'data-state': s.status },
+        {
+          ref: host,
+          class: `live-widget live-${type}`,
+          'data-testid': `live-${type}`,
+          'data-state': s.status,
+          'data-points': drawnPoints(s),
+          'data-last': newestValue(s),
+        },
         [
           body,
           s.error
@@ -104,6 +112,18 @@ export const LiveWidgetBody = defineComponent({
     };
   },
 });
+
+/** How many points the widget draws (all its series, in the window): a hook for tests. */
+function drawnPoints(state: LiveSeriesState): number {
+  return state.data.reduce((sum, d) => sum + d.points.length, 0);
+}
+
+/** The newest raw value of any of its series (undefined without one): a hook for tests. */
+function newestValue(state: LiveSeriesState): number | undefined {
+  let newest: { t: number; v: number } | undefined;
+  for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
+  return newest?.v;
+}
 
 function liveChart(state: LiveSeriesState, config: Config) {
   return h(SeriesChart, { data: state.data, window: state.window, kind: kindOf(config), unit: unitOf(config) });
