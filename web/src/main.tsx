@@ -3,6 +3,7 @@ import { App } from './app.js';
 import { ErrorBoundary } from './error-boundary.js';
 import '../shared/widgets.css';
 import './styles.css';
+import '../shared/live-widgets.css';
 import './live-data.css';
 
 createRoot(document.getElementById('root')!).render(

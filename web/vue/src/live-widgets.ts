@@ -25,7 +25,7 @@ import { NO_SERIES_TEXT } from '../../shared/series-chart.js';
 import { createLiveBinding, liveSourceOf, loadingState, type LiveContext } from './live-binding.js';
 import { SeriesChart } from './series-chart.js';
 import { metricBody, tableBody } from './widget-body.js';
-import './live-widgets.css';
+import '../../shared/live-widgets.css';
 
 const CHART_KINDS: readonly ChartKind[] = ['line', 'bar', 'area'];
 
