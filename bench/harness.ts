@@ -169,11 +169,12 @@ interface ClientCounts {
 }
 
 /**
- * Client sockets spread over `n` clients.ts processes (so one process's event loop does
- * not bound the figure); counts are summed, CPU is reported per process.
+ * Client sockets spread over `n` processes running `script` (clients.ts, or another client
+ * that counts with tally.ts), so one process's event loop does not bound the figure; counts
+ * are summed, CPU is reported per process.
  */
-export async function clientGroup(n: number) {
-  const children = await Promise.all(Array.from({ length: n }, () => spawnChild('clients.ts')));
+export async function clientGroup(n: number, script = 'clients.ts') {
+  const children = await Promise.all(Array.from({ length: n }, () => spawnChild(script)));
   const group = {
     children,
     /** Calls `cmd` on every child; `split` deals `items` out round-robin as args[key]. */

@@ -31,9 +31,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { cpuSeconds, percentile, procUsage, round, sleep, spawnChild, type Child, type Seeded } from '../lib.js';
+import { cpuSeconds, percentile, procUsage, round, sleep, spawnChild, type Seeded } from '../lib.js';
 import {
   REDIS_URL,
+  clientGroup,
   foreignCpuPerSec,
   freshDatabase,
   log,
@@ -50,6 +51,7 @@ import { cpuProfiling, emitProfile, type ProfileWindow } from '../profile.js';
 /** SERIES_BATCH_MS, the server's default: at most one batch per subscriber this often. */
 const BATCH_MS = 100;
 const CLIENT = 'clients/series-load.ts';
+const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
 /** The fan-out's one-viewer phase: its warm-up (ms). */
 const ONE_WARMUP_MS = 1000;
 /** Wall-clock ms, as the series-load processes stamp points (comparable between processes). */
@@ -326,46 +328,6 @@ export async function seriesLatency(ctx: BenchContext) {
   if (ctx.profile) await emitProfile(emit, 'series-latency-profile', profiling.dir, profileWindow);
 }
 
-/** The fan-out's client processes (series-load.ts), summed like harness.ts clientGroup. */
-async function seriesClients(n: number) {
-  const children: Child[] = await Promise.all(Array.from({ length: n }, () => spawnChild(CLIENT)));
-  const group = {
-    children,
-    /** Calls `cmd` on every child; `split` deals `items` out round-robin as args[key]. */
-    all<T>(
-      cmd: string,
-      args: Record<string, unknown> = {},
-      timeoutMs?: number,
-      split?: { key: string; items: unknown[] },
-    ) {
-      return Promise.all(
-        children.map((c, k) =>
-          c.call<T>(cmd, split ? { ...args, [split.key]: split.items.filter((_, j) => j % n === k) } : args, timeoutMs),
-        ),
-      );
-    },
-    async counts() {
-      const each = await group.all<{
-        messages: number;
-        bytes: number;
-        closed: number;
-        cpu: NodeJS.CpuUsage;
-        lastClose: string;
-      }>('counts');
-      const sum = (f: (c: (typeof each)[number]) => number) => each.reduce((t, c) => t + f(c), 0);
-      return {
-        messages: sum((c) => c.messages),
-        bytes: sum((c) => c.bytes),
-        closed: sum((c) => c.closed),
-        lastClose: each.map((c) => c.lastClose).find(Boolean) ?? '',
-        cpuS: sum((c) => cpuSeconds(c.cpu)),
-      };
-    },
-    kill: () => Promise.all(children.map((c) => c.kill())),
-  };
-  return group;
-}
-
 /** LD3 fan-out on one instance: deliveries per server CPU second against a plain `ws` server's. */
 export async function seriesFanout(ctx: BenchContext) {
   const { quick, emit } = ctx;
@@ -384,7 +346,7 @@ export async function seriesFanout(ctx: BenchContext) {
   const env: Record<string, string> = { ...LIMITS, ...(db ? { DATABASE_URL: db.url } : {}) };
   const [server, viewers, pusher, base] = await Promise.all([
     startServer(env, profiling.execArgv),
-    seriesClients(ctx.clientProcs),
+    clientGroup(ctx.clientProcs, CLIENT),
     spawnChild(CLIENT),
     spawnChild('ws-baseline.ts'),
   ]);
@@ -438,7 +400,7 @@ export async function seriesFanout(ctx: BenchContext) {
       const windowS = (b.at - a.at) / 1000;
       const serverCpuS = a.p && b.p ? b.p.cpuS - a.p.cpuS : null;
       const serverCpuPerSec = serverCpuS === null ? null : serverCpuS / windowS;
-      const clientCpuPerSec = (b.c.cpuS - a.c.cpuS) / windowS;
+      const clientCpuPerSec = (total(b.c.cpuS) - total(a.c.cpuS)) / windowS;
       const pusherCpuPerSec = (cpuSeconds(b.push.cpu) - cpuSeconds(a.push.cpu)) / windowS;
       const pgCpuPerSec = a.pg !== null && b.pg !== null ? (b.pg - a.pg) / windowS : null;
       return {
@@ -520,7 +482,7 @@ export async function seriesFanout(ctx: BenchContext) {
     const baseWindowS = (bb.at - ba.at) / 1000;
     const baseDelivered = bb.c.messages - ba.c.messages;
     const baseCpuS = ba.p && bb.p ? bb.p.cpuS - ba.p.cpuS : null;
-    const baseClientCpuPerSec = (bb.c.cpuS - ba.c.cpuS) / baseWindowS;
+    const baseClientCpuPerSec = (total(bb.c.cpuS) - total(ba.c.cpuS)) / baseWindowS;
     const baseForeign = foreignCpuPerSec(ba, bb, baseWindowS, [
       baseCpuS === null ? null : baseCpuS / baseWindowS,
       baseClientCpuPerSec,

@@ -101,3 +101,14 @@ function lastPoint(points: ReadonlyArray<ReadonlyArray<number>>): { t: number; v
 function fullName(series: LiveSeriesState['data'][number]['series']): string {
   return labelEntries(series.labels).length > 0 ? `${series.name}${seriesLabel(series)}` : series.name;
 }
+
+/**
+ * What a bound widget's container says about its data, for tests and tools: `data-points`,
+ * the points it draws (all its series, in the window), and `data-last`, the newest raw value
+ * of any of its series (absent without one).
+ */
+export function liveDataAttributes(state: LiveSeriesState): { 'data-points': number; 'data-last': number | undefined } {
+  let newest: { t: number; v: number } | undefined;
+  for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
+  return { 'data-points': state.data.reduce((sum, d) => sum + d.points.length, 0), 'data-last': newest?.v };
+}

@@ -8,7 +8,13 @@
 import { useRef, type ReactNode } from 'react';
 import type { ChartKind, Widget } from '@collab-dashboards/core';
 import type { LiveSeriesState, SeriesSource } from '../shared/live-series.js';
-import { LOADING_TEXT, SPARKLINE_BOX, liveMetricView, liveTableView } from '../shared/live-widget-view.js';
+import {
+  LOADING_TEXT,
+  SPARKLINE_BOX,
+  liveDataAttributes,
+  liveMetricView,
+  liveTableView,
+} from '../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../shared/series-chart.js';
 import { seriesLabel } from '../shared/series-data.js';
 import { SeriesChart } from './series-chart.js';
@@ -72,8 +78,7 @@ export function LiveWidgetBody({
       className={`live-widget live-${widget.type}`}
       data-testid={`live-${widget.type}`}
       data-state={state.status}
-      data-points={drawnPoints(state)}
-      data-last={newestValue(state)}
+      {...liveDataAttributes(state)}
     >
       {body}
       {state.error && (
@@ -83,18 +88,6 @@ export function LiveWidgetBody({
       )}
     </div>
   );
-}
-
-/** How many points the widget draws (all its series, in the window): a hook for tests. */
-function drawnPoints(state: LiveSeriesState): number {
-  return state.data.reduce((sum, d) => sum + d.points.length, 0);
-}
-
-/** The newest raw value of any of its series (undefined without one): a hook for tests. */
-function newestValue(state: LiveSeriesState): number | undefined {
-  let newest: { t: number; v: number } | undefined;
-  for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
-  return newest?.v;
 }
 
 function LiveChart({ state, config }: { state: LiveSeriesState; config: Config }) {

@@ -20,7 +20,13 @@ import {
 } from 'vue';
 import type { ChartKind, Widget } from '@collab-dashboards/core';
 import type { LiveSeriesState } from '../../shared/live-series.js';
-import { LOADING_TEXT, SPARKLINE_BOX, liveMetricView, liveTableView } from '../../shared/live-widget-view.js';
+import {
+  LOADING_TEXT,
+  SPARKLINE_BOX,
+  liveDataAttributes,
+  liveMetricView,
+  liveTableView,
+} from '../../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../../shared/series-chart.js';
 import { createLiveBinding, liveSourceOf, loadingState, type LiveContext } from './live-binding.js';
 import { SeriesChart } from './series-chart.js';
@@ -95,8 +101,7 @@ export const LiveWidgetBody = defineComponent({
           class: `live-widget live-${type}`,
           'data-testid': `live-${type}`,
           'data-state': s.status,
-          'data-points': drawnPoints(s),
-          'data-last': newestValue(s),
+          ...liveDataAttributes(s),
         },
         [
           body,
@@ -112,18 +117,6 @@ export const LiveWidgetBody = defineComponent({
     };
   },
 });
-
-/** How many points the widget draws (all its series, in the window): a hook for tests. */
-function drawnPoints(state: LiveSeriesState): number {
-  return state.data.reduce((sum, d) => sum + d.points.length, 0);
-}
-
-/** The newest raw value of any of its series (undefined without one): a hook for tests. */
-function newestValue(state: LiveSeriesState): number | undefined {
-  let newest: { t: number; v: number } | undefined;
-  for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
-  return newest?.v;
-}
 
 function liveChart(state: LiveSeriesState, config: Config) {
   return h(SeriesChart, { data: state.data, window: state.window, kind: kindOf(config), unit: unitOf(config) });
