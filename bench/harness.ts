@@ -262,3 +262,34 @@ export function foreignCpuPerSec(
   for (const x of ownPerSec) rest -= x!;
   return rest - (cpuSeconds(b.self) - cpuSeconds(a.self)) / windowS;
 }
+
+/**
+ * The Redis baseline of the cross-instance scenarios: publishes `payload` (a 12-digit key in
+ * front) `rate` times a second on one channel, open loop; each message's publish -> receive
+ * time (ms) and how many were sent.
+ */
+export async function redisRoundTrips(payload: string, rate: number, durationMs: number) {
+  const publisher = new Redis(REDIS_URL);
+  const subscriber = new Redis(REDIS_URL);
+  const channel = `bench-rtt-${randomUUID()}`;
+  const sentAt = new Map<string, number>();
+  const times: number[] = [];
+  subscriber.on('message', (_channel, message: string) => {
+    const at = sentAt.get(message.slice(0, 12));
+    if (at !== undefined) times.push(performance.now() - at);
+  });
+  await subscriber.subscribe(channel);
+  const total = Math.round((rate * durationMs) / 1000);
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const key = String(i).padStart(12, '0');
+    sentAt.set(key, performance.now());
+    void publisher.publish(channel, key + payload);
+    const wait = start + ((i + 1) * 1000) / rate - performance.now();
+    if (wait > 1) await sleep(wait);
+  }
+  await sleep(300);
+  publisher.disconnect();
+  subscriber.disconnect();
+  return { times, sent: total };
+}

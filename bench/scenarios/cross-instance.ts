@@ -5,11 +5,10 @@
  * -> subscribe round trip of an equal-size payload at the same rate. Skipped without
  * PostgreSQL and Redis.
  */
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { percentile, round, sleep, spawnChild, type Seeded } from '../lib.js';
+import { percentile, round, spawnChild, type Seeded } from '../lib.js';
 import {
   REDIS_URL,
+  redisRoundTrips,
   RUN,
   freshDatabase,
   ratioOf,
@@ -20,35 +19,6 @@ import {
 } from '../harness.js';
 
 const METRIC = 'submit on A -> delivered on B, p99';
-
-/** Publishes `payload` (a 12-character key in front) `rate` times a second; publish -> message times (ms). */
-async function redisRoundTrips(payload: string, rate: number, durationMs: number) {
-  const pub = new Redis(REDIS_URL);
-  const sub = new Redis(REDIS_URL);
-  const channel = `bench-rtt-${randomUUID()}`;
-  const rtts: number[] = [];
-  const sent = new Map<string, number>();
-  sub.on('message', (_ch, message: string) => {
-    const key = message.slice(0, 12);
-    const at = sent.get(key);
-    if (at !== undefined) rtts.push(performance.now() - at);
-  });
-  await sub.subscribe(channel);
-  const n = Math.round((rate * durationMs) / 1000);
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    const key = String(i).padStart(12, '0');
-    sent.set(key, performance.now());
-    void pub.publish(channel, key + payload);
-    const due = start + ((i + 1) * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-  }
-  await sleep(300);
-  pub.disconnect();
-  sub.disconnect();
-  return rtts;
-}
 
 export async function crossInstance(ctx: BenchContext) {
   const { quick, emit } = ctx;
@@ -102,7 +72,7 @@ export async function crossInstance(ctx: BenchContext) {
         createdAt: new Date().toISOString(),
         committedAt: Date.now(),
       });
-      const rtts = await redisRoundTrips(payload, rate, duration);
+      const { times: rtts } = await redisRoundTrips(payload, rate, duration);
       const baseP99 = percentile(rtts, 99);
       emit({
         scenario: 'cross-instance',

@@ -28,13 +28,12 @@
  * `--profile` runs the fan-out server, and both latency instances, under --cpu-prof and prints
  * the top frames of the busiest one.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { cpuSeconds, percentile, procUsage, round, sleep, spawnChild, type Seeded } from '../lib.js';
 import {
   REDIS_URL,
   clientGroup,
+  redisRoundTrips,
   foreignCpuPerSec,
   freshDatabase,
   log,
@@ -124,33 +123,6 @@ function sampleSessions(url: string, everyMs = 20) {
       };
     },
   };
-}
-
-/** Publishes `payload` (a 12-digit key in front) `rate` times a second on one channel; publish -> message ms. */
-async function redisPubSubTimes(payload: string, rate: number, durationMs: number) {
-  const publisher = new Redis(REDIS_URL);
-  const subscriber = new Redis(REDIS_URL);
-  const channel = `bench-series-${randomUUID()}`;
-  const sentAt = new Map<string, number>();
-  const times: number[] = [];
-  subscriber.on('message', (_channel, message: string) => {
-    const at = sentAt.get(message.slice(0, 12));
-    if (at !== undefined) times.push(performance.now() - at);
-  });
-  await subscriber.subscribe(channel);
-  const total = Math.round((rate * durationMs) / 1000);
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const key = String(i).padStart(12, '0');
-    sentAt.set(key, performance.now());
-    void publisher.publish(channel, key + payload);
-    const wait = start + ((i + 1) * 1000) / rate - performance.now();
-    if (wait > 1) await sleep(wait);
-  }
-  await sleep(300);
-  publisher.disconnect();
-  subscriber.disconnect();
-  return { times, sent: total };
 }
 
 /** LD3 across instances: push on A -> point received on B, against a raw Redis pub/sub round trip. */
@@ -272,7 +244,7 @@ export async function seriesLatency(ctx: BenchContext) {
       query: 'pushPoints',
       variables: { d: d.id, p: labels.map((l, i) => ({ series: name, labels: l, t: tPrime + i, v: wallMs() })) },
     });
-    const base = await redisPubSubTimes(payload, 1000 / INTERVAL_MS, duration);
+    const base = await redisRoundTrips(payload, 1000 / INTERVAL_MS, duration);
     const baseP99 = percentile(base.times, 99);
     const lost = pushed.okPointsInWindow - timed.received;
     emit({

@@ -4,7 +4,7 @@
  * arguments. Every refusal names the index of the first bad point, so an integrator can find
  * it in a batch of ten thousand.
  */
-import { DomainError } from '../errors.js';
+import { DomainError, badInput } from '../errors.js';
 
 export const MAX_POINTS_PER_REQUEST = 10_000;
 export const MAX_SERIES_PER_DASHBOARD = 10_000;
@@ -127,4 +127,21 @@ export function validatePoints(points: readonly PointInput[], rules: PointRules)
     const t = typeof point.t === 'number' ? point.t : rules.now;
     return { name, labels, key: seriesKey(name, labels), t, v: point.v as number };
   });
+}
+
+/**
+ * A SeriesMatch as a reader gives it (GraphQL input: `labels` is the JSON scalar), checked,
+ * labels in canonical order; BAD_USER_INPUT naming `where` ("match", "match[2]") otherwise.
+ */
+export function checkMatch(
+  match: { name: string; labels?: unknown },
+  where = 'match',
+): { name: string; labels: Labels | null } {
+  if (typeof match.name !== 'string' || match.name === '') throw badInput(`${where}.name must be a series name`);
+  const labels = match.labels ?? null;
+  if (labels === null) return { name: match.name, labels: null };
+  if (typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+    throw badInput(`${where}.labels must be an object of strings`);
+  }
+  return { name: match.name, labels: canonicalLabels(labels as Labels) };
 }

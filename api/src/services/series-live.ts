@@ -27,7 +27,7 @@ import { badInput } from '../errors.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { SeriesMatch, SeriesPoints, SeriesStore } from '../ports/series-store.js';
-import { canonicalLabels } from '../domain/series.js';
+import { checkMatch } from '../domain/series.js';
 import type { RoomEvent } from './dashboard-events.js';
 import { joinAuthorized, type DashboardRooms, type Listener, type Room } from './dashboard-room.js';
 import { Subscriber, type EventStream, type ReportError } from './delivery.js';
@@ -89,18 +89,7 @@ export function decodeCursor(cursor: string): number {
 export function checkMatches(matches: ReadonlyArray<{ name: string; labels?: unknown }>): SeriesMatch[] {
   if (matches.length === 0) throw badInput('match must name at least one series');
   if (matches.length > MAX_MATCHES) throw badInput(`match may hold at most ${MAX_MATCHES} entries`);
-  return matches.map((m, i) => {
-    if (typeof m.name !== 'string' || m.name === '') throw badInput(`match[${i}].name must be a series name`);
-    const labels = m.labels ?? null;
-    if (labels !== null) {
-      if (typeof labels !== 'object' || Array.isArray(labels))
-        throw badInput(`match[${i}].labels must be an object of strings`);
-      for (const value of Object.values(labels)) {
-        if (typeof value !== 'string') throw badInput(`match[${i}].labels must be an object of strings`);
-      }
-    }
-    return { name: m.name, labels: labels && canonicalLabels(labels as Record<string, string>) };
-  });
+  return matches.map((m, i) => checkMatch(m, `match[${i}]`));
 }
 
 const groupKey = (dashboardId: string, matches: readonly SeriesMatch[]) =>

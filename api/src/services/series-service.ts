@@ -6,7 +6,7 @@
  * `push`, so one validation and one budget judge them all.
  */
 import { DomainError, badInput } from '../errors.js';
-import { validatePoints, type PointInput } from '../domain/series.js';
+import { checkMatch, validatePoints, type PointInput } from '../domain/series.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../ports/clock.js';
 import type {
@@ -62,19 +62,6 @@ export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
   const { store, clock, config } = deps;
   const budget = createPointBudget(config.rateLimits.pointsPerMinute, () => clock.now().getTime());
 
-  const checkMatch = (match: SeriesMatch | null) => {
-    if (!match) return;
-    if (typeof match.name !== 'string' || match.name === '') throw badInput('match.name must be a series name');
-    const labels = match.labels;
-    if (labels !== undefined && labels !== null) {
-      if (typeof labels !== 'object' || Array.isArray(labels))
-        throw badInput('match.labels must be an object of strings');
-      for (const value of Object.values(labels)) {
-        if (typeof value !== 'string') throw badInput('match.labels must be an object of strings');
-      }
-    }
-  };
-
   return {
     async push(userId, dashboardId, input) {
       const now = clock.now().getTime();
@@ -92,8 +79,8 @@ export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
       return { accepted: outcome.accepted, series: outcome.series };
     },
 
-    async list(dashboardId, match, first, search) {
-      checkMatch(match);
+    async list(dashboardId, given, first, search) {
+      const match = given && checkMatch(given);
       if (search != null && search.length > 200) throw badInput('search must be at most 200 characters');
       if (!Number.isInteger(first) || first < 1 || first > MAX_SERIES_LIST) {
         throw badInput(`first must be between 1 and ${MAX_SERIES_LIST}`);
@@ -103,8 +90,8 @@ export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
       return rows.map((row) => ({ ...row, last: last.get(row.id) ?? null }));
     },
 
-    async data(dashboardId, match, range) {
-      checkMatch(match);
+    async data(dashboardId, given, range) {
+      const match = checkMatch(given);
       const to = range.to ?? clock.now().getTime();
       const { from } = range;
       if (!Number.isFinite(from) || !Number.isFinite(to) || from > to) throw badInput('from must be at most to');
