@@ -196,13 +196,16 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
 
   /** Folds the raw points of each bucket touched into its value; drops what left the window. */
   function fold(track: Track, touched: Set<number>, window: TimeWindow) {
-    for (const bucket of touched) {
-      const values: number[] = [];
-      for (const [t, v] of [...track.raw].sort((a, b) => a[0] - b[0])) {
-        if (t >= bucket && t < bucket + step) values.push(v);
-      }
-      if (values.length > 0) track.buckets.set(bucket, aggregate(source.agg, values));
+    // bucket -> its raw values in time order (LAST takes the latest)
+    const values = new Map<number, number[]>();
+    for (const [t, v] of [...track.raw].sort((a, b) => a[0] - b[0])) {
+      const bucket = bucketOf(t);
+      if (!touched.has(bucket)) continue;
+      const list = values.get(bucket);
+      if (list) list.push(v);
+      else values.set(bucket, [v]);
     }
+    for (const [bucket, list] of values) track.buckets.set(bucket, aggregate(source.agg, list));
     const oldest = bucketOf(window.from);
     for (const bucket of track.buckets.keys()) if (bucket < oldest) track.buckets.delete(bucket);
     const kept = refoldFrom(window.to);

@@ -12,7 +12,7 @@ import {
 } from '@collab-dashboards/core';
 import type { CollabSession, Presence } from '../shared/collab-session.js';
 import { WidgetBody } from './widget-body.js';
-import type { LiveContext } from './use-live-series.js';
+import type { LiveContext } from '../shared/live-binding.js';
 import { widgetTitle } from '../shared/widget-view.js';
 
 export const COLS = 12;

@@ -23,7 +23,7 @@ import { ConnectionBadge } from './connection-badge.js';
 import { HistoryPanel } from './history-panel.js';
 import { ShareDialog } from './share-dialog.js';
 import { TitleInput } from './title-input.js';
-import type { LiveContext } from './use-live-series.js';
+import type { LiveContext } from '../shared/live-binding.js';
 
 const WIDGET_TYPES: { type: WidgetType; label: string }[] = [
   { type: 'note', label: 'Note' },

@@ -7,7 +7,7 @@ import type { CollabSession } from '../shared/collab-session.js';
 import { errorMessage } from '../shared/errors.js';
 import { useToast } from './toast.js';
 import { Canvas } from './canvas.js';
-import type { LiveContext } from './use-live-series.js';
+import type { LiveContext } from '../shared/live-binding.js';
 
 const PAGE = 50;
 

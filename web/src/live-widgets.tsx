@@ -19,19 +19,11 @@ import { NO_SERIES_TEXT } from '../shared/series-chart.js';
 import { seriesLabel } from '../shared/series-data.js';
 import { SeriesChart } from './series-chart.js';
 import { useElementWidth } from './use-element-width.js';
-import { useLiveSeries, type LiveContext } from './use-live-series.js';
+import type { LiveContext } from '../shared/live-binding.js';
+import { useLiveSeries } from './use-live-series.js';
 import { MetricView, TableView } from './widget-parts.js';
 
 const CHART_KINDS: readonly ChartKind[] = ['line', 'bar', 'area'];
-
-/** Before the first state arrives (the width is not measured yet, or the read is starting). */
-const LOADING: LiveSeriesState = {
-  status: 'loading',
-  data: [],
-  last: new Map(),
-  window: { from: 0, to: 0 },
-  error: null,
-};
 
 type Config = Record<string, unknown>;
 
@@ -56,7 +48,7 @@ export function LiveWidgetBody({
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const width = useElementWidth(ref);
-  const state = useLiveSeries(live, source, width) ?? LOADING;
+  const state = useLiveSeries(live, source, width);
   const config = widget.config;
   // Nothing to draw but the error: an empty chart or "No series match" would mislead.
   const failed = state.status === 'error' && state.data.length === 0;

@@ -1,14 +1,12 @@
 import type { DashboardDocument, JSONOp, Widget } from '@collab-dashboards/core';
 import type { CollabSession } from '../shared/collab-session.js';
-import { parseSource } from '../shared/live-series.js';
 import { widgetView } from '../shared/widget-view.js';
 import { LiveWidgetBody } from './live-widgets.js';
 import { NoteEditor } from './note-editor.js';
-import type { LiveContext } from './use-live-series.js';
+import { liveSourceOf, type LiveContext } from '../shared/live-binding.js';
 import { ChartView, MetricView, TableView } from './widget-parts.js';
 
 /** The widget types a `config.source` can bind to live data (LD4). */
-const BINDABLE = new Set(['metric', 'chart', 'table']);
 
 /**
  * A widget's body, drawn from the shared view model (web/shared/widget-view.ts); a note is
@@ -24,7 +22,7 @@ export function WidgetBody(props: {
   onSubmit(op: JSONOp): void;
 }) {
   const { widget } = props;
-  const source = BINDABLE.has(widget.type) ? parseSource(widget.config) : null;
+  const source = liveSourceOf(widget);
   if (source) return <LiveWidgetBody widget={widget} source={source} live={props.live ?? null} />;
   const view = widgetView(widget);
   switch (view.type) {

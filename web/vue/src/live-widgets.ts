@@ -28,7 +28,7 @@ import {
   liveTableView,
 } from '../../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../../shared/series-chart.js';
-import { createLiveBinding, liveSourceOf, loadingState, type LiveContext } from './live-binding.js';
+import { createLiveBinding, liveSourceOf, loadingState, type LiveContext } from '../../shared/live-binding.js';
 import { SeriesChart } from './series-chart.js';
 import { metricBody, tableBody } from './widget-body.js';
 import '../../shared/live-widgets.css';

@@ -8,7 +8,7 @@ import { closeCode, createSocketConnection, type Connection } from '../../shared
 import { errorCode, errorMessage } from '../../shared/errors.js';
 import { initials, peopleOf } from '../../shared/people.js';
 import { widgetView } from '../../shared/widget-view.js';
-import { liveSourceOf, type LiveContext } from './live-binding.js';
+import { liveSourceOf, type LiveContext } from '../../shared/live-binding.js';
 import { LiveWidgetBody } from './live-widgets.js';
 import { widgetBody } from './widget-body.js';
 import '../../shared/widgets.css';

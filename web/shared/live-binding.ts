@@ -1,7 +1,7 @@
 /**
- * Which live series a bound widget of the viewer follows (DESIGN.md 10, LD4), without Vue or
- * the DOM: the shared openLiveSeries (web/shared/live-series.ts) opened on the viewer's one
- * socket, closed and opened again exactly when what it reads changes (the source, which a
+ * Which live series a bound widget follows (DESIGN.md 10, LD4), without a framework or the
+ * DOM, for both clients: openLiveSeries (live-series.ts) opened on the client's one socket,
+ * closed and opened again exactly when what it reads changes (the source, which a
  * collaborator's edit can rebind, or the step the widget's width fits), not on every pixel
  * of a resize nor when an equal source is parsed again from a new config object.
  */
@@ -15,9 +15,9 @@ import {
   type LiveSeriesOptions,
   type LiveSeriesState,
   type SeriesSource,
-} from '../../shared/live-series.js';
+} from './live-series.js';
 
-/** What a bound widget needs to read live data: the viewer's socket and its dashboard. */
+/** What a bound widget needs to read live data: the client's socket and its dashboard. */
 export interface LiveContext {
   client: GraphQLSubscriber;
   dashboardId: string;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { GraphQLSubscriber, Widget } from '@collab-dashboards/core';
-import type { LiveSeries, LiveSeriesOptions, LiveSeriesState, SeriesSource } from '../../shared/live-series.js';
+import type { LiveSeries, LiveSeriesOptions, LiveSeriesState, SeriesSource } from './live-series.js';
 import { bindingKey, createLiveBinding, liveSourceOf, loadingState, type LiveBinding } from './live-binding.js';
 
 const CLIENT: GraphQLSubscriber = { subscribe: () => () => {} };
