@@ -62,6 +62,19 @@ export interface Config {
     /** At most one live batch per subscription per this many ms (rule LD3). */
     batchMs: number;
   };
+  /** Upstream data sources by name (DATASOURCES, rule LD5): the only URLs ever fetched. */
+  datasources: Record<string, DatasourceConfig>;
+}
+
+/** One entry of DATASOURCES. Secrets stay on the server: `datasources` shows name and type. */
+export interface DatasourceConfig {
+  type: 'prometheus';
+  /** Base URL: the query API lives under it (`<url>/api/v1/query_range`). */
+  url: string;
+  basicAuth?: { username: string; password: string };
+  bearerToken?: string;
+  /** How long one upstream request may take (ms). */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -145,6 +158,66 @@ function origins(name: string, raw: string, strict: boolean): string[] {
   return [...result];
 }
 
+const DATASOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const DATASOURCE_KEYS = new Set(['type', 'url', 'basicAuth', 'bearerToken', 'timeout']);
+
+/**
+ * DATASOURCES: JSON, name -> { type: "prometheus", url, basicAuth?: { username, password },
+ * bearerToken?, timeout? (ms, default 10000) }. Strict: anything else is a ConfigError, so a
+ * typo cannot silently leave a source unconfigured or unauthenticated.
+ */
+export function parseDatasources(raw: string | undefined): Record<string, DatasourceConfig> {
+  if (raw === undefined || raw.trim() === '') return {};
+  const fail = (message: string) => new ConfigError('DATASOURCES', message);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw fail('must be JSON: {"name": {"type": "prometheus", "url": "http://..."}}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('must be a JSON object');
+  const result: Record<string, DatasourceConfig> = Object.create(null);
+  for (const [name, entry] of Object.entries(parsed)) {
+    if (!DATASOURCE_NAME.test(name)) throw fail(`name "${name}" must be letters, digits, _ . - (at most 64)`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail(`"${name}" must be an object`);
+    const e = entry as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((k) => !DATASOURCE_KEYS.has(k));
+    if (unknown.length > 0) throw fail(`"${name}" has unknown keys: ${unknown.join(', ')}`);
+    if (e.type !== 'prometheus') throw fail(`"${name}".type must be "prometheus"`);
+    let base: URL;
+    try {
+      base = new URL(String(e.url));
+    } catch {
+      throw fail(`"${name}".url must be an http(s) URL`);
+    }
+    if (!['http:', 'https:'].includes(base.protocol) || base.username || base.password || base.search || base.hash) {
+      throw fail(`"${name}".url must be an http(s) URL without credentials, query or fragment (use basicAuth)`);
+    }
+    const source: DatasourceConfig = { type: 'prometheus', url: base.href.replace(/\/+$/, ''), timeoutMs: 10_000 };
+    if (e.timeout !== undefined) {
+      if (!Number.isInteger(e.timeout) || (e.timeout as number) < 100 || (e.timeout as number) > 120_000) {
+        throw fail(`"${name}".timeout must be whole ms between 100 and 120000`);
+      }
+      source.timeoutMs = e.timeout as number;
+    }
+    if (e.basicAuth !== undefined) {
+      const auth = e.basicAuth as Record<string, unknown> | null;
+      if (typeof auth?.username !== 'string' || typeof auth.password !== 'string') {
+        throw fail(`"${name}".basicAuth must be { "username": "...", "password": "..." }`);
+      }
+      source.basicAuth = { username: auth.username, password: auth.password };
+    }
+    if (e.bearerToken !== undefined) {
+      if (typeof e.bearerToken !== 'string' || e.bearerToken === '')
+        throw fail(`"${name}".bearerToken must be a string`);
+      if (source.basicAuth) throw fail(`"${name}" may have basicAuth or bearerToken, not both`);
+      source.bearerToken = e.bearerToken;
+    }
+    result[name] = source;
+  }
+  return result;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Reads and validates the configuration. `overrides` win over `env` (tests use them). */
@@ -212,6 +285,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       maxPerDashboard: int(env, 'MAX_SERIES_PER_DASHBOARD', 10_000, 1, 1_000_000),
       batchMs: int(env, 'SERIES_BATCH_MS', 100, 10, 60_000),
     },
+    datasources: parseDatasources(env.DATASOURCES),
   };
   return {
     ...config,

@@ -20,6 +20,8 @@ export interface Metrics {
   pointsIngested: Counter;
   ingestSeconds: Histogram;
   seriesBatches: Counter;
+  /** Upstream requests to pulled data sources (LD5). */
+  datasourceQueries: Counter<'datasource' | 'outcome'>;
 }
 
 /** Live values read when Prometheus scrapes. */
@@ -138,7 +140,13 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
     }),
     seriesBatches: new Counter({
       name: 'dash_series_batches_total',
-      help: 'SeriesBatch events handed to seriesUpdates subscribers (LD3).',
+      help: 'SeriesBatch events handed to seriesUpdates and queryUpdates subscribers (LD3, LD5).',
+      registers: [registry],
+    }),
+    datasourceQueries: new Counter({
+      name: 'dash_datasource_queries_total',
+      help: 'Requests to configured data sources (LD5), by outcome: ok, refused (the query), unavailable.',
+      labelNames: ['datasource', 'outcome'],
       registers: [registry],
     }),
   };

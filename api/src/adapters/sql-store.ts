@@ -11,6 +11,7 @@ import { createSqlAudit } from './sql/audit.js';
 import { createSqlCheckpoints } from './sql/checkpoints.js';
 import { createSqlDashboards } from './sql/dashboards.js';
 import { withStoreErrors } from './sql/errors.js';
+import { createSqlLeases } from './sql/leases.js';
 import { migrate } from './sql/migrations.js';
 import { createSqlOperationLog } from './sql/operation-log.js';
 import { createSqlSeries } from './sql/series.js';
@@ -34,5 +35,6 @@ export function createSqlStore(driver: SqlDb): Store {
     ...createSqlCheckpoints(db),
     ...createSqlAudit(db),
     ...createSqlSeries(db),
+    ...createSqlLeases(db),
   };
 }

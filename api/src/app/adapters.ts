@@ -1,7 +1,8 @@
 /**
  * Which adapter serves each port (CONVENTIONS.md 2): the one injected (tests wrap them; the
  * caller closes it), else the one the config names, opened and later closed here: PGlite or
- * PostgreSQL store, memory or Redis bus, memory or Redis presence store.
+ * PostgreSQL store, memory or Redis bus, memory or Redis presence store, database or Redis
+ * leases.
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +12,8 @@ import { createMemoryEventBus } from '../adapters/memory-event-bus.js';
 import { createRedisEventBus } from '../adapters/redis-event-bus.js';
 import { createMemoryPresenceStore } from '../adapters/memory-presence-store.js';
 import { createRedisPresenceStore } from '../adapters/redis-presence-store.js';
+import { createRedisLeaseStore } from '../adapters/redis-lease-store.js';
+import type { LeaseStore } from '../ports/lease-store.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
 import type { PresenceStore } from '../ports/presence-store.js';
@@ -30,6 +33,8 @@ export interface Adapters {
   openStore(opened: Opened): Promise<Store>;
   openBus(opened: Opened): Promise<EventBus>;
   openPresenceStore(opened: Opened): PresenceStore;
+  /** Leases (LD5): in Redis when it is configured, else in the database. */
+  openLeases(opened: Opened, store: Store): LeaseStore;
   /** For stop(): closes the presence store, the bus and the store, the ones opened here only. */
   closeOwned(opened: { store: Store; bus: EventBus; presenceStore: PresenceStore }): Promise<void>;
 }
@@ -65,6 +70,16 @@ export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: Erro
         : createMemoryPresenceStore();
       opened('presence store', () => presenceStore.close());
       return presenceStore;
+    },
+
+    openLeases(opened, store) {
+      if (!config.redisUrl) return store;
+      const leases = createRedisLeaseStore({
+        url: config.redisUrl,
+        onError: (error) => logger.warn({ err: error }, 'lease store error'),
+      });
+      opened('lease store', () => leases.close());
+      return leases;
     },
 
     async closeOwned({ store, bus, presenceStore }) {

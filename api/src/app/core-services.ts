@@ -16,6 +16,9 @@ import { createHub } from '../services/hub.js';
 import { createDashboardRooms } from '../services/dashboard-room.js';
 import { createSeriesFeed } from '../services/series-live.js';
 import { createSeriesService } from '../services/series-service.js';
+import { createDatasourceService } from '../services/datasource-service.js';
+import { createQueryFeed } from '../services/query-live.js';
+import { createPrometheusSource } from '../adapters/prometheus-source.js';
 import type { Services } from '../services/services.js';
 import type { Adapters } from './adapters.js';
 import type { Opened } from './feature.js';
@@ -116,5 +119,39 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     onBatch: () => metrics.seriesBatches.inc(),
   });
   opened('series feed', () => seriesFeed.stop());
-  return { config, clock, store, bus, auth, dashboards, engine, hub, presence, presenceStore, series, seriesFeed };
+  const datasources = createDatasourceService({
+    datasources: config.datasources,
+    createClient: createPrometheusSource,
+    now: () => clock.now().getTime(),
+    onQuery: (datasource, outcome) => metrics.datasourceQueries.inc({ datasource, outcome }),
+  });
+  const queryFeed = createQueryFeed({
+    datasources,
+    urlOf: (name) => config.datasources[name]?.url ?? '',
+    leases: adapters.openLeases(opened, store),
+    bus,
+    rooms,
+    store,
+    instanceId: randomBytes(9).toString('base64url'),
+    now: () => clock.now().getTime(),
+    report: (error, where) => logError(error, { where }, 'query feed error'),
+    onBatch: () => metrics.seriesBatches.inc(),
+  });
+  opened('query feed', () => queryFeed.stop());
+  return {
+    config,
+    clock,
+    store,
+    bus,
+    auth,
+    dashboards,
+    engine,
+    hub,
+    presence,
+    presenceStore,
+    series,
+    seriesFeed,
+    datasources,
+    queryFeed,
+  };
 }

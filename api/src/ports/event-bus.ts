@@ -26,10 +26,32 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/** Topics are typed strings: one per dashboard, one per user (revocations, token events). */
-export type Topic = `dashboard:${string}` | `user:${string}`;
+/**
+ * Topics are typed strings: one per dashboard, one per user (revocations, token events), one
+ * per live data-source query (LD5; named by a digest of the query).
+ */
+export type Topic = `dashboard:${string}` | `user:${string}` | `query:${string}`;
 
-export type TopicMessage<T extends Topic> = T extends `dashboard:${string}` ? DashboardMessage : UserMessage;
+export type TopicMessage<T extends Topic> = T extends `dashboard:${string}`
+  ? DashboardMessage
+  : T extends `query:${string}`
+    ? QueryMessage
+    : UserMessage;
+
+/**
+ * One evaluation of a live query (LD5), published by the instance that evaluated it: the
+ * results at the evaluation times (from, to] (`from` null: its first), or why it failed.
+ */
+export interface QueryMessage {
+  type: 'query-result';
+  from: number | null;
+  to: number;
+  series: Array<{
+    series: { id: string; name: string; labels: Record<string, string> };
+    points: Array<[number, number]>;
+  }>;
+  error: string | null;
+}
 
 /** What instances tell each other about a dashboard. */
 export type DashboardMessage =

@@ -1,7 +1,7 @@
 /**
  * The storage port: one small interface per aggregate, each in its own file (accounts,
  * dashboards and members, the op log with its commit transaction, checkpoints, the audit log,
- * settings, series and their points), and the database's lifecycle here. A service declares
+ * settings, series and their points, leases), and the database's lifecycle here. A service declares
  * only the parts it uses; the app holds the whole Store. One implementation
  * (`createSqlStore`, adapters/sql-store.ts) runs on PostgreSQL (`pg`) and on PGlite; both pass
  * `registerStoreContract`. A new kind of data joins as one more part.
@@ -16,6 +16,7 @@ import type { AccountStore } from './account-store.js';
 import type { AuditLog } from './audit-log.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DashboardStore } from './dashboard-store.js';
+import type { LeaseStore } from './lease-store.js';
 import type { OperationLog } from './operation-log.js';
 import type { SeriesStore } from './series-store.js';
 import type { SettingsStore } from './settings-store.js';
@@ -38,4 +39,5 @@ export interface Store
     CheckpointStore,
     AuditLog,
     SettingsStore,
-    SeriesStore {}
+    SeriesStore,
+    LeaseStore {}

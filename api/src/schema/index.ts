@@ -9,6 +9,7 @@ import './presence.js';
 import './dashboard.js';
 import './events.js';
 import './series.js';
+import './datasource.js';
 
 let schema: GraphQLSchema | undefined;
 

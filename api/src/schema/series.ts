@@ -39,8 +39,11 @@ const PointRef = builder.objectRef<{ t: number; v: number }>('Point').implement(
   fields: (t) => ({ t: t.exposeFloat('t'), v: t.exposeFloat('v') }),
 });
 
-export const SeriesRef = builder.objectRef<SeriesRow & { last?: { t: number; v: number } | null }>('Series').implement({
-  description: 'A series of a dashboard, identified by its name and labels.',
+/** A stored series (SeriesRow) or a data source's result (LD5). */
+type SeriesView = Pick<SeriesRow, 'id' | 'name' | 'labels'> & { last?: { t: number; v: number } | null };
+
+export const SeriesRef = builder.objectRef<SeriesView>('Series').implement({
+  description: 'A series of a dashboard (or of a data source query, LD5), identified by its name and labels.',
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -50,9 +53,7 @@ export const SeriesRef = builder.objectRef<SeriesRow & { last?: { t: number; v: 
 });
 
 export const SeriesDataRef = builder
-  .objectRef<{ series: SeriesRow & { last?: { t: number; v: number } | null }; points: Array<[number, number]> }>(
-    'SeriesData',
-  )
+  .objectRef<{ series: SeriesView; points: Array<[number, number]> }>('SeriesData')
   .implement({
     description: 'A series with its points as [t, v] pairs, t ascending.',
     fields: (t) => ({
@@ -120,7 +121,7 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-const SeriesBatchRef = builder.objectRef<SeriesBatchEvent>('SeriesBatch').implement({
+export const SeriesBatchRef = builder.objectRef<SeriesBatchEvent>('SeriesBatch').implement({
   description:
     'Points written since the previous batch (or the stored points after `since`), per series. Resume with `after: cursor`.',
   fields: (t) => ({
@@ -133,7 +134,7 @@ const SeriesBatchRef = builder.objectRef<SeriesBatchEvent>('SeriesBatch').implem
   }),
 });
 
-const SeriesEventUnion = builder.unionType('SeriesEvent', {
+export const SeriesEventUnion = builder.unionType('SeriesEvent', {
   types: [SeriesBatchRef, AccessRevoked],
   resolveType: (event: SeriesEvent) => event.__typename,
 });

@@ -26,7 +26,8 @@ import type { Role } from '../domain/permissions.js';
 import { badInput } from '../errors.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { DashboardStore } from '../ports/dashboard-store.js';
-import type { SeriesMatch, SeriesPoints, SeriesStore } from '../ports/series-store.js';
+import type { PointPairs, SeriesMatch, SeriesPoints, SeriesStore } from '../ports/series-store.js';
+import type { Labels } from '../domain/series.js';
 import { checkMatch } from '../domain/series.js';
 import type { RoomEvent } from './dashboard-events.js';
 import { joinAuthorized, type DashboardRooms, type Listener, type Room } from './dashboard-room.js';
@@ -39,7 +40,8 @@ export const MAX_MATCHES = 20;
 
 export interface SeriesBatchEvent {
   __typename: 'SeriesBatch';
-  series: SeriesPoints[];
+  /** Stored series (SeriesPoints) or a data source's results (LD5). */
+  series: ReadonlyArray<{ series: { id: string; name: string; labels: Labels }; points: PointPairs }>;
   cursor: string;
   /** Set by pulled data sources (LD5); always null for pushed series. */
   error: string | null;

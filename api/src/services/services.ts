@@ -11,6 +11,8 @@ import type { Hub } from './hub.js';
 import type { PresenceService } from './presence-service.js';
 import type { SeriesService } from './series-service.js';
 import type { SeriesFeed } from './series-live.js';
+import type { DatasourceService } from './datasource-service.js';
+import type { QueryFeed } from './query-live.js';
 
 export interface Services {
   config: Config;
@@ -26,6 +28,9 @@ export interface Services {
   series: SeriesService;
   /** Live series streams (LD3). */
   seriesFeed: SeriesFeed;
+  /** Pulled data sources (LD5): range queries, and live queries evaluated once for all watchers. */
+  datasources: DatasourceService;
+  queryFeed: QueryFeed;
 }
 
 export type { Actor } from './actor.js';
