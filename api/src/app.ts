@@ -12,6 +12,7 @@ import { createErrorLog } from './error-log.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { EventBus } from './ports/event-bus.js';
 import type { Store } from './ports/store.js';
+import type { LeaseStore } from './ports/lease-store.js';
 import type { PresenceStore } from './ports/presence-store.js';
 import type { Services } from './services/services.js';
 import type { GraphQLContext } from './schema/context.js';
@@ -35,6 +36,7 @@ export interface AppDeps {
   store?: Store;
   bus?: EventBus;
   presenceStore?: PresenceStore;
+  leases?: LeaseStore;
 }
 
 export interface App {

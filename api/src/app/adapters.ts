@@ -24,6 +24,7 @@ export interface AdapterDeps {
   store?: Store;
   bus?: EventBus;
   presenceStore?: PresenceStore;
+  leases?: LeaseStore;
 }
 
 /** Each open* registers with `opened` what it opened itself (not an injected adapter). */
@@ -73,6 +74,7 @@ export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: Erro
     },
 
     openLeases(opened, store) {
+      if (deps.leases) return deps.leases;
       if (!config.redisUrl) return store;
       const leases = createRedisLeaseStore({
         url: config.redisUrl,

@@ -17,8 +17,9 @@ const DatasourceRef = builder.objectRef<{ name: string; type: string }>('Datasou
     type: t.exposeString('type', { description: 'prometheus' }),
     metricNames: t.field({
       type: ['String'],
+      nullable: true,
       description:
-        "The upstream's metric names containing every word of `search` (any case), sorted: completions for an expression. first <= 1000 (default 100).",
+        "The upstream's metric names containing every word of `search` (any case), sorted: completions for an expression. first <= 1000 (default 100). Null (with an error) when the upstream cannot answer.",
       args: { search: t.arg.string({ required: false }), first: t.arg.int({ required: false }) },
       resolve: (d, args, ctx) => ctx.services.datasources.metricNames(d.name, args.search, args.first ?? 100),
     }),

@@ -16,6 +16,7 @@ import { createMemoryEventBus } from '../../src/adapters/memory-event-bus.js';
 import { createRedisEventBus } from '../../src/adapters/redis-event-bus.js';
 import type { EventBus } from '../../src/ports/event-bus.js';
 import type { Store } from '../../src/ports/store.js';
+import type { LeaseStore } from '../../src/ports/lease-store.js';
 import type { PresenceStore } from '../../src/ports/presence-store.js';
 import { createMemoryPresenceStore } from '../../src/adapters/memory-presence-store.js';
 import { createRedisPresenceStore } from '../../src/adapters/redis-presence-store.js';
@@ -117,6 +118,7 @@ export async function startApp(
     bus?: EventBus;
     env?: Record<string, string>;
     store?: Store;
+    leases?: LeaseStore;
   } = {},
 ): Promise<TestApp> {
   const config = loadConfig(
@@ -132,6 +134,7 @@ export async function startApp(
     store: options.store ?? (backend.databaseUrl ? undefined : backend.store),
     bus: options.bus ?? backend.newBus(),
     presenceStore: backend.newPresenceStore(),
+    leases: options.leases,
   });
   const { port } = await app.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
