@@ -77,3 +77,52 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('[LD5] DATASOURCES', () => {
+  const load = (value: unknown) =>
+    loadConfig({ DATASOURCES: typeof value === 'string' ? value : JSON.stringify(value) });
+
+  it('is empty when unset, and reads names, URLs, credentials and timeouts', () => {
+    expect(loadConfig({}).datasources).toEqual({});
+    const { datasources } = load({
+      prom: { type: 'prometheus', url: 'http://prometheus:9090/' },
+      'thanos.eu-1': {
+        type: 'prometheus',
+        url: 'https://thanos.example/prefix',
+        basicAuth: { username: 'u', password: 'p' },
+        timeout: 3000,
+      },
+      cloud: { type: 'prometheus', url: 'https://prom.example', bearerToken: 'secret' },
+    });
+    expect(datasources).toEqual({
+      prom: { type: 'prometheus', url: 'http://prometheus:9090', timeoutMs: 10_000 },
+      'thanos.eu-1': {
+        type: 'prometheus',
+        url: 'https://thanos.example/prefix',
+        basicAuth: { username: 'u', password: 'p' },
+        timeoutMs: 3000,
+      },
+      cloud: { type: 'prometheus', url: 'https://prom.example', bearerToken: 'secret', timeoutMs: 10_000 },
+    });
+  });
+
+  it.each([
+    ['not JSON', '{prom:'],
+    ['an array', []],
+    ['another type', { prom: { type: 'influx', url: 'http://a' } }],
+    ['no URL', { prom: { type: 'prometheus' } }],
+    ['a URL that is not http(s)', { prom: { type: 'prometheus', url: 'file:///etc/passwd' } }],
+    ['credentials in the URL', { prom: { type: 'prometheus', url: 'http://u:p@a' } }],
+    ['a query in the URL', { prom: { type: 'prometheus', url: 'http://a/?x=1' } }],
+    ['an unknown key (a typo)', { prom: { type: 'prometheus', url: 'http://a', bearertoken: 'x' } }],
+    [
+      'both kinds of auth',
+      { prom: { type: 'prometheus', url: 'http://a', basicAuth: { username: 'u', password: 'p' }, bearerToken: 't' } },
+    ],
+    ['a bad timeout', { prom: { type: 'prometheus', url: 'http://a', timeout: 0 } }],
+    ['a bad name', { 'a b': { type: 'prometheus', url: 'http://a' } }],
+  ])('refuses %s, naming the variable', (_why, value) => {
+    expect(() => load(value)).toThrow(ConfigError);
+    expect(() => load(value)).toThrow(/DATASOURCES/);
+  });
+});
