@@ -73,7 +73,7 @@ export function buildApp(deps: AppDeps): App {
           presentClients: () => services!.presence.localCount(),
           redisUp: () => services!.bus.isUp(),
           storedSeries: () => services!.store.countSeries(null),
-          seriesSubscriptions: () => services!.seriesFeed.subscriberCount(),
+          seriesSubscriptions: () => services!.seriesFeed.subscriberCount() + services!.queryFeed.subscriberCount(),
         }
       : undefined,
   );

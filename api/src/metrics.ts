@@ -72,7 +72,7 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
       }
     },
   });
-  gauge('dash_series_subscriptions', 'Live seriesUpdates subscriptions on this instance.', (s) =>
+  gauge('dash_series_subscriptions', 'Live seriesUpdates and queryUpdates subscriptions on this instance.', (s) =>
     s.seriesSubscriptions(),
   );
   return {

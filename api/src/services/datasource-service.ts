@@ -42,9 +42,9 @@ export interface DatasourceService {
   /** Validates a query's shape (not its PromQL: the upstream judges that). */
   checkKey(input: QueryKey): QueryKey;
   /** A range query over [from, to] (to: now), one point per step at multiples of step. */
-  queryData(input: QueryKey & { from: number; to?: number | null }, signal?: AbortSignal): Promise<QuerySeriesData[]>;
-  /** An aligned range [start, end] of evaluation times, queried and converted. */
-  queryRange(key: QueryKey, start: number, end: number, signal?: AbortSignal): Promise<QuerySeriesData[]>;
+  queryData(input: QueryKey & { from: number; to?: number | null }): Promise<QuerySeriesData[]>;
+  /** An aligned range [start, end] of evaluation times, queried and converted (shared while in flight). */
+  queryRange(key: QueryKey, start: number, end: number): Promise<QuerySeriesData[]>;
   /** Metric names containing every word of `search` (any case), sorted, at most `first`. */
   metricNames(name: string, search: string | null | undefined, first: number): Promise<string[]>;
 }
@@ -96,11 +96,23 @@ export function createDatasourceService(deps: {
     }
   }
 
-  async function queryRange(key: QueryKey, start: number, end: number, signal?: AbortSignal) {
-    const result = await counted(key.datasource, () =>
-      client(key.datasource).queryRange({ expr: key.expr, start, end, step: key.step }, signal),
-    );
-    return toSeriesData(key, result);
+  /**
+   * Identical range queries in flight share one upstream request: viewers opening a chart
+   * within one step ask for the same aligned range, and so do subscribers replaying `since`.
+   */
+  const inFlight = new Map<string, Promise<QuerySeriesData[]>>();
+  function queryRange(key: QueryKey, start: number, end: number) {
+    const id = JSON.stringify([key.datasource, key.expr, key.step, start, end]);
+    let pending = inFlight.get(id);
+    if (!pending) {
+      pending = counted(key.datasource, () =>
+        client(key.datasource).queryRange({ expr: key.expr, start, end, step: key.step }),
+      )
+        .then((result) => toSeriesData(key, result))
+        .finally(() => inFlight.delete(id));
+      inFlight.set(id, pending);
+    }
+    return pending;
   }
 
   return {
@@ -108,7 +120,7 @@ export function createDatasourceService(deps: {
     client,
     checkKey,
     queryRange,
-    async queryData(input, signal) {
+    async queryData(input) {
       const key = checkKey(input);
       const to = input.to ?? deps.now();
       if (!Number.isFinite(input.from) || !Number.isFinite(to)) throw badInput('from and to must be times in ms');
@@ -119,7 +131,7 @@ export function createDatasourceService(deps: {
       if ((end - start) / key.step + 1 > MAX_QUERY_POINTS) {
         throw badInput(`At most ${MAX_QUERY_POINTS} points per series: ask for a larger step or a shorter range`);
       }
-      return queryRange(key, start, end, signal);
+      return queryRange(key, start, end);
     },
     async metricNames(name, search, first) {
       const source = client(name);

@@ -120,22 +120,14 @@ export function createQueryFeed(deps: {
   const groups = new Map<string, Group>();
   const validUntil = new Map<string, number>();
   const checking = new Map<string, Promise<void>>();
-  /** Range reads of the same key and range share one upstream request. */
-  const reading = new Map<string, Promise<QuerySeriesData[]>>();
   let live = 0;
   let stopped = false;
 
   const align = (t: number, step: number) => Math.floor(t / step) * step;
 
-  function readRange(group: Pick<Group, 'digest' | 'key'>, start: number, end: number) {
-    const id = `${group.digest}\n${start}\n${end}`;
-    let pending = reading.get(id);
-    if (!pending) {
-      pending = datasources.queryRange(group.key, start, end).finally(() => reading.delete(id));
-      reading.set(id, pending);
-    }
-    return pending;
-  }
+  /** Identical reads in flight share one upstream request (DatasourceService.queryRange). */
+  const readRange = (group: Pick<Group, 'key'>, start: number, end: number) =>
+    datasources.queryRange(group.key, start, end);
 
   const errorText = (error: unknown) =>
     error instanceof DomainError ? error.message : 'The data source could not be queried';
@@ -282,7 +274,7 @@ export function createQueryFeed(deps: {
     let pending = checking.get(digest);
     if (!pending) {
       const t = align(deps.now(), key.step);
-      pending = readRange({ digest, key }, t, t)
+      pending = readRange({ key }, t, t)
         .then(
           () => void validUntil.set(digest, deps.now() + VALID_FOR_MS),
           (error: unknown) => {
