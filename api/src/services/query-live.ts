@@ -31,9 +31,10 @@ import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { EventBus, QueryMessage } from '../ports/event-bus.js';
 import type { LeaseStore } from '../ports/lease-store.js';
 import type { RoomEvent } from './dashboard-events.js';
-import { joinAuthorized, type DashboardRooms, type Listener, type Room } from './dashboard-room.js';
+import type { DashboardRooms, Listener } from './dashboard-room.js';
+import { RoomStream } from './room-stream.js';
 import { MAX_QUERY_POINTS, type DatasourceService, type QueryKey, type QuerySeriesData } from './datasource-service.js';
-import { Subscriber, type EventStream, type ReportError } from './delivery.js';
+import type { EventStream, ReportError } from './delivery.js';
 import type { SeriesBatchEvent, SeriesEvent } from './series-live.js';
 
 /** A group that took over (or missed messages) reads at most this many steps back. */
@@ -120,7 +121,6 @@ export function createQueryFeed(deps: {
   const groups = new Map<string, Group>();
   const validUntil = new Map<string, number>();
   const checking = new Map<string, Promise<void>>();
-  let live = 0;
   let stopped = false;
 
   const align = (t: number, step: number) => Math.floor(t / step) * step;
@@ -291,34 +291,25 @@ export function createQueryFeed(deps: {
 
   // ---- subscribers --------------------------------------------------------------------
 
-  class Stream extends Subscriber<QueryIn, SeriesEvent> implements QueryStream {
-    readonly userId: string;
-    private room: Room | null = null;
+  const streamDeps = { rooms, store, report, counter: { live: 0 } };
+
+  class Stream extends RoomStream<GroupBatch> implements QueryStream {
     private group: Group | null = null;
     /** The newest evaluation time delivered to this subscriber. */
     private lastT: number | null = null;
     private erred = false;
-    private counted = false;
 
     constructor(private readonly input: Parameters<QueryFeed['updates']>[0]) {
-      super(report);
-      this.userId = input.userId;
+      super(streamDeps, input.dashboardId, input.userId, input.role);
     }
 
-    deliver(event: QueryIn) {
-      // The room's other traffic matters only for the role it may change.
-      if (event.type !== 'result' && event.type !== 'revoked' && event.type !== 'changed') return;
-      super.deliver(event);
+    protected isOwn(event: QueryIn): event is GroupBatch {
+      return event.type === 'result';
     }
 
     protected async begin() {
-      const { dashboardId, key, since } = this.input;
-      live++;
-      this.counted = true;
-      const joined = await joinAuthorized(rooms, store, dashboardId, this, this.input.role);
-      this.room = joined.room;
-      if (this.ended) return rooms.leave(joined.room, this);
-      if (!joined.role) return this.revoke(joined.deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+      const { key, since } = this.input;
+      if (!(await this.joinRoom())) return;
       // In the group before the replay is read, so no result from here on is missed.
       this.group = joinGroup(key, this);
       if (since === null) return;
@@ -344,10 +335,8 @@ export function createQueryFeed(deps: {
 
     protected handle(event: QueryIn): void | Promise<void> {
       if (this.ended) return;
-      if (this.room!.roles.get(this.userId) == null) {
-        const deleted = event.type === 'revoked' && event.userId === null;
-        return this.revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
-      }
+      const revoked = this.checkAccess(event);
+      if (revoked) return revoked;
       if (event.type !== 'result') return;
       if (event.error !== null) return this.send([], event.to, event.error);
       if (this.lastT !== null && event.to <= this.lastT) return;
@@ -377,17 +366,8 @@ export function createQueryFeed(deps: {
       return this.emit(event);
     }
 
-    private async revoke(reason: 'REMOVED' | 'DASHBOARD_DELETED') {
-      if (this.ended) return;
-      await this.emit({ __typename: 'AccessRevoked', dashboardId: this.input.dashboardId, reason });
-      await this.end();
-    }
-
-    protected close() {
-      if (this.counted) live--;
-      this.counted = false;
+    protected leaveGroup() {
       if (this.group) leaveGroup(this.group, this);
-      if (this.room) rooms.leave(this.room, this);
     }
   }
 
@@ -399,7 +379,7 @@ export function createQueryFeed(deps: {
     },
     groupCount: () => groups.size,
     holdingCount: () => [...groups.values()].filter((g) => g.holding).length,
-    subscriberCount: () => live,
+    subscriberCount: () => streamDeps.counter.live,
     async stop() {
       stopped = true;
       for (const group of [...groups.values()]) closeGroup(group);

@@ -30,8 +30,9 @@ import type { PointPairs, SeriesMatch, SeriesPoints, SeriesStore } from '../port
 import type { Labels } from '../domain/series.js';
 import { checkMatch } from '../domain/series.js';
 import type { RoomEvent } from './dashboard-events.js';
-import { joinAuthorized, type DashboardRooms, type Listener, type Room } from './dashboard-room.js';
-import { Subscriber, type EventStream, type ReportError } from './delivery.js';
+import type { DashboardRooms, Listener } from './dashboard-room.js';
+import type { EventStream, ReportError } from './delivery.js';
+import { RoomStream } from './room-stream.js';
 
 /** LD3: the opening batch holds at most this many points per series (the newest). */
 export const MAX_BATCH_POINTS_PER_SERIES = 11_000;
@@ -142,7 +143,6 @@ export function createSeriesFeed(deps: {
 }): SeriesFeed {
   const { store, rooms, report } = deps;
   const groups = new Map<string, Group>();
-  let live = 0;
   /** After a failed read, wait this long before the next try. */
   const retryMs = Math.max(deps.batchMs, 1000);
 
@@ -271,17 +271,15 @@ export function createSeriesFeed(deps: {
       : undefined;
   recheckTimer?.unref();
 
-  class Stream extends Subscriber<SeriesIn, SeriesEvent> implements SeriesSubscriber {
-    readonly userId: string;
-    private room: Room | null = null;
+  const streamDeps = { rooms, store, report, counter: { live: 0 } };
+
+  class Stream extends RoomStream<GroupBatch> implements SeriesSubscriber {
     private group: Group | null = null;
     /** The ingest position delivered up to. */
     private position = 0;
-    private counted = false;
 
     constructor(private readonly input: Parameters<SeriesFeed['updates']>[0]) {
-      super(report);
-      this.userId = input.userId;
+      super(streamDeps, input.dashboardId, input.userId, input.role);
     }
 
     /** Hints go to the group at once, whatever this stream is busy with. */
@@ -290,19 +288,16 @@ export function createSeriesFeed(deps: {
         if (this.group) hint(this.group, event.position);
         return;
       }
-      // The room's other traffic (ops, presence) matters only for the role it may change.
-      if (event.type !== 'batch' && event.type !== 'revoked' && event.type !== 'changed') return;
       super.deliver(event);
+    }
+
+    protected isOwn(event: SeriesIn): event is GroupBatch {
+      return event.type === 'batch';
     }
 
     protected async begin() {
       const { dashboardId, matches, start } = this.input;
-      live++;
-      this.counted = true;
-      const joined = await joinAuthorized(rooms, store, dashboardId, this, this.input.role);
-      this.room = joined.room;
-      if (this.ended) return rooms.leave(joined.room, this);
-      if (!joined.role) return this.revoke(joined.deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
+      if (!(await this.joinRoom())) return;
       // Registered with the group before reading, so nothing written from here on is missed.
       this.group = joinGroup(dashboardId, matches, this);
       if (start === null) {
@@ -318,11 +313,8 @@ export function createSeriesFeed(deps: {
 
     protected handle(event: SeriesIn): void | Promise<void> {
       if (this.ended) return;
-      // AU1: checked on every delivery, against the roles the dashboard's room keeps.
-      if (this.room!.roles.get(this.userId) == null) {
-        const deleted = event.type === 'revoked' && event.userId === null;
-        return this.revoke(deleted ? 'DASHBOARD_DELETED' : 'REMOVED');
-      }
+      const revoked = this.checkAccess(event);
+      if (revoked) return revoked;
       if (event.type !== 'batch' || event.to <= this.position) return;
       if (event.from !== this.position) return this.readOwn();
       this.position = event.to;
@@ -343,24 +335,15 @@ export function createSeriesFeed(deps: {
       return this.emit(event);
     }
 
-    private async revoke(reason: 'REMOVED' | 'DASHBOARD_DELETED') {
-      if (this.ended) return;
-      await this.emit({ __typename: 'AccessRevoked', dashboardId: this.input.dashboardId, reason });
-      await this.end();
-    }
-
-    protected close() {
-      if (this.counted) live--;
-      this.counted = false;
+    protected leaveGroup() {
       if (this.group) leaveGroup(this.group, this);
-      if (this.room) rooms.leave(this.room, this);
     }
   }
 
   return {
     updates: (input) => new Stream(input),
     groupCount: () => groups.size,
-    subscriberCount: () => live,
+    subscriberCount: () => streamDeps.counter.live,
     async stop() {
       stopReconnect();
       clearInterval(recheckTimer);
