@@ -145,6 +145,12 @@ describeWhen(HAS_PROMETHEUS, NEEDS_PROMETHEUS)('[LD5] data sources: a real Prome
         extensions: expect.objectContaining({ code: 'UNAVAILABLE' }),
       }),
     ]);
+    const one = await a.ok(
+      `{ prom: datasource(name: "prom") { type metricNames(search: "process_cpu_seconds") } none: datasource(name: "x") { name } }`,
+      {},
+      owner.token,
+    );
+    expect(one).toEqual({ prom: { type: 'prometheus', metricNames: ['process_cpu_seconds_total'] }, none: null });
     const raw = JSON.stringify(await a.gql(`{ datasources { name type } }`, {}, owner.token));
     expect(raw).not.toContain(prom.url);
     expect(raw).not.toContain(canaryUrl);

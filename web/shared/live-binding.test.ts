@@ -1,13 +1,21 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { GraphQLSubscriber, Widget } from '@collab-dashboards/core';
-import type { LiveSeries, LiveSeriesOptions, LiveSeriesState, SeriesSource } from './live-series.js';
-import { bindingKey, createLiveBinding, liveSourceOf, loadingState, type LiveBinding } from './live-binding.js';
+import type { LiveSeries, LiveSeriesState, SeriesSource } from './live-series.js';
+import {
+  bindingKey,
+  createLiveBinding,
+  liveSourceOf,
+  loadingState,
+  type LiveBinding,
+  type LiveSourceOptions,
+} from './live-binding.js';
 
 const CLIENT: GraphQLSubscriber = { subscribe: () => () => {} };
 const LIVE = { client: CLIENT, dashboardId: 'd1' };
 
 function source(overrides: Partial<SeriesSource> = {}): SeriesSource {
   return {
+    kind: 'series',
     series: 'cpu',
     labels: { host: 'a' },
     window: 900,
@@ -23,8 +31,8 @@ function widget(type: string, config: Record<string, unknown>): Pick<Widget, 'ty
 
 /** An openLiveSeries stand-in: records what was opened, and lets the test publish states. */
 function fakeOpen() {
-  const opened: Array<{ options: LiveSeriesOptions; closed: boolean; emit(state: LiveSeriesState): void }> = [];
-  const open = (client: GraphQLSubscriber, options: LiveSeriesOptions): LiveSeries => {
+  const opened: Array<{ options: LiveSourceOptions; closed: boolean; emit(state: LiveSeriesState): void }> = [];
+  const open = (client: GraphQLSubscriber, options: LiveSourceOptions): LiveSeries => {
     expect(client).toBe(CLIENT);
     const listeners = new Set<(state: LiveSeriesState) => void>();
     const entry = {
@@ -118,7 +126,7 @@ describe('[LD4] a bound widget of the viewer follows its source', () => {
     binding.update(source({ series: 'mem' }), 300);
     expect(opened).toHaveLength(2);
     expect(opened[0]!.closed).toBe(true);
-    expect(opened[1]!.options.source.series).toBe('mem');
+    expect(opened[1]!.options.source).toMatchObject({ kind: 'series', series: 'mem' });
     binding.update(source({ series: 'mem' }), 2000);
     expect(opened).toHaveLength(3);
     expect(opened[1]!.closed).toBe(true);
@@ -178,6 +186,60 @@ describe('[LD4] a bound widget reads over the viewer socket', () => {
     expect(statuses).toEqual(['loading', 'live']);
     const stream = calls.find((c) => c.query.includes('subscription SeriesUpdates'))!;
     expect(stream.variables).toMatchObject({ dashboardId: 'd1', match: [{ name: 'cpu', labels: { host: 'a' } }] });
+    binding.close();
+    expect(stream.disposed).toBe(true);
+  });
+});
+
+describe('[LD5] a widget bound to a data source query', () => {
+  it('binds a metric, chart or table whose source names a data source and an expression', () => {
+    const config = { source: { datasource: 'prom', expr: 'sum(up)', step: 15 } };
+    for (const type of ['metric', 'chart', 'table']) {
+      expect(liveSourceOf(widget(type, config))).toEqual({
+        kind: 'query',
+        datasource: 'prom',
+        expr: 'sum(up)',
+        window: 900,
+        step: 15,
+      });
+    }
+    expect(liveSourceOf(widget('note', config))).toBeNull();
+    expect(liveSourceOf(widget('chart', { source: { datasource: 'prom' } }))).toBeNull();
+  });
+
+  it('reopens when the expression changes, not when the same query is parsed again', () => {
+    const { binding, opened } = bind();
+    const query = (expr: string) => liveSourceOf(widget('chart', { source: { datasource: 'prom', expr } }));
+    binding.update(query('up'), 300);
+    binding.update(query(' up '), 300);
+    expect(opened).toHaveLength(1);
+    binding.update(query('up == 1'), 300);
+    expect(opened).toHaveLength(2);
+    expect(opened[0]!.closed).toBe(true);
+  });
+
+  it('opens the real live query (queryData, then queryUpdates) on the given client', async () => {
+    type Sink = Parameters<GraphQLSubscriber['subscribe']>[1];
+    const calls: Array<{ query: string; variables: Record<string, unknown>; sink: Sink; disposed: boolean }> = [];
+    const client: GraphQLSubscriber = {
+      subscribe(payload, sink) {
+        const call = { query: payload.query, variables: payload.variables ?? {}, sink, disposed: false };
+        calls.push(call);
+        return () => {
+          call.disposed = true;
+        };
+      },
+    };
+    const binding = createLiveBinding({ client, dashboardId: 'd1' }, () => {});
+    bindings.push(binding);
+    binding.update(liveSourceOf(widget('chart', { source: { datasource: 'prom', expr: 'up', step: 5 } })), 300);
+    expect(calls[0]!.query).toContain('query QueryData');
+    expect(calls[0]!.variables).toMatchObject({ dashboardId: 'd1', datasource: 'prom', expr: 'up', step: 5000 });
+    calls[0]!.sink.next({ data: { dashboard: { id: 'd1', queryData: [] } } });
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    expect(binding.state.status).toBe('live');
+    const stream = calls.find((c) => c.query.includes('subscription QueryUpdates'))!;
+    expect(stream.variables).toMatchObject({ dashboardId: 'd1', datasource: 'prom', expr: 'up', step: 5000 });
     binding.close();
     expect(stream.disposed).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { GraphQLSubscriber } from '@collab-dashboards/core';
 import {
+  describeSource,
   openLiveSeries,
   parseSource,
   sourceKey,
@@ -47,6 +48,7 @@ afterEach(() => opened.splice(0).forEach((live) => live.close()));
 
 function source(overrides: Partial<SeriesSource> = {}): SeriesSource {
   return {
+    kind: 'series',
     series: 'cpu',
     labels: { host: 'a' },
     window: 900,
@@ -91,6 +93,7 @@ function batch(points: number[][], cursor = 'c') {
 describe('[LD4] a widget source', () => {
   it('reads config.source, with defaults for what it leaves out, and rejects what is malformed', () => {
     expect(parseSource({ source: { series: 'cpu' } })).toEqual({
+      kind: 'series',
       series: 'cpu',
       labels: null,
       window: 900,
@@ -99,7 +102,7 @@ describe('[LD4] a widget source', () => {
     });
     expect(
       parseSource({ source: { series: 'cpu', labels: { a: 'b', n: 1 }, window: 3600, agg: 'MAX', step: 30 } }),
-    ).toEqual({ series: 'cpu', labels: { a: 'b' }, window: 3600, agg: 'MAX', step: 30 });
+    ).toEqual({ kind: 'series', series: 'cpu', labels: { a: 'b' }, window: 3600, agg: 'MAX', step: 30 });
     expect(parseSource({ source: { series: 'cpu', labels: {}, agg: 'MEDIAN', step: 1.5 } })).toMatchObject({
       labels: null,
       agg: 'AVG',
@@ -107,6 +110,68 @@ describe('[LD4] a widget source', () => {
     });
     for (const raw of [undefined, null, 'cpu', [], { series: '' }, { series: 3 }]) {
       expect(parseSource({ source: raw })).toBeNull();
+    }
+  });
+
+  it('[LD5] reads a data source query: a source naming a datasource, its expression trimmed, window and step in seconds', () => {
+    expect(parseSource({ source: { datasource: 'prom', expr: ' up ' } })).toEqual({
+      kind: 'query',
+      datasource: 'prom',
+      expr: 'up',
+      window: 900,
+      step: null,
+    });
+    expect(parseSource({ source: { datasource: 'prom', expr: 'rate(x[1m])', window: 300, step: 15 } })).toEqual({
+      kind: 'query',
+      datasource: 'prom',
+      expr: 'rate(x[1m])',
+      window: 300,
+      step: 15,
+    });
+    // A query is never read as the series it might also name; a malformed one binds nothing.
+    expect(parseSource({ source: { datasource: 'prom', expr: 'up', series: 'cpu' } })).toMatchObject({ kind: 'query' });
+    for (const raw of [
+      { datasource: 'prom' },
+      { datasource: 'prom', expr: '  ' },
+      { datasource: '', expr: 'up' },
+      { datasource: 3, expr: 'up' },
+      { datasource: 'prom', expr: 7 },
+      { datasource: 'prom', expr: 'x'.repeat(4001) },
+    ]) {
+      expect(parseSource({ source: raw })).toBeNull();
+    }
+    expect(parseSource({ source: { datasource: 'prom', expr: 'up', window: 'long', step: 0.5 } })).toMatchObject({
+      window: 900,
+      step: null,
+    });
+    expect(describeSource(parseSource({ source: { datasource: 'prom', expr: 'sum(up)' } })!)).toBe('sum(up)');
+    expect(describeSource(source())).toBe('{host="a"}');
+  });
+
+  it('[LD5] keys a query by data source, expression, window and step, apart from any series source', () => {
+    const query = (extra: Record<string, unknown> = {}) =>
+      parseSource({ source: { datasource: 'prom', expr: 'up', ...extra } });
+    expect(sourceKey(query())).toBe(sourceKey(query()));
+    for (const extra of [{ datasource: 'other' }, { expr: 'up == 1' }, { window: 300 }, { step: 5 }]) {
+      expect(sourceKey(query(extra))).not.toBe(sourceKey(query()));
+    }
+    expect(sourceKey(query())).not.toBe(sourceKey(parseSource({ source: { series: 'up' } })));
+  });
+
+  it('[LD5] fits an unset step to the window and width in whole seconds, 1 s at least; a set one is seconds', () => {
+    const query = (window: number, step?: number) =>
+      parseSource({ source: { datasource: 'prom', expr: 'up', window, step } })!;
+    expect(sourceStep(query(900), 300)).toBe(10 * SEC); // 900 s over 150 slots: 6 s, rounded up
+    expect(sourceStep(query(300), 4000)).toBe(SEC); // 0.15 s a slot: never under a second
+    expect(sourceStep(query(604_800), 300)).toBe(7200 * SEC);
+    expect(sourceStep(query(900, 30), 300)).toBe(30 * SEC);
+    for (const window of [300, 900, 3600, 21_600, 86_400, 604_800]) {
+      for (const width of [1, 120, 333, 1280, 5000]) {
+        const step = sourceStep(query(window), width);
+        expect(step % SEC).toBe(0);
+        expect(step).toBeGreaterThanOrEqual(SEC);
+        expect((window * SEC) / step).toBeLessThanOrEqual(Math.max(1, width / 2));
+      }
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * A widget's live data (DESIGN.md 10, LD4), framework-free so the React editor and the Vue
- * viewer share it (CONVENTIONS.md 17): `config.source` read from the document, then the
+ * viewer share it (CONVENTIONS.md 17): `config.source` read from the document (stored series,
+ * or a data source's query, LD5, which live-query.ts follows), then, for series, the
  * window's history (seriesData, one aggregated point per step) and the points written from
  * then on (seriesUpdates), merged into what series-chart.ts, the metric tile and the table draw.
  *
@@ -24,7 +25,7 @@ import {
   type SeriesWindowQuery,
 } from './gql/graphql.js';
 import { errorCode, errorMessage } from './errors.js';
-import { fitStep, type SeriesData, type TimeWindow } from './series-data.js';
+import { fitStep, seriesLabel, type SeriesData, type TimeWindow } from './series-data.js';
 
 /** The windows a user picks from (seconds), as the source editor lists them. */
 export const WINDOW_CHOICES: ReadonlyArray<{ seconds: number; label: string }> = [
@@ -43,11 +44,12 @@ const RAW_KEEP_MS = 120_000;
 /** Late points for older buckets are gathered this long before their buckets are read again. */
 const REFETCH_DELAY_MS = 1000;
 /** After a failed open, the first wait before the next, doubling up to the last. */
-const RETRY_FIRST_MS = 1000;
-const RETRY_MAX_MS = 30_000;
+export const RETRY_FIRST_MS = 1000;
+export const RETRY_MAX_MS = 30_000;
 
-/** `config.source` of a bound widget, checked (the document is untrusted JSON). */
+/** `config.source` bound to stored series (LD4), checked (the document is untrusted JSON). */
 export interface SeriesSource {
+  kind: 'series';
   series: string;
   /** A subset of labels to match; null matches every series of that name. */
   labels: Record<string, string> | null;
@@ -58,11 +60,46 @@ export interface SeriesSource {
   step: number | null;
 }
 
-/** The source of a widget config, or null when it has none (or a malformed one). */
-export function parseSource(config: Record<string, unknown>): SeriesSource | null {
+/**
+ * `config.source` bound to a PromQL query of a configured data source (LD5). `window` and
+ * `step` are seconds, as a series source's are: one key means one unit in every source.
+ */
+export interface QuerySource {
+  kind: 'query';
+  datasource: string;
+  expr: string;
+  /** Seconds shown up to now. */
+  window: number;
+  /** Seconds per point; null: the step that fits the widget's width. */
+  step: number | null;
+}
+
+/** What a bound widget reads: stored series or a data source's query. */
+export type WidgetSource = SeriesSource | QuerySource;
+
+/** The longest expression the server takes (MAX_EXPR_LENGTH there): a longer one cannot bind. */
+export const MAX_EXPR_LENGTH = 4000;
+
+/**
+ * The source of a widget config, or null when it has none (or a malformed one). A source
+ * naming a `datasource` is a query (LD5), else it names stored series (LD4).
+ */
+export function parseSource(config: Record<string, unknown>): WidgetSource | null {
   const raw = config.source;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
   const source = raw as Record<string, unknown>;
+  const window =
+    typeof source.window === 'number' && Number.isFinite(source.window) && source.window > 0
+      ? Math.min(Math.round(source.window), MAX_WINDOW_SECONDS)
+      : DEFAULT_WINDOW_SECONDS;
+  const step =
+    typeof source.step === 'number' && Number.isInteger(source.step) && source.step >= 1 ? source.step : null;
+  if (source.datasource !== undefined) {
+    const expr = typeof source.expr === 'string' ? source.expr.trim() : '';
+    if (typeof source.datasource !== 'string' || source.datasource === '') return null;
+    if (expr === '' || expr.length > MAX_EXPR_LENGTH) return null;
+    return { kind: 'query', datasource: source.datasource, expr, window, step };
+  }
   if (typeof source.series !== 'string' || source.series === '') return null;
   let labels: Record<string, string> | null = null;
   if (typeof source.labels === 'object' && source.labels !== null && !Array.isArray(source.labels)) {
@@ -71,23 +108,28 @@ export function parseSource(config: Record<string, unknown>): SeriesSource | nul
     );
     if (entries.length > 0) labels = Object.fromEntries(entries);
   }
-  const window =
-    typeof source.window === 'number' && Number.isFinite(source.window) && source.window > 0
-      ? Math.min(Math.round(source.window), MAX_WINDOW_SECONDS)
-      : DEFAULT_WINDOW_SECONDS;
   const agg = AGGREGATIONS.includes(source.agg as Aggregation) ? (source.agg as Aggregation) : ('AVG' as Aggregation);
-  const step =
-    typeof source.step === 'number' && Number.isInteger(source.step) && source.step >= 1 ? source.step : null;
-  return { series: source.series, labels, window, agg, step };
+  return { kind: 'series', series: source.series, labels, window, agg, step };
 }
 
 /** A key that changes exactly when what a source reads changes. */
-export function sourceKey(source: SeriesSource | null): string {
-  return source ? JSON.stringify([source.series, source.labels, source.window, source.agg, source.step]) : '';
+export function sourceKey(source: WidgetSource | null): string {
+  if (!source) return '';
+  return source.kind === 'query'
+    ? JSON.stringify(['query', source.datasource, source.expr, source.window, source.step])
+    : JSON.stringify([source.series, source.labels, source.window, source.agg, source.step]);
 }
 
-/** The step (ms) a source is read with in a widget `widthPx` wide. */
-export function sourceStep(source: SeriesSource, widthPx: number): number {
+/** What a source reads, as a person names it: `cpu{host="a"}`, or the query's expression. */
+export function describeSource(source: WidgetSource): string {
+  return source.kind === 'query' ? source.expr : seriesLabel({ id: '', name: source.series, labels: source.labels });
+}
+
+/**
+ * The step (ms) a source is read with in a widget `widthPx` wide: its own, or one that fits
+ * the width (fitStep's steps are whole seconds, 1 s at least, as a data source needs).
+ */
+export function sourceStep(source: WidgetSource, widthPx: number): number {
   return source.step !== null ? source.step * 1000 : fitStep(source.window * 1000, widthPx);
 }
 
@@ -101,6 +143,11 @@ export interface LiveSeriesState {
   /** What the widget shows: the window up to now, and the step the data is in. */
   window: TimeWindow;
   error: string | null;
+  /**
+   * A data source that could not be queried (LD5's `SeriesBatch.error`): the stream stays
+   * open and the last data stays drawn; null again once a batch says it answers.
+   */
+  sourceError: string | null;
 }
 
 export interface LiveSeries {
@@ -150,7 +197,7 @@ function aggregate(agg: Aggregation, values: number[]): number {
  * `error` when the subscribe is refused) carry their code in `extensions`: an ApiError keeps
  * it, so errorMessage can say what happened. Anything else (a close event, an Error) as is.
  */
-function graphQLError(error: unknown): unknown {
+export function graphQLError(error: unknown): unknown {
   const first = (Array.isArray(error) ? error[0] : undefined) as
     { message?: unknown; extensions?: Record<string, unknown> } | undefined;
   if (!first || typeof first.message !== 'string') return error;
@@ -186,7 +233,14 @@ export function openLiveSeries(client: GraphQLSubscriber, options: LiveSeriesOpt
     const to = now();
     return { from: to - windowMs, to, step };
   };
-  let state: LiveSeriesState = { status: 'loading', data: [], last, window: windowNow(), error: null };
+  let state: LiveSeriesState = {
+    status: 'loading',
+    data: [],
+    last,
+    window: windowNow(),
+    error: null,
+    sourceError: null,
+  };
 
   const trackOf = (series: SeriesInfo) => {
     let track = tracks.get(series.id);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LiveSeriesState } from './live-series.js';
-import { liveMetricView, liveTableView, LOADING_TEXT } from './live-widget-view.js';
+import { liveDataAttributes, liveMetricView, liveTableView, LOADING_TEXT } from './live-widget-view.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -14,6 +14,7 @@ function state(overrides: Partial<LiveSeriesState> = {}): LiveSeriesState {
     last: new Map(),
     window: { from: T0 - 15 * MIN, to: T0, step: MIN },
     error: null,
+    sourceError: null,
     ...overrides,
   };
 }
@@ -84,5 +85,27 @@ describe('[LD4] a bound table', () => {
       timeZone: 'UTC',
     });
     expect(table).toEqual({ columns: ['series', 'value', 'time'], rows: [['up', '1', '01/01/2026, 12:00:00']] });
+  });
+});
+
+describe('[LD5] what a bound widget says about its data', () => {
+  it('counts the points drawn, names the newest value, and flags a data source that cannot be queried', () => {
+    const data = [
+      { series: A, points: [[T0 - MIN, 1], [T0, 2]] }, // prettier-ignore
+      { series: B, points: [[T0, 7]] },
+    ];
+    const last = new Map([
+      ['1', { t: T0, v: 2 }],
+      ['2', { t: T0 - 1, v: 7 }],
+    ]);
+    expect(liveDataAttributes(state({ data, last }))).toEqual({
+      'data-points': 3,
+      'data-last': 2,
+      'data-source-error': undefined,
+    });
+    expect(liveDataAttributes(state({ data, last, sourceError: 'Data source prom is unavailable' }))).toMatchObject({
+      'data-points': 3,
+      'data-source-error': 'true',
+    });
   });
 });

@@ -104,11 +104,20 @@ function fullName(series: LiveSeriesState['data'][number]['series']): string {
 
 /**
  * What a bound widget's container says about its data, for tests and tools: `data-points`,
- * the points it draws (all its series, in the window), and `data-last`, the newest raw value
- * of any of its series (absent without one).
+ * the points it draws (all its series, in the window), `data-last`, the newest raw value
+ * of any of its series (absent without one), and `data-source-error` while its data source
+ * cannot be queried (LD5).
  */
-export function liveDataAttributes(state: LiveSeriesState): { 'data-points': number; 'data-last': number | undefined } {
+export function liveDataAttributes(state: LiveSeriesState): {
+  'data-points': number;
+  'data-last': number | undefined;
+  'data-source-error': 'true' | undefined;
+} {
   let newest: { t: number; v: number } | undefined;
   for (const point of state.last.values()) if (!newest || point.t > newest.t) newest = point;
-  return { 'data-points': state.data.reduce((sum, d) => sum + d.points.length, 0), 'data-last': newest?.v };
+  return {
+    'data-points': state.data.reduce((sum, d) => sum + d.points.length, 0),
+    'data-last': newest?.v,
+    'data-source-error': state.sourceError ? 'true' : undefined,
+  };
 }

@@ -1,13 +1,13 @@
 /**
- * A metric, chart or table bound to live data (DESIGN.md 10, LD4): the series its
- * `config.source` names, read over the editor's socket (use-live-series.ts) and drawn from
+ * A metric, chart or table bound to live data (DESIGN.md 10, LD4, LD5): the series or the
+ * data source query its `config.source` names, read over the editor's socket (use-live-series.ts) and drawn from
  * the shared view models (live-widget-view.ts, series-chart.ts) with the same markup as a
  * hand-typed widget (widget-parts.tsx). The config keeps the rest of the tile's look: a
  * chart's kind, the unit, a metric's label and lowerIsBetter.
  */
 import { useRef, type ReactNode } from 'react';
 import type { ChartKind, Widget } from '@collab-dashboards/core';
-import type { LiveSeriesState, SeriesSource } from '../shared/live-series.js';
+import { describeSource, type LiveSeriesState, type WidgetSource } from '../shared/live-series.js';
 import {
   LOADING_TEXT,
   SPARKLINE_BOX,
@@ -16,7 +16,6 @@ import {
   liveTableView,
 } from '../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../shared/series-chart.js';
-import { seriesLabel } from '../shared/series-data.js';
 import { SeriesChart } from './series-chart.js';
 import { useElementWidth } from './use-element-width.js';
 import type { LiveContext } from '../shared/live-binding.js';
@@ -34,7 +33,8 @@ function unitOf(config: Config): string | null {
 /**
  * The body of a bound widget: `data-testid="live-<type>"` with `data-state` loading, live or
  * error, `data-points` (points drawn) and `data-last` (newest value); the live state's error
- * under it as muted text. Its width fits the step (resizing the widget may reopen the series
+ * under it as muted text, and over it a banner while its data source cannot be queried
+ * (`data-testid="live-source-error"`: the last data stays drawn under it). Its width fits the step (resizing the widget may reopen the series
  * at another step); without `live` (no socket here) it only names its source.
  */
 export function LiveWidgetBody({
@@ -43,7 +43,7 @@ export function LiveWidgetBody({
   live,
 }: {
   widget: Widget;
-  source: SeriesSource;
+  source: WidgetSource;
   live: LiveContext | null;
 }) {
   const ref = useRef<HTMLDivElement>(null);
@@ -54,9 +54,7 @@ export function LiveWidgetBody({
   const failed = state.status === 'error' && state.data.length === 0;
   let body: ReactNode = null;
   if (!live) {
-    body = (
-      <p className="muted">Live data from {seriesLabel({ id: '', name: source.series, labels: source.labels })}</p>
-    );
+    body = <p className="muted">Live data from {describeSource(source)}</p>;
   } else if (state.status === 'loading') {
     body = <p className="muted">{LOADING_TEXT}</p>;
   } else if (!failed) {
@@ -72,6 +70,11 @@ export function LiveWidgetBody({
       data-state={state.status}
       {...liveDataAttributes(state)}
     >
+      {state.sourceError && (
+        <p className="live-banner" role="status" title={state.sourceError} data-testid="live-source-error">
+          {state.sourceError}
+        </p>
+      )}
       {body}
       {state.error && (
         <p className="muted small live-error" role="status" data-testid="live-error">

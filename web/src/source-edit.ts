@@ -4,7 +4,7 @@
  * server runs, mirrored so the list narrows while a query is still on its way.
  */
 import type { Aggregation } from '../shared/gql/graphql.js';
-import { WINDOW_CHOICES, type SeriesSource } from '../shared/live-series.js';
+import { WINDOW_CHOICES, type WidgetSource } from '../shared/live-series.js';
 import { formatSeriesValue, labelEntries, seriesLabel } from '../shared/series-data.js';
 
 /** A series as the picker lists it (the SeriesSearch query's selection). */
@@ -58,8 +58,8 @@ export function bindName(current: unknown, name: string): RawSource | null {
 }
 
 /** Whether `source` reads every series named `name` (no label to narrow it). */
-export function isBoundToName(source: SeriesSource | null, name: string): boolean {
-  return source !== null && source.series === name && source.labels === null;
+export function isBoundToName(source: WidgetSource | null, name: string): boolean {
+  return source?.kind === 'series' && source.series === name && source.labels === null;
 }
 
 /** One row of the picker: every series of a name, or one series. */
@@ -107,8 +107,8 @@ export function windowChoices(seconds: number): ReadonlyArray<{ seconds: number;
 }
 
 /** Whether `source` reads exactly `series` (its name and the same labels; none equals `{}`). */
-export function isBoundTo(source: SeriesSource | null, series: Pick<PickerSeries, 'name' | 'labels'>): boolean {
-  if (!source || source.series !== series.name) return false;
+export function isBoundTo(source: WidgetSource | null, series: Pick<PickerSeries, 'name' | 'labels'>): boolean {
+  if (source?.kind !== 'series' || source.series !== series.name) return false;
   const mine = Object.entries(source.labels ?? {});
   const theirs = new Map(labelEntries(series.labels));
   return mine.length === theirs.size && mine.every(([key, value]) => theirs.get(key) === value);

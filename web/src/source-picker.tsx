@@ -1,16 +1,17 @@
 /**
- * The "Data" section of a metric, chart or table's settings (DESIGN.md 10, LD4): pick one of
- * the dashboard's series (searched on the server, over urql like the editor's other lists),
- * its window and aggregation, or unbind. Each choice is one `set('source', ...)`: one op,
+ * The "Data" section of a metric, chart or table's settings (DESIGN.md 10, LD4, LD5): pick one
+ * of the dashboard's series (searched on the server, over urql like the editor's other lists),
+ * its window and aggregation, or, when the server has data sources configured, a query on one
+ * of them (query-editor.tsx); or unbind. Each choice is one `set('source', ...)`: one op,
  * undoable and in the history like any other edit; collaborators see the widget rebind.
  */
-import { useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import { useQuery } from 'urql';
 import type { Widget } from '@collab-dashboards/core';
-import { SeriesSearchDocument, type Aggregation } from '../shared/gql/graphql.js';
-import { AGGREGATIONS, WINDOW_CHOICES, parseSource } from '../shared/live-series.js';
+import { DatasourcesDocument, SeriesSearchDocument, type Aggregation } from '../shared/gql/graphql.js';
+import { AGGREGATIONS, WINDOW_CHOICES, describeSource, parseSource } from '../shared/live-series.js';
 import { errorMessage } from '../shared/errors.js';
-import { seriesLabel } from '../shared/series-data.js';
+import { QueryEditor } from './query-editor.js';
 import {
   AGGREGATION_LABELS,
   bindName,
@@ -26,25 +27,33 @@ import {
   type PickerSeries,
 } from './source-edit.js';
 import { TitleInput } from './title-input.js';
+import { useDebounced } from './use-debounced.js';
 
 /** How many series the list shows; a search narrows the rest down. */
 const LIST_SIZE = 100;
 const SEARCH_DELAY_MS = 250;
 
-function useDebounced<T>(value: T, ms: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
+type SourceKind = 'series' | 'query';
 
 export function SourcePicker(props: { dashboardId: string; widget: Widget; set(key: string, value: unknown): void }) {
   const { dashboardId, widget, set } = props;
   const raw = widget.config.source;
   const source = parseSource(widget.config);
   const headingId = useId();
+  const kindName = useId();
+  // The data sources the server may query (LD5): none configured, no choice to offer.
+  const [{ data: configured }] = useQuery({ query: DatasourcesDocument });
+  const datasources = configured?.datasources ?? [];
+  // Which half is shown follows the bound source when it changes (undo, a collaborator).
+  const boundKind: SourceKind = source?.kind ?? 'series';
+  const [kind, setKind] = useState<SourceKind>(boundKind);
+  const [kindFor, setKindFor] = useState(boundKind);
+  if (kindFor !== boundKind) {
+    setKindFor(boundKind);
+    setKind(boundKind);
+  }
+  const showQuery = kind === 'query' && datasources.length > 0;
+  const boundSeries = source?.kind === 'series' ? source : null;
   const [search, setSearch] = useState('');
   const searched = useDebounced(search.trim(), SEARCH_DELAY_MS);
   // Mounting (the panel opening) reads the list again: new series may have been pushed.
@@ -68,26 +77,55 @@ export function SourcePicker(props: { dashboardId: string; widget: Widget; set(k
     <section className="data-section" aria-labelledby={headingId} data-testid="data-section">
       <div className="data-head">
         <h3 id={headingId}>Data</h3>
-        <button
-          type="button"
-          className="btn small"
-          onClick={() => refresh({ requestPolicy: 'network-only' })}
-          disabled={fetching}
-          data-testid="source-refresh"
-        >
-          Refresh
-        </button>
+        {!showQuery && (
+          <button
+            type="button"
+            className="btn small"
+            onClick={() => refresh({ requestPolicy: 'network-only' })}
+            disabled={fetching}
+            data-testid="source-refresh"
+          >
+            Refresh
+          </button>
+        )}
       </div>
       <p className="muted small" data-testid="source-status">
         {source ? (
           <>
-            Live from <code>{seriesLabel({ id: '', name: source.series, labels: source.labels })}</code>
+            Live from <code>{describeSource(source)}</code>
+            {source.kind === 'query' && <> on {source.datasource}</>}
           </>
+        ) : datasources.length > 0 ? (
+          'Pick a series or query a data source to draw live data instead of typed values.'
         ) : (
           'Pick a series to draw its live data instead of typed values.'
         )}
       </p>
-      {empty ? (
+      {datasources.length > 0 && (
+        <div className="source-kind" role="radiogroup" aria-label="Data from">
+          {(
+            [
+              ['series', 'Stored series'],
+              ['query', 'Data source query'],
+            ] as const
+          ).map(([value, label]) => (
+            <label key={value} className="check">
+              <input
+                type="radio"
+                name={kindName}
+                value={value}
+                checked={kind === value}
+                onChange={() => setKind(value)}
+                data-testid={`source-kind-${value}`}
+              />
+              {label}
+            </label>
+          ))}
+        </div>
+      )}
+      {showQuery ? (
+        <QueryEditor dashboardId={dashboardId} widget={widget} datasources={datasources} set={set} />
+      ) : empty ? (
         <PushHint dashboardId={dashboardId} />
       ) : (
         <>
@@ -158,40 +196,42 @@ export function SourcePicker(props: { dashboardId: string; widget: Widget; set(k
           )}
         </>
       )}
-      <div className="data-fields">
-        <label>
-          Window
-          <select
-            value={source?.window ?? ''}
-            disabled={!source}
-            onChange={(e) => commit(withSourceField(raw, 'window', Number(e.target.value)))}
-            data-testid="source-window"
-          >
-            {!source && <option value="">–</option>}
-            {(source ? windowChoices(source.window) : WINDOW_CHOICES).map((choice) => (
-              <option key={choice.seconds} value={choice.seconds}>
-                {choice.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Aggregation
-          <select
-            value={source?.agg ?? ''}
-            disabled={!source}
-            onChange={(e) => commit(withSourceField(raw, 'agg', e.target.value as Aggregation))}
-            data-testid="source-agg"
-          >
-            {!source && <option value="">–</option>}
-            {AGGREGATIONS.map((agg) => (
-              <option key={agg} value={agg}>
-                {AGGREGATION_LABELS[agg]}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
+      {!showQuery && (
+        <div className="data-fields">
+          <label>
+            Window
+            <select
+              value={boundSeries?.window ?? ''}
+              disabled={!boundSeries}
+              onChange={(e) => commit(withSourceField(raw, 'window', Number(e.target.value)))}
+              data-testid="source-window"
+            >
+              {!boundSeries && <option value="">–</option>}
+              {(boundSeries ? windowChoices(boundSeries.window) : WINDOW_CHOICES).map((choice) => (
+                <option key={choice.seconds} value={choice.seconds}>
+                  {choice.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Aggregation
+            <select
+              value={boundSeries?.agg ?? ''}
+              disabled={!boundSeries}
+              onChange={(e) => commit(withSourceField(raw, 'agg', e.target.value as Aggregation))}
+              data-testid="source-agg"
+            >
+              {!boundSeries && <option value="">–</option>}
+              {AGGREGATIONS.map((agg) => (
+                <option key={agg} value={agg}>
+                  {AGGREGATION_LABELS[agg]}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+      )}
       {source && widget.type !== 'metric' && (
         <label>
           Unit

@@ -27,6 +27,17 @@ const DatasourceRef = builder.objectRef<{ name: string; type: string }>('Datasou
 });
 
 builder.queryFields((t) => ({
+  datasource: t.field({
+    type: DatasourceRef,
+    nullable: true,
+    description:
+      'One configured data source by name (null when none has it): its metric names, without asking the others.',
+    args: { name: t.arg.string() },
+    resolve: (_root, args, ctx) => {
+      requireViewer(ctx);
+      return ctx.services.datasources.list().find((d) => d.name === args.name) ?? null;
+    },
+  }),
   datasources: t.field({
     type: [DatasourceRef],
     description: 'The data sources this server may query (LD5), by name.',

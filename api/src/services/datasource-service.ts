@@ -139,8 +139,9 @@ export function createDatasourceService(deps: {
       let cached = names.get(name);
       if (!cached || deps.now() - cached.at > METRIC_NAMES_TTL_MS) {
         const entry = { at: deps.now(), names: counted(name, () => source.metricNames()) };
-        // A failure is not kept: the next call asks again.
-        entry.names.catch(() => names.get(name) === entry && names.delete(name));
+        // Neither a failure nor an empty list (an upstream that has not scraped yet) is kept.
+        const forget = () => names.get(name) === entry && names.delete(name);
+        entry.names.then((list) => list.length === 0 && forget(), forget);
         names.set(name, (cached = entry));
       }
       const words = (search ?? '').toLowerCase().split(/\s+/).filter(Boolean);

@@ -1,6 +1,6 @@
 /**
- * A metric, chart or table of the viewer bound to live data (DESIGN.md 10, LD4): the series
- * its `config.source` names, read over the viewer's one socket (live-binding.ts) and drawn
+ * A metric, chart or table of the viewer bound to live data (DESIGN.md 10, LD4, LD5): the
+ * series or the data source query its `config.source` names, read over the viewer's one socket (live-binding.ts) and drawn
  * from the shared view models (live-widget-view.ts, series-chart.ts) with the markup of a
  * hand-typed widget (widget-body.ts), as the React editor draws it (web/src/live-widgets.tsx).
  * The config keeps the rest of the tile's look: a chart's kind, the unit, a metric's label
@@ -48,7 +48,8 @@ function kindOf(config: Config): ChartKind {
 /**
  * The body of a bound widget (liveSourceOf(widget) is not null): `data-testid="live-<type>"`
  * with `data-state` loading, live or error, `data-points` (points drawn) and `data-last`
- * (newest value), and the state's error under it as muted text.
+ * (newest value), and the state's error under it as muted text; over it a banner while its
+ * data source cannot be queried (`data-testid="live-source-error"`, the last data kept).
  * Its width fits the step: resizing may reopen the series at another step, and a new
  * source (a collaborator rebinding the widget) reopens it; unmounting closes it.
  */
@@ -104,6 +105,13 @@ export const LiveWidgetBody = defineComponent({
           ...liveDataAttributes(s),
         },
         [
+          s.sourceError
+            ? h(
+                'p',
+                { class: 'live-banner', role: 'status', title: s.sourceError, 'data-testid': 'live-source-error' },
+                s.sourceError,
+              )
+            : null,
           body,
           s.error
             ? h(

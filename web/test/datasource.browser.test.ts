@@ -1,0 +1,286 @@
+/**
+ * LD5 in Chromium against the real server and a real Prometheus (Debian's `prometheus`
+ * package, started here on a free port in a temp dir, scraping the app's own /metrics every
+ * second): a chart is bound to a PromQL query through the editor's Data section (a metric
+ * name completed from the upstream), draws and moves, refuses a bad expression with the
+ * upstream's own message, says so while Prometheus is down (the last data kept drawn) and
+ * heals by itself when it is back; the Vue viewer draws the same query.
+ * Skipped with its reason where the binary is missing (`apt-get install -y prometheus`).
+ * Every wait is on a selector or a condition in the page (or on Prometheus), never a sleep.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { freePort } from '../../api/test/helpers/child-app.js';
+import { describeWhen } from '../../api/test/helpers/skip.js';
+import { waitFor } from '../../api/test/helpers/wait.js';
+import { browserSuite, SHOTS, startBrowserApp, type BrowserApp, type SessionPayload } from './helpers.js';
+
+const PROMETHEUS = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
+const WAIT = 15_000;
+const METRIC = 'scrape_duration_seconds';
+
+const suite: (name: string, body: () => void) => void = existsSync(PROMETHEUS)
+  ? browserSuite()
+  : describeWhen(false, `needs ${PROMETHEUS} (apt-get install -y prometheus)`);
+
+suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => {
+  let app: BrowserApp;
+  let ada: SessionPayload;
+  let dashboardId: string;
+  let chartId: string;
+  let page: Page;
+  let dir = '';
+  let promPort = 0;
+  let prometheus: ChildProcess | undefined;
+  let output = '';
+
+  /** Starts Prometheus on `promPort` with the data dir in `dir` (the same ones after a restart). */
+  function startPrometheus() {
+    prometheus = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stdout!.on('data', (chunk) => (output += chunk));
+    prometheus.stderr!.on('data', (chunk) => (output += chunk));
+  }
+
+  /** SIGKILL: as a crash would, and nothing to flush into a data dir that is thrown away. */
+  async function killPrometheus() {
+    const running = prometheus;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Waits until Prometheus has scraped the app: its query API knows the metric. */
+  async function prometheusHasScraped() {
+    await waitFor(
+      async () => {
+        if (prometheus!.exitCode !== null) throw new Error(`prometheus exited:\n${output}`);
+        const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${METRIC}`);
+        const body = (await res.json()) as { data?: { result?: unknown[] } };
+        return (body.data?.result?.length ?? 0) > 0;
+      },
+      { timeout: WAIT, interval: 200, description: `Prometheus to scrape ${METRIC}` },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\nprometheus:\n${output.slice(-4000)}`);
+    });
+  }
+
+  const editorWidget = (id: string) => `[data-testid=widget][data-widget-id="${id}"]`;
+  const vueWidget = (id: string) => `[data-testid=vue-widget][data-widget-id="${id}"]`;
+  const attribute = (p: Page, selector: string, name: string) => p.locator(selector).first().getAttribute(name);
+
+  /** Waits until `selector`'s attribute `name` is a number above `than`. */
+  async function waitForAbove(p: Page, selector: string, name: string, than: number) {
+    await p
+      .waitForFunction(
+        ([selector, name, than]) => Number(document.querySelector(selector)?.getAttribute(name) ?? NaN) > than,
+        [selector, name, than] as const,
+        { timeout: WAIT },
+      )
+      .catch(async (error: Error) => {
+        throw new Error(
+          `${error.message}\n${selector} ${name}: ${await attribute(p, selector, name)}, wanted > ${than}`,
+        );
+      });
+  }
+
+  /**
+   * The chart draws and moves: it has points, then more of them or another newest value
+   * (a full window keeps its count; the scrape's duration differs every second).
+   */
+  async function chartMoves(p: Page, selector: string) {
+    const chart = `${selector} [data-testid=live-chart][data-state=live]`;
+    await waitForAbove(p, chart, 'data-points', 0);
+    const before = [await attribute(p, chart, 'data-points'), await attribute(p, chart, 'data-last')];
+    await p
+      .waitForFunction(
+        ([chart, points, last]) => {
+          const el = document.querySelector(chart);
+          return !!el && (el.getAttribute('data-points') !== points || el.getAttribute('data-last') !== last);
+        },
+        [chart, ...before] as const,
+        { timeout: WAIT },
+      )
+      .catch((error: Error) => {
+        throw new Error(`${error.message}\n${chart} stood still at data-points, data-last ${before.join(', ')}`);
+      });
+  }
+
+  async function onServer(id: string): Promise<{ version: number; source: unknown }> {
+    const { dashboard } = await app.gql<{
+      dashboard: { version: number; document: { widgets: Record<string, { config: { source?: unknown } }> } };
+    }>('query($id: ID!) { dashboard(id: $id) { version document } }', { id: dashboardId }, ada.accessToken);
+    return { version: dashboard.version, source: dashboard.document.widgets[id]!.config.source };
+  }
+
+  const noPending = (p: Page) =>
+    p.locator('[data-testid=connection-status]:not(:has([data-testid=pending-count]))').waitFor({ timeout: WAIT });
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    // The port first, so the app can be told where Prometheus will be; Prometheus last, with
+    // the app as its target.
+    promPort = await freePort();
+    app = await startBrowserApp({
+      DATASOURCES: JSON.stringify({
+        prom: { type: 'prometheus', url: `http://127.0.0.1:${promPort}`, timeout: 3000 },
+      }),
+    });
+    dir = await mkdtemp(path.join(tmpdir(), 'prometheus-'));
+    await writeFile(
+      path.join(dir, 'prometheus.yml'),
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        'scrape_configs:',
+        '  - job_name: app',
+        `    static_configs: [{ targets: ["${new URL(app.url).host}"] }]`,
+        '',
+      ].join('\n'),
+    );
+    startPrometheus();
+    ada = await app.signUp('ada@example.com', 'Ada Lovelace', 'analytical-1');
+    const created = await app.gql<{ createDashboard: { id: string } }>(
+      'mutation { createDashboard(title: "This server") { id } }',
+      {},
+      ada.accessToken,
+    );
+    dashboardId = created.createDashboard.id;
+    await prometheusHasScraped();
+  });
+
+  afterAll(async () => {
+    await killPrometheus();
+    await app?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('binds a chart to a PromQL query completed from the upstream’s metric names; it draws and moves; Ctrl+Z unbinds', async () => {
+    const context = await app.newContext(ada);
+    page = await app.newPage(context);
+    await page.goto(`${app.url}/#/d/${dashboardId}`);
+    await page.locator('[data-testid=connection-status][data-state=connected]').waitFor({ timeout: WAIT });
+    await page.getByTestId('add-chart').click();
+    const added = page.locator('[data-testid=widget][data-type=chart]').first();
+    await added.waitFor({ timeout: WAIT });
+    chartId = (await added.getAttribute('data-widget-id'))!;
+    const panel = page.getByTestId('data-section');
+    await panel.waitFor({ timeout: WAIT });
+    const before = await onServer(chartId);
+
+    await panel.getByLabel('Data source query').check();
+    const editor = page.getByTestId('query-editor');
+    expect(await editor.getByLabel('Data source').inputValue()).toBe('prom');
+    const expr = editor.getByRole('combobox', { name: 'PromQL expression' });
+    await expr.pressSequentially('scrape_dur');
+    const completion = page.locator(`[data-testid=query-completion][data-value=${METRIC}]`);
+    await completion.waitFor({ timeout: WAIT });
+    expect(await expr.getAttribute('aria-expanded')).toBe('true');
+    await completion.click();
+    expect(await expr.inputValue()).toBe(METRIC);
+    await page.getByTestId('query-completions').waitFor({ state: 'hidden', timeout: WAIT });
+    await editor.getByLabel('Window').selectOption({ label: '5 m' });
+    await editor.getByLabel('Step').selectOption({ label: '1 s' });
+    await editor.getByTestId('query-apply').click();
+    await page.locator('[data-testid=query-result][data-kind=ok]', { hasText: 'Bound: 1 series.' }).waitFor({
+      timeout: WAIT,
+    });
+    await noPending(page);
+    expect(await onServer(chartId)).toEqual({
+      version: before.version + 1,
+      source: { datasource: 'prom', expr: METRIC, window: 300, step: 1 },
+    });
+    await page
+      .getByTestId('source-status')
+      .filter({ hasText: `Live from ${METRIC} on prom` })
+      .waitFor({ timeout: WAIT });
+
+    const chart = editorWidget(chartId);
+    await page.locator(`${chart} [data-testid=live-chart][data-state=live] .u-legend`).waitFor({ timeout: WAIT });
+    const legend = await page
+      .locator(`${chart} .u-legend .u-series .u-label`)
+      .evaluateAll((els) => els.map((el) => el.textContent));
+    expect(legend).toEqual(['Time', `{instance="${new URL(app.url).host}", job="app"}`]);
+    await chartMoves(page, chart);
+
+    // One op: Ctrl+Z puts the typed chart back, Ctrl+Shift+Z the query.
+    await editor.getByTestId('query-apply').press('Control+z');
+    await page.locator(`${chart} [data-testid=live-chart]`).waitFor({ state: 'detached', timeout: WAIT });
+    await noPending(page);
+    expect((await onServer(chartId)).source).toBeUndefined();
+    await page.keyboard.press('Control+Shift+z');
+    await noPending(page);
+    expect((await onServer(chartId)).source).toEqual({ datasource: 'prom', expr: METRIC, window: 300, step: 1 });
+    await chartMoves(page, chart);
+    await page.screenshot({ path: path.join(SHOTS, 'datasource-01-bound.png') });
+  });
+
+  it('a bad expression shows the upstream’s message in the panel and binds nothing', async () => {
+    const { version } = await onServer(chartId);
+    const editor = page.getByTestId('query-editor');
+    const expr = editor.getByRole('combobox', { name: 'PromQL expression' });
+    await expr.fill(`sum(rate(${METRIC}[1m])`);
+    await expr.press('Escape'); // the completions, if any are open
+    await editor.getByTestId('query-apply').click();
+    const error = editor.getByTestId('query-error');
+    await error.waitFor({ timeout: WAIT });
+    expect(await error.textContent()).toMatch(/^prom: .*parse error/);
+    expect(await error.getAttribute('role')).toBe('alert');
+    await noPending(page);
+    expect(await onServer(chartId)).toEqual({
+      version,
+      source: { datasource: 'prom', expr: METRIC, window: 300, step: 1 },
+    });
+    await chartMoves(page, editorWidget(chartId));
+  });
+
+  it('says so on the chart while Prometheus is down, keeping what it drew, and heals when it is back', async () => {
+    const chart = editorWidget(chartId);
+    const live = `${chart} [data-testid=live-chart]`;
+    await killPrometheus();
+    const banner = page.locator(`${chart} [data-testid=live-source-error]`);
+    await banner.waitFor({ timeout: WAIT });
+    expect(await banner.textContent()).toMatch(/prom is unavailable/);
+    expect(await banner.getAttribute('role')).toBe('status');
+    expect(await attribute(page, live, 'data-source-error')).toBe('true');
+    expect(await attribute(page, live, 'data-state')).toBe('live');
+    expect(Number(await attribute(page, live, 'data-points'))).toBeGreaterThan(0);
+    await page.locator(`${chart} .u-legend`).waitFor({ timeout: WAIT });
+    await page.screenshot({ path: path.join(SHOTS, 'datasource-02-upstream-down.png') });
+
+    startPrometheus();
+    await banner.waitFor({ state: 'detached', timeout: WAIT });
+    expect(await attribute(page, live, 'data-source-error')).toBeNull();
+    await chartMoves(page, chart);
+  });
+
+  it('the Vue viewer (embed token) draws the same query live', async () => {
+    const minted = await app.gql<{ createEmbedToken: { token: string } }>(
+      'mutation($d: ID!) { createEmbedToken(dashboardId: $d, ttlSeconds: 3600) { token } }',
+      { d: dashboardId },
+      ada.accessToken,
+    );
+    const v = await app.newPage(await app.newContext());
+    await v.goto(
+      `${app.url}/vue.html?dashboard=${encodeURIComponent(dashboardId)}&token=${minted.createEmbedToken.token}`,
+    );
+    await v.locator('[data-testid=vue-viewer][data-status=connected]').waitFor({ timeout: WAIT });
+    await chartMoves(v, vueWidget(chartId));
+  });
+
+  it('no page threw an uncaught error or logged a console error', () => {
+    expect(app.pageErrors).toEqual([]);
+  });
+});
