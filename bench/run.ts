@@ -19,6 +19,7 @@ import { coldOpen } from './scenarios/cold-open.js';
 import { deflate } from './scenarios/deflate.js';
 import { seriesIngest, seriesWindow } from './scenarios/series-store.js';
 import { seriesFanout, seriesLatency } from './scenarios/series-live.js';
+import { datasourceFanout } from './scenarios/datasource-fanout.js';
 
 /** In run order: deflate replays the frames fan-out and ops captured. */
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   'series-window': seriesWindow,
   'series-latency': seriesLatency,
   'series-fanout': seriesFanout,
+  'datasource-fanout': datasourceFanout,
 };
 
 function parseArgs(argv: string[]): BenchOptions & { only?: string } {
