@@ -80,6 +80,12 @@ interface GroupBatch {
   to: number;
   series: QuerySeriesData[];
   error: string | null;
+  /**
+   * The batch every member standing at `from` is handed as it is: one object, so shared
+   * execution (transport/shared-execution.ts) runs and serialises it once for them all.
+   * Null when a good result holds no point.
+   */
+  event: SeriesBatchEvent | null;
 }
 
 type QueryIn = RoomEvent | GroupBatch;
@@ -236,7 +242,8 @@ export function createQueryFeed(deps: {
     if (message.error !== null) {
       if ((group.lastT !== null && message.to <= group.lastT) || (group.lastErrorT ?? -Infinity) >= message.to) return;
       group.lastErrorT = message.to;
-      broadcast(group, { type: 'result', from: group.lastT, to: message.to, series: [], error: message.error });
+      const event = batchEvent([], message.to, message.error);
+      broadcast(group, { type: 'result', from: group.lastT, to: message.to, series: [], error: message.error, event });
       return;
     }
     if (group.lastT !== null && message.to <= group.lastT) return;
@@ -247,7 +254,9 @@ export function createQueryFeed(deps: {
     }
     const from = group.lastT;
     group.lastT = message.to;
-    broadcast(group, { type: 'result', from, to: message.to, series: after(message.series, from), error: null });
+    const series = after(message.series, from);
+    const event = series.length > 0 ? batchEvent(series, message.to, null) : null;
+    broadcast(group, { type: 'result', from, to: message.to, series, error: null, event });
   }
 
   async function fillGap(group: Group, to: number) {
@@ -338,12 +347,21 @@ export function createQueryFeed(deps: {
       const revoked = this.checkAccess(event);
       if (revoked) return revoked;
       if (event.type !== 'result') return;
-      if (event.error !== null) return this.send([], event.to, event.error);
+      if (event.error !== null) return this.deliverBatch(event.event!);
       if (this.lastT !== null && event.to <= this.lastT) return;
       if (this.lastT !== null && (event.from === null || event.from > this.lastT)) return this.readOwn(event.to);
-      const series = after(event.series, this.lastT);
+      const shared = this.lastT === null || this.lastT === event.from;
+      const series = shared ? event.series : after(event.series, this.lastT);
       this.lastT = event.to;
+      if (shared && event.event) return this.deliverBatch(event.event);
+      // After an error, even an empty result tells the client the source is back.
       if (series.length > 0 || this.erred) return this.send(series, event.to, null);
+    }
+
+    private deliverBatch(event: SeriesBatchEvent) {
+      this.erred = event.error !== null;
+      deps.onBatch?.();
+      return this.emit(event);
     }
 
     /** The results after this subscriber's last time up to `to`, read for it alone. */
@@ -359,11 +377,9 @@ export function createQueryFeed(deps: {
       }
     }
 
+    /** A batch of this subscriber's own (its replay, a gap it read, a partial result). */
     private send(series: QuerySeriesData[], t: number, error: string | null) {
-      this.erred = error !== null;
-      deps.onBatch?.();
-      const event: SeriesBatchEvent = { __typename: 'SeriesBatch', series, cursor: encodeQueryCursor(t), error };
-      return this.emit(event);
+      return this.deliverBatch(batchEvent(series, t, error));
     }
 
     protected leaveGroup() {
@@ -386,6 +402,13 @@ export function createQueryFeed(deps: {
     },
   };
 }
+
+const batchEvent = (series: QuerySeriesData[], t: number, error: string | null): SeriesBatchEvent => ({
+  __typename: 'SeriesBatch',
+  series,
+  cursor: encodeQueryCursor(t),
+  error,
+});
 
 /** The points of each series after `t` (all when null); series left without points are dropped. */
 function after(series: readonly QuerySeriesData[], t: number | null): QuerySeriesData[] {
