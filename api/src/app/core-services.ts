@@ -50,6 +50,11 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     secret,
     accessTokenTtl: config.accessTokenTtl,
     refreshTokenTtl: config.refreshTokenTtl,
+    // SC1: a scoped token refused for its expiry or its address is in the audit log.
+    onRefused: ({ userId, tokenId, reason, ip }) =>
+      void dashboards
+        .audit({ userId, ip }, 'apiTokenRefused', null, { tokenId, reason })
+        .catch((error: unknown) => logger.warn({ err: error }, 'audit failed')),
   });
   const dashboards = createDashboardService({ store, bus, clock, onPublishError });
   const reportHub = (error: unknown, where: string) => logError(error, { where }, 'hub error');

@@ -62,16 +62,17 @@ const contextFor =
     const request = (initial as { request: Request }).request;
     const header = request.headers.get('authorization');
     const node = (initial as { req?: IncomingMessage }).req;
+    const ip = node ? clientIp(node, config.trustProxy) : null;
     let viewer = null;
     if (header) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
       if (!match) throw new DomainError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"');
-      viewer = await s.auth.authenticate(match[1]!);
+      viewer = await s.auth.authenticate(match[1]!, ip);
     }
     return {
       viewer,
       services: s,
-      ip: node ? clientIp(node, config.trustProxy) : null,
+      ip,
       requestId: request.headers.get('x-request-id') ?? randomUUID(),
       loaders: createLoaders(s),
     };

@@ -4,6 +4,7 @@ export type Role = 'OWNER' | 'EDITOR' | 'VIEWER';
 export type Action =
   | 'read' // dashboard fields, history, presence; subscribe; be present
   | 'edit' // submit ops, undo, redo, restore, rename, checkpoints
+  | 'push' // push points (LD1)
   | 'manage' // invite, change roles, remove others
   | 'audit' // read the audit log
   | 'delete'; // delete the dashboard
@@ -13,6 +14,7 @@ const RANK: Record<Role, number> = { VIEWER: 1, EDITOR: 2, OWNER: 3 };
 const NEEDS: Record<Action, Role> = {
   read: 'VIEWER',
   edit: 'EDITOR',
+  push: 'EDITOR',
   manage: 'OWNER',
   audit: 'OWNER',
   delete: 'OWNER',

@@ -8,9 +8,10 @@ import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { servicesFor } from '../services/embed-scope.js';
+import { servicesFor } from '../services/access-scope.js';
 import type { Services } from '../services/services.js';
 import { handleRemoteWrite } from '../transport/remote-write.js';
+import { clientIp } from '../transport/http.js';
 import type { Feature } from '../app/feature.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -51,9 +52,11 @@ export function liveDataFeature(config: Config, logger: Logger): Feature {
         async authorize(header, dashboardId) {
           const token = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
           if (!token) throw new DomainError('UNAUTHENTICATED', 'Send Authorization: Bearer <API token>');
-          const viewer = await services.auth.authenticate(token);
-          // An embed token is read-only (EM1): its scoped service refuses 'edit'.
-          await servicesFor(services, viewer).dashboards.authorize(viewer.userId, dashboardId, 'edit');
+          const ip = clientIp(req, config.trustProxy);
+          const viewer = await services.auth.authenticate(token, ip);
+          // An embed token is read-only (EM1), a scoped API token needs PUSH on this dashboard
+          // (SC1): the scoped service refuses either.
+          await servicesFor(services, viewer, ip).dashboards.authorize(viewer.userId, dashboardId, 'push');
           return viewer.userId;
         },
         push: (userId, dashboardId, points) => services.series.push(userId, dashboardId, points),

@@ -4,6 +4,8 @@
  * Part of the Store (`./store.ts`); errors as described there.
  */
 
+import type { TokenScope } from '../domain/token-scope.js';
+
 export interface UserRow {
   id: string;
   email: string;
@@ -19,6 +21,10 @@ export interface ApiTokenRow {
   name: string;
   createdAt: Date;
   lastUsedAt: Date | null;
+  /** The address of the last presentation (refused ones included: a leaked token shows). */
+  lastUsedIp: string | null;
+  /** SC1; null: the token acts as its user. */
+  scope: TokenScope | null;
 }
 
 export type RefreshOutcome =
@@ -57,11 +63,17 @@ export interface AccountStore {
   /** Revokes the family of the token; returns its user, or null when unknown. */
   revokeRefreshFamily(tokenHash: string, now: Date): Promise<string | null>;
 
-  insertApiToken(row: { id: string; userId: string; name: string; tokenHash: string }): Promise<ApiTokenRow>;
+  insertApiToken(row: {
+    id: string;
+    userId: string;
+    name: string;
+    tokenHash: string;
+    scope: TokenScope | null;
+  }): Promise<ApiTokenRow>;
   /** The user's live (not revoked) API tokens. */
   listApiTokens(userId: string): Promise<ApiTokenRow[]>;
   /** Revokes the user's token; false when it is not theirs or already revoked. */
   revokeApiToken(userId: string, id: string, now: Date): Promise<boolean>;
-  /** Finds a live token and records its use. */
-  useApiToken(tokenHash: string, now: Date): Promise<{ id: string; userId: string } | null>;
+  /** Finds a live (not revoked) token and records its use; the caller checks its scope. */
+  useApiToken(tokenHash: string, now: Date, ip?: string | null): Promise<ApiTokenRow | null>;
 }

@@ -1,6 +1,7 @@
 import { forbidden } from '../errors.js';
 import { EMBED_TOKEN_TTL } from '../services/auth-service.js';
 import { embedScope } from '../services/embed-scope.js';
+import { isScopedToken } from '../services/access-scope.js';
 import { publicOrigin } from '../transport/http.js';
 import { builder } from './builder.js';
 import { requireViewer } from './context.js';
@@ -31,6 +32,8 @@ builder.mutationField('createEmbedToken', (t) =>
     resolve: async (_root, args, ctx) => {
       const userId = requireViewer(ctx);
       if (embedScope(ctx.viewer) !== null) throw forbidden('An embed token is read-only');
+      // An embed token could outlive the API token's expiry or leave its allowFrom (SC1).
+      if (isScopedToken(ctx.viewer)) throw forbidden('A scoped API token cannot create embed tokens');
       const dashboardId = String(args.dashboardId);
       await ctx.services.dashboards.authorize(userId, dashboardId, 'edit');
       const { token, expiresAt } = await ctx.services.auth.createEmbedToken(

@@ -115,7 +115,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const userId = requireViewer(ctx);
       const dashboardId = String(args.dashboardId);
-      await ctx.services.dashboards.authorize(userId, dashboardId, 'edit');
+      await ctx.services.dashboards.authorize(userId, dashboardId, 'push');
       return ctx.services.series.push(userId, dashboardId, args.points);
     },
   }),

@@ -10,6 +10,7 @@ import { DomainError, badInput, unauthenticated } from '../errors.js';
 import { checkName, checkPassword, checkTokenName, colorFor, normalizeEmail } from '../domain/validation.js';
 import type { Clock } from '../ports/clock.js';
 import type { AccountStore, ApiTokenRow, UserRow } from '../ports/account-store.js';
+import { addressAllowed, type TokenScope } from '../domain/token-scope.js';
 
 const scrypt = promisify(scryptCb) as (
   password: string,
@@ -44,6 +45,8 @@ export interface Viewer {
   apiTokenId: string | null;
   /** Embed tokens: the one dashboard they may read. */
   embedDashboardId?: string;
+  /** Scoped API tokens (SC1): the dashboards and actions they may use. */
+  scope?: TokenScope;
 }
 
 /** Embed tokens (EM1): 24 hours unless asked otherwise, at most 30 days. */
@@ -54,9 +57,17 @@ export interface AuthService {
   logIn(email: string, password: string): Promise<AuthSession>;
   refresh(refreshToken: string): Promise<AuthSession>;
   logOut(refreshToken: string): Promise<boolean>;
-  /** Verifies an access token or an API token. Throws UNAUTHENTICATED. */
-  authenticate(token: string): Promise<Viewer>;
-  createApiToken(userId: string, name: string): Promise<{ token: string; apiToken: ApiTokenRow }>;
+  /**
+   * Verifies an access token or an API token. Throws UNAUTHENTICATED, also for a scoped API
+   * token past its expiresAt or presented from outside its allowFrom (`ip`: the client
+   * address as TRUST_PROXY decides; SC1).
+   */
+  authenticate(token: string, ip?: string | null): Promise<Viewer>;
+  createApiToken(
+    userId: string,
+    name: string,
+    scope?: TokenScope | null,
+  ): Promise<{ token: string; apiToken: ApiTokenRow }>;
   listApiTokens(userId: string): Promise<ApiTokenRow[]>;
   revokeApiToken(userId: string, id: string): Promise<boolean>;
   /**
@@ -99,6 +110,8 @@ export function createAuthService(deps: {
   secret: string;
   accessTokenTtl: number;
   refreshTokenTtl: number;
+  /** A scoped API token refused (expired, or from an address outside allowFrom): for the audit log. */
+  onRefused?(refusal: { userId: string; tokenId: string; reason: string; ip: string | null }): void;
 }): AuthService {
   const { store, clock } = deps;
   // Imported once: given raw bytes, jose would import the HMAC key on every sign and verify
@@ -200,11 +213,21 @@ export function createAuthService(deps: {
       return (await store.revokeRefreshFamily(sha256(refreshToken), clock.now())) !== null;
     },
 
-    async authenticate(token) {
+    async authenticate(token, ip = null) {
       if (token.startsWith(API_TOKEN_PREFIX)) {
-        const found = await store.useApiToken(sha256(token), clock.now());
+        const now = clock.now();
+        const found = await store.useApiToken(sha256(token), now, ip);
         if (!found) throw unauthenticated('Invalid or revoked API token');
-        return { userId: found.userId, via: 'api', expiresAt: null, apiTokenId: found.id };
+        const { scope } = found;
+        if (!scope) return { userId: found.userId, via: 'api', expiresAt: null, apiTokenId: found.id };
+        let refused: string | null = null;
+        if (scope.expiresAt && scope.expiresAt.getTime() <= now.getTime()) refused = 'API token expired';
+        else if (!addressAllowed(scope.allowFrom, ip)) refused = 'API token not allowed from this address';
+        if (refused) {
+          deps.onRefused?.({ userId: found.userId, tokenId: found.id, reason: refused, ip });
+          throw unauthenticated(refused);
+        }
+        return { userId: found.userId, via: 'api', expiresAt: scope.expiresAt, apiTokenId: found.id, scope };
       }
       try {
         const { payload } = await jwtVerify(token, await keyImport, {
@@ -244,13 +267,14 @@ export function createAuthService(deps: {
       return { token, expiresAt: new Date(exp * 1000) };
     },
 
-    async createApiToken(userId, name) {
+    async createApiToken(userId, name, scope = null) {
       const token = API_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const apiToken = await store.insertApiToken({
         id: randomUUID(),
         userId,
         name: checkTokenName(name),
         tokenHash: sha256(token),
+        scope,
       });
       return { token, apiToken };
     },

@@ -9,7 +9,6 @@ import { forbidden, notFound } from '../errors.js';
 import { can } from '../domain/permissions.js';
 import type { Viewer } from './auth-service.js';
 import type { DashboardService } from './dashboard-service.js';
-import type { Services } from './services.js';
 
 /** The dashboard an embed token is limited to, or null for every other credential. */
 export const embedScope = (viewer: Viewer | null | undefined): string | null =>
@@ -54,10 +53,4 @@ export function scopeDashboards(dashboards: DashboardService, dashboardId: strin
     updateRole: refuse,
     remove: refuse,
   };
-}
-
-/** The services an operation sees: scoped for an embed token, the same object otherwise. */
-export function servicesFor(services: Services, viewer: Viewer | null | undefined): Services {
-  const scope = embedScope(viewer);
-  return scope === null ? services : { ...services, dashboards: scopeDashboards(services.dashboards, scope) };
 }

@@ -1,14 +1,15 @@
 /**
- * Embed tokens on every transport (rule EM1), as one envelop plugin so HTTP, SSE, REST and
- * WebSocket operations all pass it: the context of an operation made with an embed token
- * sees its services scoped to the token's dashboard (services/embed-scope.ts), and a
- * mutation made with one is FORBIDDEN before any resolver runs.
+ * Narrowed credentials on every transport (rules EM1, SC1), as one envelop plugin so HTTP,
+ * SSE, REST and WebSocket operations all pass it: the context of an operation made with an
+ * embed token or a scoped API token sees its services narrowed (services/access-scope.ts),
+ * and a mutation made with an embed token is FORBIDDEN before any resolver runs.
  */
 import { getOperationAST, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { forbidden } from '../errors.js';
 import type { GraphQLContext } from '../schema/context.js';
-import { embedScope, servicesFor } from '../services/embed-scope.js';
+import { embedScope } from '../services/embed-scope.js';
+import { isScopedToken, servicesFor } from '../services/access-scope.js';
 
 const READ_ONLY = 'An embed token is read-only';
 
@@ -16,8 +17,8 @@ export function embedGuardPlugin(): Plugin<GraphQLContext> {
   return {
     onContextBuilding({ context, extendContext }) {
       const ctx = context as Partial<GraphQLContext>;
-      if (ctx.services && embedScope(ctx.viewer) !== null) {
-        extendContext({ services: servicesFor(ctx.services, ctx.viewer) });
+      if (ctx.services && (embedScope(ctx.viewer) !== null || isScopedToken(ctx.viewer))) {
+        extendContext({ services: servicesFor(ctx.services, ctx.viewer, ctx.ip ?? null) });
       }
     },
     onExecute({ args, setExecuteFn }) {

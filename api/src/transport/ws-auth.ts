@@ -128,7 +128,7 @@ export function createSocketGate(deps: { services: Services; logger: Logger; log
       return false;
     }
     try {
-      conn.viewer = await services.auth.authenticate(token);
+      conn.viewer = await services.auth.authenticate(token, conn.ip);
     } catch (error) {
       // A bad token is final (4401); a database failure is retryable (1013), as over HTTP.
       logError(error, { connectionId: conn.id }, 'connection_init refused');

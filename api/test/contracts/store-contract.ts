@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/ports/store.js';
+import type { TokenAction } from '../../src/domain/token-scope.js';
 import { registerOperationLogContract } from './operation-log-contract.js';
 import { registerSeriesStoreContract } from './series-store-contract.js';
 import { newDashboard, newUser, type StorePorts } from './store-fixtures.js';
@@ -137,14 +138,30 @@ export function registerStoreContract(
         userId: user.id,
         name: 'ci',
         tokenHash: 'api' + user.id,
+        scope: null,
       });
       expect(row.lastUsedAt).toBeNull();
-      expect(await accounts.useApiToken('api' + user.id, new Date())).toEqual({ id: row.id, userId: user.id });
+      expect(await accounts.useApiToken('api' + user.id, new Date(), '192.0.2.7')).toMatchObject({
+        id: row.id,
+        userId: user.id,
+        scope: null,
+        lastUsedIp: '192.0.2.7',
+      });
       expect((await accounts.listApiTokens(user.id))[0]!.lastUsedAt).toBeInstanceOf(Date);
+      // SC1: a scope is stored and read back as given.
+      const scope = {
+        dashboards: [randomUUID()],
+        actions: ['READ', 'PUSH'] as TokenAction[],
+        expiresAt: new Date(Date.now() + 3_600_000),
+        allowFrom: ['10.0.0.0/8', '2001:db8::/32'],
+      };
+      const scoped = await accounts.insertApiToken({ id: randomUUID(), userId: user.id, name: 's', tokenHash: 'sc' + user.id, scope });
+      expect(scoped.scope).toEqual(scope);
+      expect((await accounts.useApiToken('sc' + user.id, new Date()))!.scope).toEqual(scope);
       expect(await accounts.revokeApiToken(randomUUID(), row.id, new Date())).toBe(false);
       expect(await accounts.revokeApiToken(user.id, row.id, new Date())).toBe(true);
       expect(await accounts.useApiToken('api' + user.id, new Date())).toBeNull();
-      expect(await accounts.listApiTokens(user.id)).toEqual([]);
+      expect((await accounts.listApiTokens(user.id)).map((t) => t.id)).toEqual([scoped.id]);
     });
 
     it('dashboards and collaborators: roles, listing, soft delete', async () => {

@@ -5,6 +5,7 @@
  * revoked), RT2 (log-out revokes the family).
  */
 import type { AccountStore, ApiTokenRow, RefreshOutcome, UserRow } from '../../ports/account-store.js';
+import type { TokenScope } from '../../domain/token-scope.js';
 import type { SqlDb } from '../sql-db.js';
 import { isUniqueViolation } from './errors.js';
 import { date, dateOrNull, type Row } from './rows.js';
@@ -24,6 +25,16 @@ const toApiToken = (r: Row): ApiTokenRow => ({
   name: r.name as string,
   createdAt: date(r.created_at),
   lastUsedAt: dateOrNull(r.last_used_at),
+  lastUsedIp: (r.last_used_ip as string | null) ?? null,
+  scope:
+    r.actions == null
+      ? null
+      : {
+          dashboards: (r.dashboards as string[] | null) ?? null,
+          actions: r.actions as TokenScope['actions'],
+          expiresAt: dateOrNull(r.expires_at),
+          allowFrom: (r.allow_from as string[] | null) ?? null,
+        },
 });
 
 export function createSqlAccounts(db: SqlDb): AccountStore {
@@ -102,8 +113,18 @@ export function createSqlAccounts(db: SqlDb): AccountStore {
 
     async insertApiToken(row) {
       const { rows } = await db.query<Row>(
-        `INSERT INTO api_tokens (id, user_id, name, token_hash) VALUES ($1, $2, $3, $4) RETURNING *`,
-        [row.id, row.userId, row.name, row.tokenHash],
+        `INSERT INTO api_tokens (id, user_id, name, token_hash, dashboards, actions, expires_at, allow_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        [
+          row.id,
+          row.userId,
+          row.name,
+          row.tokenHash,
+          row.scope?.dashboards ?? null,
+          row.scope?.actions ?? null,
+          row.scope?.expiresAt ?? null,
+          row.scope?.allowFrom ?? null,
+        ],
       );
       return toApiToken(rows[0]!);
     },
@@ -124,13 +145,13 @@ export function createSqlAccounts(db: SqlDb): AccountStore {
       return rowCount > 0;
     },
 
-    async useApiToken(tokenHash, now) {
+    async useApiToken(tokenHash, now, ip = null) {
       const { rows } = await db.query<Row>(
-        `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
-         RETURNING id, user_id`,
-        [tokenHash, now],
+        `UPDATE api_tokens SET last_used_at = $2, last_used_ip = COALESCE($3, last_used_ip)
+         WHERE token_hash = $1 AND revoked_at IS NULL RETURNING *`,
+        [tokenHash, now, ip],
       );
-      return rows[0] ? { id: rows[0].id as string, userId: rows[0].user_id as string } : null;
+      return rows[0] ? toApiToken(rows[0]) : null;
     },
   };
 }
