@@ -53,7 +53,12 @@ function parseCidr(entry: string): { address: string; prefix: number; family: 'i
 
 /** Checks a scope as given to createApiToken; BAD_USER_INPUT naming what is wrong. */
 export function checkScope(
-  input: { dashboards?: readonly string[] | null; actions: readonly string[]; expiresAt?: Date | null; allowFrom?: readonly string[] | null },
+  input: {
+    dashboards?: readonly string[] | null;
+    actions: readonly string[];
+    expiresAt?: Date | null;
+    allowFrom?: readonly string[] | null;
+  },
   now: Date,
 ): TokenScope {
   const actions = [...new Set(input.actions)];
@@ -64,16 +69,20 @@ export function checkScope(
   let dashboards: string[] | null = null;
   if (input.dashboards != null) {
     dashboards = [...new Set(input.dashboards.map(String))];
-    if (dashboards.length === 0) throw badInput('scope.dashboards must name at least one dashboard (or be null for all)');
-    if (dashboards.length > MAX_SCOPE_DASHBOARDS) throw badInput(`scope.dashboards may name at most ${MAX_SCOPE_DASHBOARDS}`);
+    if (dashboards.length === 0)
+      throw badInput('scope.dashboards must name at least one dashboard (or be null for all)');
+    if (dashboards.length > MAX_SCOPE_DASHBOARDS)
+      throw badInput(`scope.dashboards may name at most ${MAX_SCOPE_DASHBOARDS}`);
     if (!dashboards.every(isId)) throw badInput('scope.dashboards must be dashboard ids');
   }
   const expiresAt = input.expiresAt ?? null;
   if (expiresAt && expiresAt.getTime() <= now.getTime()) throw badInput('scope.expiresAt must be in the future');
   let allowFrom: string[] | null = null;
   if (input.allowFrom != null) {
-    if (input.allowFrom.length === 0) throw badInput('scope.allowFrom must name at least one range (or be null for any)');
-    if (input.allowFrom.length > MAX_ALLOW_FROM) throw badInput(`scope.allowFrom may name at most ${MAX_ALLOW_FROM} ranges`);
+    if (input.allowFrom.length === 0)
+      throw badInput('scope.allowFrom must name at least one range (or be null for any)');
+    if (input.allowFrom.length > MAX_ALLOW_FROM)
+      throw badInput(`scope.allowFrom may name at most ${MAX_ALLOW_FROM} ranges`);
     allowFrom = input.allowFrom.map((entry) => {
       const parsed = parseCidr(entry);
       if (!parsed) throw badInput(`scope.allowFrom: "${String(entry).slice(0, 60)}" is not an address or CIDR range`);

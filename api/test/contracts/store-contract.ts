@@ -155,7 +155,13 @@ export function registerStoreContract(
         expiresAt: new Date(Date.now() + 3_600_000),
         allowFrom: ['10.0.0.0/8', '2001:db8::/32'],
       };
-      const scoped = await accounts.insertApiToken({ id: randomUUID(), userId: user.id, name: 's', tokenHash: 'sc' + user.id, scope });
+      const scoped = await accounts.insertApiToken({
+        id: randomUUID(),
+        userId: user.id,
+        name: 's',
+        tokenHash: 'sc' + user.id,
+        scope,
+      });
       expect(scoped.scope).toEqual(scope);
       expect((await accounts.useApiToken('sc' + user.id, new Date()))!.scope).toEqual(scope);
       expect(await accounts.revokeApiToken(randomUUID(), row.id, new Date())).toBe(false);
