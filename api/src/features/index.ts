@@ -15,6 +15,7 @@ import { telemetryFeature } from './telemetry.js';
 import { guardsFeature } from './guards.js';
 import { restFeature } from './rest.js';
 import { liveDataFeature } from './live-data.js';
+import { membershipExpiryFeature } from './membership-expiry.js';
 import { graphqlHttpFeature } from './graphql-http.js';
 import { webUiFeature } from './web-ui.js';
 
@@ -35,6 +36,7 @@ export function appFeatures({
     telemetryFeature(logger),
     guardsFeature(config),
     liveDataFeature(config, logger),
+    membershipExpiryFeature(logger),
     restFeature(config),
     graphqlHttpFeature(config),
     webUiFeature(config, viewerHeaders(config.embedOrigins)),

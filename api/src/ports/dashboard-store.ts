@@ -21,6 +21,8 @@ export interface CollaboratorRow {
   userId: string;
   role: Role;
   addedAt: Date;
+  /** SC2: the membership ends by itself at this time (null: it does not). */
+  expiresAt: Date | null;
 }
 
 export interface DashboardStore {
@@ -43,14 +45,31 @@ export interface DashboardStore {
   /** false when it was already deleted (or never existed). */
   softDeleteDashboard(id: string, now: Date): Promise<boolean>;
 
-  /** The user's role on a live dashboard, or null (not a member, or deleted). */
+  /**
+   * The user's role on a live dashboard, or null (not a member, or deleted). A membership past
+   * its expiresAt (by the database's clock) is no membership, here and in every read below,
+   * whether or not the sweep (`expireCollaborators`) has removed it yet (SC2).
+   */
   getRole(dashboardId: string, userId: string): Promise<Role | null>;
   /** OWNER first, then EDITORs, then VIEWERs, each in the order they were added. */
   listCollaborators(dashboardId: string): Promise<CollaboratorRow[]>;
   /** null when the user is already a collaborator. */
-  addCollaborator(dashboardId: string, userId: string, role: Role, now: Date): Promise<CollaboratorRow | null>;
-  /** null when the user is not a collaborator. */
-  updateCollaboratorRole(dashboardId: string, userId: string, role: Role): Promise<CollaboratorRow | null>;
+  addCollaborator(
+    dashboardId: string,
+    userId: string,
+    role: Role,
+    now: Date,
+    expiresAt?: Date | null,
+  ): Promise<CollaboratorRow | null>;
+  /** null when the user is not a collaborator. `expiresAt` undefined keeps it; null clears it. */
+  updateCollaboratorRole(
+    dashboardId: string,
+    userId: string,
+    role: Role,
+    expiresAt?: Date | null,
+  ): Promise<CollaboratorRow | null>;
+  /** Removes the memberships past their expiresAt and returns them, each to one caller only (SC2). */
+  expireCollaborators(): Promise<CollaboratorRow[]>;
   /** false when the user was not a collaborator. */
   removeCollaborator(dashboardId: string, userId: string): Promise<boolean>;
 }

@@ -31,6 +31,12 @@ export const CollaboratorRef = builder.objectRef<CollaboratorRow>('Collaborator'
     user: t.field({ type: UserRef, resolve: (c, _a, ctx) => author(c.userId, ctx) }),
     role: t.field({ type: RoleEnum, resolve: (c) => c.role }),
     addedAt: t.field({ type: 'DateTime', resolve: (c) => c.addedAt }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the membership ends by itself, as a removal (SC2); null: it does not.',
+      resolve: (c) => c.expiresAt,
+    }),
   }),
 });
 
@@ -219,15 +225,46 @@ builder.mutationFields((t) => ({
   inviteCollaborator: t.field({
     type: CollaboratorRef,
     description: 'OWNER only. The email must belong to a registered user; role is EDITOR or VIEWER.',
-    args: { dashboardId: t.arg.id(), email: t.arg.string(), role: t.arg({ type: RoleEnum }) },
+    args: {
+      dashboardId: t.arg.id(),
+      email: t.arg.string(),
+      role: t.arg({ type: RoleEnum }),
+      expiresAt: t.arg({
+        type: 'DateTime',
+        required: false,
+        description: 'SC2: the membership ends then, as a removal.',
+      }),
+    },
     resolve: (_root, args, ctx) =>
-      ctx.services.dashboards.invite(actor(ctx), String(args.dashboardId), args.email, args.role),
+      ctx.services.dashboards.invite(
+        actor(ctx),
+        String(args.dashboardId),
+        args.email,
+        args.role,
+        args.expiresAt ? new Date(args.expiresAt as Date | string) : null,
+      ),
   }),
   updateCollaboratorRole: t.field({
     type: CollaboratorRef,
-    args: { dashboardId: t.arg.id(), userId: t.arg.id(), role: t.arg({ type: RoleEnum }) },
+    description: "OWNER only. `expiresAt` omitted keeps the membership's end; null makes it permanent (SC2).",
+    args: {
+      dashboardId: t.arg.id(),
+      userId: t.arg.id(),
+      role: t.arg({ type: RoleEnum }),
+      expiresAt: t.arg({ type: 'DateTime', required: false }),
+    },
     resolve: (_root, args, ctx) =>
-      ctx.services.dashboards.updateRole(actor(ctx), String(args.dashboardId), String(args.userId), args.role),
+      ctx.services.dashboards.updateRole(
+        actor(ctx),
+        String(args.dashboardId),
+        String(args.userId),
+        args.role,
+        args.expiresAt === undefined
+          ? undefined
+          : args.expiresAt === null
+            ? null
+            : new Date(args.expiresAt as Date | string),
+      ),
   }),
   removeCollaborator: t.boolean({
     description: 'OWNER, or a collaborator removing himself.',

@@ -81,13 +81,13 @@ function scopeToken(services: Services, viewer: Viewer, scope: TokenScope, ip: s
       check(id, 'delete');
       return base.delete(actor, id);
     },
-    async invite(actor, id, email, role) {
+    async invite(actor, id, email, role, expiresAt) {
       check(id, 'manage');
-      return base.invite(actor, id, email, role);
+      return base.invite(actor, id, email, role, expiresAt);
     },
-    async updateRole(actor, id, userId, role) {
+    async updateRole(actor, id, userId, role, expiresAt) {
       check(id, 'manage');
-      return base.updateRole(actor, id, userId, role);
+      return base.updateRole(actor, id, userId, role, expiresAt);
     },
     async remove(actor, id, userId) {
       check(id, 'manage'); // leaving a dashboard too is sharing: ADMIN

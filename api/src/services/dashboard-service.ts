@@ -22,8 +22,24 @@ export interface DashboardService {
   /** Resolves the caller's role or throws NOT_FOUND / FORBIDDEN. */
   authorize(userId: string, dashboardId: string, action: Action): Promise<Role>;
   delete(actor: Actor, id: string): Promise<boolean>;
-  invite(actor: Actor, dashboardId: string, email: string, role: Role): Promise<CollaboratorRow>;
-  updateRole(actor: Actor, dashboardId: string, userId: string, role: Role): Promise<CollaboratorRow>;
+  /** `expiresAt` (SC2): the membership ends by itself then, exactly as a removal. */
+  invite(
+    actor: Actor,
+    dashboardId: string,
+    email: string,
+    role: Role,
+    expiresAt?: Date | null,
+  ): Promise<CollaboratorRow>;
+  /** `expiresAt` undefined keeps the membership's; null makes it permanent. */
+  updateRole(
+    actor: Actor,
+    dashboardId: string,
+    userId: string,
+    role: Role,
+    expiresAt?: Date | null,
+  ): Promise<CollaboratorRow>;
+  /** Ends the memberships past their expiresAt (SC2); any instance may run it, each ends once. */
+  expireMemberships(): Promise<number>;
   remove(actor: Actor, dashboardId: string, userId: string): Promise<boolean>;
   collaborators(dashboardId: string): Promise<CollaboratorRow[]>;
   auditLog(userId: string, dashboardId: string, limit: number): Promise<AuditRow[]>;
@@ -41,6 +57,10 @@ export function createDashboardService(deps: {
 
   const publish = (dashboardId: string, message: DashboardMessage) =>
     bus.publish(`dashboard:${dashboardId}`, message).catch((error) => deps.onPublishError?.(error));
+
+  function checkExpiry(expiresAt: Date | null | undefined) {
+    if (expiresAt && expiresAt.getTime() <= clock.now().getTime()) throw badInput('expiresAt must be in the future');
+  }
 
   async function authorize(userId: string, dashboardId: string, action: Action): Promise<Role> {
     const role = isId(dashboardId) ? await store.getRole(dashboardId, userId) : null;
@@ -103,28 +123,30 @@ export function createDashboardService(deps: {
       return true;
     },
 
-    async invite(actor, dashboardId, email, role) {
+    async invite(actor, dashboardId, email, role, expiresAt = null) {
       await authorize(actor.userId, dashboardId, 'manage');
       if (!INVITABLE_ROLES.includes(role)) throw badInput('An invitation grants EDITOR or VIEWER');
+      checkExpiry(expiresAt);
       const user = await store.findUserByEmail(normalizeEmail(email));
       if (!user) throw notFound('User');
-      const added = await store.addCollaborator(dashboardId, user.id, role, clock.now());
+      const added = await store.addCollaborator(dashboardId, user.id, role, clock.now(), expiresAt);
       if (!added) throw badInput('That person is already a collaborator');
-      await audit(actor, 'inviteCollaborator', dashboardId, { userId: user.id, role });
+      await audit(actor, 'inviteCollaborator', dashboardId, { userId: user.id, role, expiresAt });
       await publish(dashboardId, { type: 'changed', dashboardId });
       return added;
     },
 
-    async updateRole(actor, dashboardId, userId, role) {
+    async updateRole(actor, dashboardId, userId, role, expiresAt) {
       await authorize(actor.userId, dashboardId, 'manage');
       if (!INVITABLE_ROLES.includes(role)) throw badInput('A collaborator is EDITOR or VIEWER; there is one OWNER');
+      if (expiresAt) checkExpiry(expiresAt);
       if (!isId(userId)) throw notFound('Collaborator');
       const current = await store.getRole(dashboardId, userId);
       if (!current) throw notFound('Collaborator');
       if (current === 'OWNER') throw new DomainError('FORBIDDEN', "The owner's role cannot be changed");
-      const updated = await store.updateCollaboratorRole(dashboardId, userId, role);
+      const updated = await store.updateCollaboratorRole(dashboardId, userId, role, expiresAt);
       if (!updated) throw notFound('Collaborator');
-      await audit(actor, 'updateCollaboratorRole', dashboardId, { userId, from: current, to: role });
+      await audit(actor, 'updateCollaboratorRole', dashboardId, { userId, from: current, to: role, expiresAt });
       await publish(dashboardId, { type: 'changed', dashboardId });
       return updated;
     },
@@ -144,6 +166,22 @@ export function createDashboardService(deps: {
     },
 
     collaborators: (dashboardId) => store.listCollaborators(dashboardId),
+
+    async expireMemberships() {
+      const expired = await store.expireCollaborators();
+      for (const row of expired) {
+        await audit(null, 'collaboratorExpired', row.dashboardId, { userId: row.userId, role: row.role });
+        // Exactly as a removal (AU1): AccessRevoked on every instance, then NOT_FOUND.
+        await publish(row.dashboardId, {
+          type: 'revoked',
+          dashboardId: row.dashboardId,
+          userId: row.userId,
+          reason: 'REMOVED',
+        });
+        await publish(row.dashboardId, { type: 'changed', dashboardId: row.dashboardId });
+      }
+      return expired.length;
+    },
 
     async auditLog(userId, dashboardId, limit) {
       await authorize(userId, dashboardId, 'audit');

@@ -52,5 +52,6 @@ export function scopeDashboards(dashboards: DashboardService, dashboardId: strin
     invite: refuse,
     updateRole: refuse,
     remove: refuse,
+    expireMemberships: refuse,
   };
 }

@@ -9,7 +9,7 @@
 import type { Role } from '../../domain/permissions.js';
 import type { CollaboratorRow, DashboardRow, DashboardStore } from '../../ports/dashboard-store.js';
 import type { SqlDb } from '../sql-db.js';
-import { date, json, type Row } from './rows.js';
+import { date, dateOrNull, json, type Row } from './rows.js';
 import { deleteSeriesOf } from './series.js';
 
 const toDashboard = (r: Row): DashboardRow => ({
@@ -30,7 +30,11 @@ const toCollaborator = (r: Row): CollaboratorRow => ({
   userId: r.user_id as string,
   role: r.role as Role,
   addedAt: date(r.added_at),
+  expiresAt: dateOrNull(r.expires_at),
 });
+
+/** SC2: a membership counts until its expiresAt, by the database's clock. */
+const LIVE_MEMBER = '(c.expires_at IS NULL OR c.expires_at > now())';
 
 export function createSqlDashboards(db: SqlDb): DashboardStore {
   return {
@@ -56,7 +60,7 @@ export function createSqlDashboards(db: SqlDb): DashboardStore {
     async findDashboardForUser(id, userId) {
       const { rows } = await db.query<Row>(
         `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id
-         WHERE d.id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL`,
+         WHERE d.id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL AND ${LIVE_MEMBER}`,
         [id, userId],
       );
       return rows[0] ? toMembership(rows[0]) : null;
@@ -79,7 +83,7 @@ export function createSqlDashboards(db: SqlDb): DashboardStore {
     async listDashboardsForUser(userId) {
       const { rows } = await db.query<Row>(
         `SELECT d.*, c.role FROM dashboards d JOIN collaborators c ON c.dashboard_id = d.id
-         WHERE c.user_id = $1 AND d.deleted_at IS NULL ORDER BY d.updated_at DESC, d.id`,
+         WHERE c.user_id = $1 AND d.deleted_at IS NULL AND ${LIVE_MEMBER} ORDER BY d.updated_at DESC, d.id`,
         [userId],
       );
       return rows.map(toMembership);
@@ -101,7 +105,7 @@ export function createSqlDashboards(db: SqlDb): DashboardStore {
     async getRole(dashboardId, userId) {
       const { rows } = await db.query<Row>(
         `SELECT c.role FROM collaborators c JOIN dashboards d ON d.id = c.dashboard_id
-         WHERE c.dashboard_id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL`,
+         WHERE c.dashboard_id = $1 AND c.user_id = $2 AND d.deleted_at IS NULL AND ${LIVE_MEMBER}`,
         [dashboardId, userId],
       );
       return (rows[0]?.role as Role | undefined) ?? null;
@@ -109,28 +113,40 @@ export function createSqlDashboards(db: SqlDb): DashboardStore {
 
     async listCollaborators(dashboardId) {
       const { rows } = await db.query<Row>(
-        `SELECT * FROM collaborators WHERE dashboard_id = $1
+        `SELECT * FROM collaborators c WHERE dashboard_id = $1 AND ${LIVE_MEMBER}
          ORDER BY CASE role WHEN 'OWNER' THEN 0 WHEN 'EDITOR' THEN 1 ELSE 2 END, added_at, user_id`,
         [dashboardId],
       );
       return rows.map(toCollaborator);
     },
 
-    async addCollaborator(dashboardId, userId, role, now) {
+    async addCollaborator(dashboardId, userId, role, now, expiresAt = null) {
+      // A membership that expired but was not swept yet is replaced, as if it were gone.
       const { rows } = await db.query<Row>(
-        `INSERT INTO collaborators (dashboard_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (dashboard_id, user_id) DO NOTHING RETURNING *`,
-        [dashboardId, userId, role, now],
+        `INSERT INTO collaborators AS c (dashboard_id, user_id, role, added_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (dashboard_id, user_id) DO UPDATE
+           SET role = EXCLUDED.role, added_at = EXCLUDED.added_at, expires_at = EXCLUDED.expires_at
+           WHERE c.expires_at IS NOT NULL AND c.expires_at <= now()
+         RETURNING *`,
+        [dashboardId, userId, role, now, expiresAt],
       );
       return rows[0] ? toCollaborator(rows[0]) : null;
     },
 
-    async updateCollaboratorRole(dashboardId, userId, role) {
+    async updateCollaboratorRole(dashboardId, userId, role, expiresAt) {
       const { rows } = await db.query<Row>(
-        `UPDATE collaborators SET role = $3 WHERE dashboard_id = $1 AND user_id = $2 RETURNING *`,
-        [dashboardId, userId, role],
+        `UPDATE collaborators c SET role = $3, expires_at = CASE WHEN $4 THEN $5::timestamptz ELSE expires_at END
+         WHERE dashboard_id = $1 AND user_id = $2 AND ${LIVE_MEMBER} RETURNING *`,
+        [dashboardId, userId, role, expiresAt !== undefined, expiresAt ?? null],
       );
       return rows[0] ? toCollaborator(rows[0]) : null;
+    },
+
+    async expireCollaborators() {
+      const { rows } = await db.query<Row>(
+        `DELETE FROM collaborators WHERE expires_at IS NOT NULL AND expires_at <= now() RETURNING *`,
+      );
+      return rows.map(toCollaborator);
     },
 
     async removeCollaborator(dashboardId, userId) {
