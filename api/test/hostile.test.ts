@@ -6,13 +6,13 @@
  */
 import WebSocket from 'ws';
 import { errorCode, SUBMIT } from './helpers/harness.js';
-import { roleCases, tokenCases } from './helpers/hostile-auth-cases.js';
+import { roleCases, scopeCases, tokenCases } from './helpers/hostile-auth-cases.js';
 import { inputCases, operationCases } from './helpers/hostile-input-cases.js';
 import { id, ME, owner, RUN, stranger, t, useHostileTarget, viewer, type Case } from './helpers/hostile-target.js';
 
 useHostileTarget();
 
-const cases: Case[] = [...tokenCases, ...operationCases, ...roleCases, ...inputCases];
+const cases: Case[] = [...tokenCases, ...operationCases, ...roleCases, ...scopeCases, ...inputCases];
 
 describe('hostile input: exact codes, nothing committed', () => {
   it.each(cases)('%s -> %s', async (_name, run, code) => {

@@ -5,6 +5,7 @@ import { createSessionStore } from './session.js';
 import { createAppConnection } from './app-connection.js';
 import { AuthPage } from './auth-page.js';
 import { DashboardList } from './dashboard-list.js';
+import { ApiTokensPage } from './api-tokens-page.js';
 import { Editor } from './editor.js';
 import { ToastProvider } from './toast.js';
 import { Avatar } from './presence-list.js';
@@ -61,6 +62,18 @@ export function App() {
               </span>
               Dashboards
             </a>
+            <nav className="nav" aria-label="Main">
+              <a
+                href="#/"
+                aria-current={match || route === '/tokens' ? undefined : 'page'}
+                data-testid="nav-dashboards"
+              >
+                Your dashboards
+              </a>
+              <a href="#/tokens" aria-current={route === '/tokens' ? 'page' : undefined} data-testid="nav-api-tokens">
+                API tokens
+              </a>
+            </nav>
             <div className="spacer" />
             <div className="me" data-testid="current-user">
               <Avatar name={session.user.name} color={session.user.color} />
@@ -77,6 +90,8 @@ export function App() {
               connection={connection}
               user={session.user}
             />
+          ) : route === '/tokens' ? (
+            <ApiTokensPage />
           ) : (
             <DashboardList />
           )}

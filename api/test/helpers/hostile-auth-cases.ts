@@ -194,3 +194,113 @@ export const roleCases: Case[] = [
     'FORBIDDEN',
   ],
 ];
+
+/** Scoped API tokens reaching past their scope (SC1): made once, on first use, by the owner. */
+const scoped = new Map<string, Promise<string>>();
+function scopedToken(key: string, scope: Record<string, unknown>): Promise<string> {
+  if (!scoped.has(key)) {
+    scoped.set(
+      key,
+      t
+        .ok(
+          `mutation($s: TokenScope) { createApiToken(name: "hostile", scope: $s) { token } }`,
+          { s: scope },
+          owner.token,
+        )
+        .then((data) => data.createApiToken.token as string),
+    );
+  }
+  return scoped.get(key)!;
+}
+const readOnly = () => scopedToken('read', { dashboards: [id], actions: ['READ'] });
+let elsewhere: Promise<string> | null = null;
+/** Another dashboard of the same owner, outside the scoped tokens' list. */
+const otherDashboard = () =>
+  (elsewhere ??= t
+    .ok(`mutation { createDashboard(title: "elsewhere") { id } }`, {}, owner.token)
+    .then((data) => data.createDashboard.id as string));
+
+/** The first event of a subscription over SSE, as a GraphQL result. */
+async function sseFirst(token: string, query: string, variables: Record<string, unknown>) {
+  const controller = new AbortController();
+  const res = await fetch(`${t.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+    signal: controller.signal,
+  });
+  let buffer = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += Buffer.from(chunk).toString();
+      const data = /^data: (.*)$/m.exec(buffer)?.[1];
+      if (data) return JSON.parse(data) as { errors?: [] };
+    }
+  } finally {
+    controller.abort();
+  }
+  return {};
+}
+
+export const scopeCases: Case[] = [
+  [
+    'a READ token calling submitOperation',
+    async () => submit(await readOnly(), { c: `scoped-${RUN}`, op: ['widgets', 'n', 'x', { r: true, i: 1 }] }),
+    'FORBIDDEN',
+  ],
+  [
+    'a one-dashboard token subscribing to another dashboard (SSE)',
+    async () =>
+      sseFirst(
+        await readOnly(),
+        `subscription($d: ID!) { dashboardEvents(dashboardId: $d, clientId: "x") { __typename } }`,
+        {
+          d: await otherDashboard(),
+        },
+      ),
+    'NOT_FOUND',
+  ],
+  [
+    'a one-dashboard token pushing to another dashboard',
+    async () =>
+      mutation(
+        `mutation($d: ID!) { pushPoints(dashboardId: $d, points: [{ series: "x", v: 1 }]) { accepted } }`,
+        { d: await otherDashboard() },
+        await scopedToken('push', { dashboards: [id], actions: ['PUSH'] }),
+      ),
+    'NOT_FOUND',
+  ],
+  [
+    'a scoped token minting an unscoped one',
+    async () => mutation(`mutation { createApiToken(name: "wider") { token } }`, {}, await readOnly()),
+    'FORBIDDEN',
+  ],
+  [
+    'a scoped token minting an embed token',
+    async () =>
+      mutation(`mutation($d: ID!) { createEmbedToken(dashboardId: $d) { token } }`, { d: id }, await readOnly()),
+    'FORBIDDEN',
+  ],
+  [
+    'a READ token reading the audit log (ADMIN)',
+    async () => t.gql(`query($d: ID!) { dashboard(id: $d) { auditLog { action } } }`, { d: id }, await readOnly()),
+    'FORBIDDEN',
+  ],
+  [
+    'a token from a disallowed address, spoofing X-Forwarded-For without TRUST_PROXY',
+    async () => {
+      const token = await scopedToken('office', { dashboards: [id], actions: ['READ'], allowFrom: ['203.0.113.0/24'] });
+      const res = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'x-forwarded-for': '203.0.113.5',
+        },
+        body: JSON.stringify({ query: ME }),
+      });
+      return (await res.json()) as { errors?: [] };
+    },
+    'UNAUTHENTICATED',
+  ],
+];
