@@ -135,6 +135,8 @@ export function buildApp(deps: AppDeps): App {
       for (const close of [...featureClosers].reverse()) await close();
       await services.presence.stop({ cleanup: true });
       await services.hub.stop();
+      await services.seriesFeed.stop();
+      await services.queryFeed.stop(); // gives its leases up: another instance takes over at once
       await adapters.closeOwned(services);
     }
     await stopTracing?.();

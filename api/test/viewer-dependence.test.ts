@@ -45,6 +45,7 @@ const VIEWER_INDEPENDENT = new Set([
   'Checkpoint.version',
   'CheckpointCreated.checkpoint',
   'Collaborator.addedAt',
+  'Collaborator.expiresAt',
   'Collaborator.role',
   'Collaborator.user',
   'Dashboard.checkpoints',
@@ -56,6 +57,7 @@ const VIEWER_INDEPENDENT = new Set([
   'Dashboard.operations',
   'Dashboard.owner',
   'Dashboard.presence',
+  'Dashboard.queryData',
   // Live data: read through services.series, which never looks at the viewer (LD2).
   'Dashboard.series',
   'Dashboard.seriesData',

@@ -36,12 +36,13 @@ export interface Adapters {
   openPresenceStore(opened: Opened): PresenceStore;
   /** Leases (LD5): in Redis when it is configured, else in the database. */
   openLeases(opened: Opened, store: Store): LeaseStore;
-  /** For stop(): closes the presence store, the bus and the store, the ones opened here only. */
+  /** For stop(): closes the leases, the presence store, the bus and the store, the ones opened here only. */
   closeOwned(opened: { store: Store; bus: EventBus; presenceStore: PresenceStore }): Promise<void>;
 }
 
 export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: ErrorLog): Adapters {
   const { config } = deps;
+  let ownedLeases: { close(): Promise<void> } | null = null;
   return {
     names: { storage: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory' },
 
@@ -81,10 +82,12 @@ export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: Erro
         onError: (error) => logger.warn({ err: error }, 'lease store error'),
       });
       opened('lease store', () => leases.close());
+      ownedLeases = leases;
       return leases;
     },
 
     async closeOwned({ store, bus, presenceStore }) {
+      await ownedLeases?.close();
       if (!deps.presenceStore) await presenceStore.close();
       if (!deps.bus) await bus.close();
       if (!deps.store) await store.close();

@@ -32,10 +32,9 @@ import type { EventBus, QueryMessage } from '../ports/event-bus.js';
 import type { LeaseStore } from '../ports/lease-store.js';
 import type { RoomEvent } from './dashboard-events.js';
 import type { DashboardRooms, Listener } from './dashboard-room.js';
-import { RoomStream } from './room-stream.js';
+import { RoomStream, type SeriesBatchEvent, type SeriesEvent } from './room-stream.js';
 import { MAX_QUERY_POINTS, type DatasourceService, type QueryKey, type QuerySeriesData } from './datasource-service.js';
 import type { EventStream, ReportError } from './delivery.js';
-import type { SeriesBatchEvent, SeriesEvent } from './series-live.js';
 
 /** A group that took over (or missed messages) reads at most this many steps back. */
 const MAX_CATCH_UP_STEPS = 600;
@@ -173,18 +172,20 @@ export function createQueryFeed(deps: {
   function leaveGroup(group: Group, member: QueryStream) {
     group.members.delete(member);
     if (group.members.size > 0) return;
-    closeGroup(group);
+    void closeGroup(group);
   }
 
-  function closeGroup(group: Group) {
+  /** Stops the group; resolves once its lease is given up (the next holder need not wait it out). */
+  function closeGroup(group: Group): Promise<void> {
     group.closed = true;
     if (group.timer) clearTimeout(group.timer);
     if (groups.get(group.digest) === group) groups.delete(group.digest);
     void group.unsubscribe.then((stop) => stop?.()).catch((error: unknown) => report(error, 'query unsubscribe'));
-    if (group.holding) {
-      group.holding = false;
-      deps.leases.releaseLease(group.digest, deps.instanceId).catch((error: unknown) => report(error, 'query lease'));
-    }
+    if (!group.holding) return Promise.resolve();
+    group.holding = false;
+    return deps.leases
+      .releaseLease(group.digest, deps.instanceId)
+      .catch((error: unknown) => report(error, 'query lease'));
   }
 
   /** The next tick at the next multiple of the step (a few ms after, so `now` has reached it). */
@@ -398,7 +399,7 @@ export function createQueryFeed(deps: {
     subscriberCount: () => streamDeps.counter.live,
     async stop() {
       stopped = true;
-      for (const group of [...groups.values()]) closeGroup(group);
+      await Promise.all([...groups.values()].map(closeGroup));
     },
   };
 }

@@ -10,7 +10,20 @@ import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { RoomEvent } from './dashboard-events.js';
 import { joinAuthorized, type DashboardRooms, type Listener, type Room } from './dashboard-room.js';
 import { Subscriber, type ReportError } from './delivery.js';
-import type { SeriesEvent } from './series-live.js';
+import type { Labels } from '../domain/series.js';
+import type { PointPairs } from '../ports/series-store.js';
+
+export interface SeriesBatchEvent {
+  __typename: 'SeriesBatch';
+  /** Stored series (SeriesPoints) or a data source's results (LD5). */
+  series: ReadonlyArray<{ series: { id: string; name: string; labels: Labels }; points: PointPairs }>;
+  cursor: string;
+  /** Set by pulled data sources (LD5); always null for pushed series. */
+  error: string | null;
+}
+
+export type SeriesEvent =
+  SeriesBatchEvent | { __typename: 'AccessRevoked'; dashboardId: string; reason: 'REMOVED' | 'DASHBOARD_DELETED' };
 
 export interface RoomStreamDeps {
   rooms: DashboardRooms;

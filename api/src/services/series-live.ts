@@ -26,30 +26,19 @@ import type { Role } from '../domain/permissions.js';
 import { badInput } from '../errors.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { DashboardStore } from '../ports/dashboard-store.js';
-import type { PointPairs, SeriesMatch, SeriesPoints, SeriesStore } from '../ports/series-store.js';
-import type { Labels } from '../domain/series.js';
+import type { SeriesMatch, SeriesPoints, SeriesStore } from '../ports/series-store.js';
 import { checkMatch } from '../domain/series.js';
 import type { RoomEvent } from './dashboard-events.js';
 import type { DashboardRooms, Listener } from './dashboard-room.js';
 import type { EventStream, ReportError } from './delivery.js';
-import { RoomStream } from './room-stream.js';
+import { RoomStream, type SeriesBatchEvent, type SeriesEvent } from './room-stream.js';
 
 /** LD3: the opening batch holds at most this many points per series (the newest). */
 export const MAX_BATCH_POINTS_PER_SERIES = 11_000;
 /** Match lists longer than this are refused (each match is a condition of every read). */
 export const MAX_MATCHES = 20;
 
-export interface SeriesBatchEvent {
-  __typename: 'SeriesBatch';
-  /** Stored series (SeriesPoints) or a data source's results (LD5). */
-  series: ReadonlyArray<{ series: { id: string; name: string; labels: Labels }; points: PointPairs }>;
-  cursor: string;
-  /** Set by pulled data sources (LD5); always null for pushed series. */
-  error: string | null;
-}
-
-export type SeriesEvent =
-  SeriesBatchEvent | { __typename: 'AccessRevoked'; dashboardId: string; reason: 'REMOVED' | 'DASHBOARD_DELETED' };
+export type { SeriesBatchEvent, SeriesEvent } from './room-stream.js';
 
 /** Where a stream starts: after a cursor's position, with the points since a time, or live. */
 export type SeriesStart = { after: number } | { since: number } | null;
