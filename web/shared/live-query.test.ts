@@ -190,21 +190,66 @@ describe('[LD5] openLiveQuery', () => {
     expect(stream().disposed).toBe(false);
   });
 
-  it('retries a history read the upstream did not answer (UNAVAILABLE), backing off, and says why meanwhile', async () => {
+  it('opened while the upstream is down (UNAVAILABLE), follows anyway: says so as the banner does, and the stream back-fills the window when it is back', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask'] });
     try {
       const fake = fakeClient();
       const live = openLiveQuery(fake.client, { dashboardId: 'd1', source: source(), widthPx: 300, now: () => T0 });
       opened.push(live);
-      const down = { message: 'Data source prom is unavailable: cannot connect', extensions: { code: 'UNAVAILABLE' } };
-      fake.histories()[0]!.sink.next({ errors: [down] });
+      const message = 'Data source prom is unavailable: cannot connect';
+      fake.histories()[0]!.sink.next({ errors: [{ message, extensions: { code: 'UNAVAILABLE' } }] });
       await ticks();
-      expect(live.state).toMatchObject({ status: 'error', error: 'Data source prom is unavailable: cannot connect' });
+      expect(live.state).toMatchObject({ status: 'live', error: null, sourceError: message, data: [] });
+      // The stream replays the whole window (from a step before its start): no history read again.
+      expect(fake.streams()).toHaveLength(1);
+      const stream = fake.streams()[0]!;
+      expect(stream.variables.since).toBe(Date.UTC(2026, 0, 1, 11, 55, 0) - 10 * SEC);
+      stream.sink.next(batch([], `${message} (still)`));
+      expect(live.state).toMatchObject({ status: 'live', sourceError: `${message} (still)` });
+      jest.advanceTimersByTime(60_000);
+      expect(fake.histories()).toHaveLength(1);
+      // Back: the server's first good batch holds the window.
+      stream.sink.next(batch([{ series: UP_A, points: [[T0 - 4 * MIN - 5 * SEC, 1], [T0 - 5 * SEC, 2]] }])); // prettier-ignore
+      expect(live.state).toMatchObject({ status: 'live', error: null, sourceError: null });
+      expect(live.state.data[0]!.points).toHaveLength(2);
+      expect(stream.variables.since).toBe(T0 - 5 * SEC);
+      expect(stream.disposed).toBe(false);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('reopening while the upstream is down keeps what it drew and follows from its last point', async () => {
+    const { stream, histories, live } = await openQuery({ points: [[T0 - 5 * SEC, 1]] });
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask'] });
+    try {
+      stream().sink.error(new Error('socket gone'));
+      jest.advanceTimersByTime(1000);
+      const down = { message: 'Data source prom is unavailable', extensions: { code: 'UNAVAILABLE' } };
+      histories()[1]!.sink.next({ errors: [down] });
+      await ticks();
+      expect(live.state).toMatchObject({ status: 'live', error: null, sourceError: 'Data source prom is unavailable' });
+      expect(live.state.data).toEqual([{ series: UP_A, points: [[T0 - 5 * SEC, 1]] }]);
+      expect(stream().variables.since).toBe(T0 - 5 * SEC);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('retries a history read that failed otherwise (the socket), backing off, and says why meanwhile', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask'] });
+    try {
+      const fake = fakeClient();
+      const live = openLiveQuery(fake.client, { dashboardId: 'd1', source: source(), widthPx: 300, now: () => T0 });
+      opened.push(live);
+      fake.histories()[0]!.sink.error(new Error('socket gone'));
+      await ticks();
+      expect(live.state).toMatchObject({ status: 'error', error: 'Socket gone.' });
       jest.advanceTimersByTime(999);
       expect(fake.histories()).toHaveLength(1);
       jest.advanceTimersByTime(1);
       expect(fake.histories()).toHaveLength(2);
-      fake.histories()[1]!.sink.next({ errors: [down] });
+      fake.histories()[1]!.sink.error(new Error('socket gone'));
       await ticks();
       jest.advanceTimersByTime(1999);
       expect(fake.histories()).toHaveLength(2);

@@ -13,7 +13,11 @@
  * An upstream that cannot be queried is not the stream's failure: its batches say so in
  * `error` (shown as `sourceError`, the last data kept drawn) until one answers again, which
  * also back-fills the steps missed. A history read that finds it unreachable (UNAVAILABLE)
- * is retried with a backoff, as a failed open of stored series is.
+ * is the same case: the stream opens anyway with `since` at the window's start, says so as
+ * `sourceError`, and its first good batch back-fills the window, so a widget opened during an
+ * outage heals as soon as those already open do (the server knows when the upstream is back;
+ * a client backoff would only guess). Any other failure is retried with a backoff, as a
+ * failed open of stored series is.
  */
 import { print } from 'graphql';
 import { ApiError, isStreamFatal, request, type GraphQLSubscriber } from '@collab-dashboards/core';
@@ -163,7 +167,9 @@ export function openLiveQuery(client: GraphQLSubscriber, options: LiveQueryOptio
   async function start() {
     retry = null;
     const requested = now();
-    let fresh: QueryPoints;
+    let fresh: QueryPoints | null;
+    /** Why the upstream did not answer the history read (UNAVAILABLE); null when it did. */
+    let down: string | null = null;
     try {
       const result = await request<QueryDataQuery>(client, print(QueryDataDocument), {
         dashboardId,
@@ -179,21 +185,26 @@ export function openLiveQuery(client: GraphQLSubscriber, options: LiveQueryOptio
       fresh = createQueryPoints();
       fresh.merge(result.dashboard.queryData);
     } catch (error) {
-      if (!closed) fail(error);
-      return;
+      if (closed) return;
+      if (errorCode(error) !== 'UNAVAILABLE') return fail(error);
+      // The upstream is down: what is held stays drawn, the stream fills in the rest.
+      down = queryErrorMessage(error);
+      fresh = null;
     }
-    points = fresh;
+    if (fresh) points = fresh;
     failures = 0;
-    publish({ status: 'live', error: null, sourceError: null });
-    // The replay starts after the newest evaluation held; with none held (no series matched),
-    // after the last evaluation time the history could have covered: an overlap with the
-    // server's clock only sends points again, which replace themselves.
+    publish({ status: 'live', error: null, sourceError: down });
+    // The replay starts after the newest evaluation held; with none held, after the last
+    // evaluation time the history covered (no series matched) or, when it could not be read,
+    // before the window's start (the replay is the history). An overlap with the server's
+    // clock only sends points again, which replace themselves.
+    const align = (t: number) => Math.floor(t / step) * step;
     const variables: Record<string, unknown> = {
       dashboardId,
       datasource,
       expr,
       step,
-      since: points.lastT ?? Math.floor(requested / step) * step - step,
+      since: points.lastT ?? (down === null ? align(requested) : align(requested - windowMs)) - step,
     };
     disposeStream = client.subscribe(
       { query: print(QueryUpdatesDocument), variables },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LiveSeriesState } from './live-series.js';
-import { liveDataAttributes, liveMetricView, liveTableView, LOADING_TEXT } from './live-widget-view.js';
+import { liveDataAttributes, liveMetricView, liveTableView, LOADING_TEXT, nothingToDraw } from './live-widget-view.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -79,6 +79,24 @@ describe('[LD4] a bound table', () => {
     ]);
   });
 
+  it('[LD5] names each row when the series are of several metrics (a query such as {__name__=~"process_.*_bytes"})', () => {
+    const labels = { instance: 'app:80', job: 'app' };
+    const table = liveTableView(
+      state({
+        data: [
+          { series: { id: 'r', name: 'process_resident_memory_bytes', labels }, points: [[T0, 1]] },
+          { series: { id: 'v', name: 'process_virtual_memory_bytes', labels }, points: [[T0, 2]] },
+        ],
+      }),
+      { locale: 'en-GB', timeZone: 'UTC' },
+    );
+    expect(table.columns).toEqual(['series', 'instance', 'job', 'value', 'time']);
+    expect(table.rows.map((row) => row.slice(0, 4))).toEqual([
+      ['process_resident_memory_bytes', 'app:80', 'app', '1'],
+      ['process_virtual_memory_bytes', 'app:80', 'app', '2'],
+    ]);
+  });
+
   it('names unlabelled series in one column', () => {
     const table = liveTableView(state({ data: [{ series: { id: '3', name: 'up', labels: {} }, points: [[T0, 1]] }] }), {
       locale: 'en-GB',
@@ -89,6 +107,14 @@ describe('[LD4] a bound table', () => {
 });
 
 describe('[LD5] what a bound widget says about its data', () => {
+  it('draws nothing but the banner or the error while it holds no data', () => {
+    const data = [{ series: A, points: [[T0, 1]] }];
+    expect(nothingToDraw(state({ sourceError: 'Data source prom is unavailable' }))).toBe(true);
+    expect(nothingToDraw(state({ status: 'error', error: 'Socket gone.' }))).toBe(true);
+    expect(nothingToDraw(state({ data, sourceError: 'Data source prom is unavailable' }))).toBe(false);
+    expect(nothingToDraw(state())).toBe(false); // "No series match" is the truth here
+  });
+
   it('counts the points drawn, names the newest value, and flags a data source that cannot be queried', () => {
     const data = [
       { series: A, points: [[T0 - MIN, 1], [T0, 2]] }, // prettier-ignore

@@ -65,8 +65,9 @@ export function liveMetricView(
 }
 
 /**
- * One row per matching series: its labels (one column per label name, or its name when no
- * series has labels), its newest value and that value's time in the viewer's time zone.
+ * One row per matching series: its name when the rows' names differ (a query returning several
+ * metrics) or no series has labels, its labels (one column per label name), its newest value
+ * and that value's time in the viewer's time zone.
  */
 export function liveTableView(
   state: LiveSeriesState,
@@ -74,7 +75,8 @@ export function liveTableView(
 ): TableView {
   const keys = [...new Set(state.data.flatMap((d) => labelEntries(d.series.labels).map(([key]) => key)))];
   const names = legendNames(state.data);
-  const columns = [...(keys.length > 0 ? keys : ['series']), 'value', 'time'];
+  const named = keys.length === 0 || new Set(state.data.map((d) => d.series.name)).size > 1;
+  const columns = [...(named ? ['series'] : []), ...keys, 'value', 'time'];
   const time = new Intl.DateTimeFormat(options.locale, {
     dateStyle: 'short',
     timeStyle: 'medium',
@@ -84,7 +86,10 @@ export function liveTableView(
   const rows = state.data.map((d, i) => {
     const labels = Object.fromEntries(labelEntries(d.series.labels));
     const newest = state.last.get(d.series.id) ?? lastPoint(d.points);
-    const head = keys.length > 0 ? keys.map((key) => labels[key] ?? '') : [names[i] ?? d.series.name];
+    const head = [
+      ...(named ? [keys.length > 0 ? d.series.name : (names[i] ?? d.series.name)] : []),
+      ...keys.map((key) => labels[key] ?? ''),
+    ];
     if (!newest) return [...head, '', ''];
     const value = options.unit ? `${number.format(newest.v)} ${options.unit}` : number.format(newest.v);
     return [...head, value, time.format(new Date(newest.t))];
@@ -100,6 +105,15 @@ function lastPoint(points: ReadonlyArray<ReadonlyArray<number>>): { t: number; v
 /** A series named in full, as Prometheus writes it: `cpu{host="a"}`, or `up`. */
 function fullName(series: LiveSeriesState['data'][number]['series']): string {
   return labelEntries(series.labels).length > 0 ? `${series.name}${seriesLabel(series)}` : series.name;
+}
+
+/**
+ * Whether a bound widget draws nothing but what it says about its state: it failed, or its
+ * data source cannot be queried, and it holds no data (an empty chart or "No series match"
+ * would mislead).
+ */
+export function nothingToDraw(state: LiveSeriesState): boolean {
+  return state.data.length === 0 && (state.status === 'error' || state.sourceError !== null);
 }
 
 /**

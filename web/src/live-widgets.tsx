@@ -14,6 +14,7 @@ import {
   liveDataAttributes,
   liveMetricView,
   liveTableView,
+  nothingToDraw,
 } from '../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../shared/series-chart.js';
 import { SeriesChart } from './series-chart.js';
@@ -50,8 +51,8 @@ export function LiveWidgetBody({
   const width = useElementWidth(ref);
   const state = useLiveSeries(live, source, width);
   const config = widget.config;
-  // Nothing to draw but the error: an empty chart or "No series match" would mislead.
-  const failed = state.status === 'error' && state.data.length === 0;
+  // Nothing to draw but the error or the banner: an empty chart or "No series match" would mislead.
+  const failed = nothingToDraw(state);
   let body: ReactNode = null;
   if (!live) {
     body = <p className="muted">Live data from {describeSource(source)}</p>;

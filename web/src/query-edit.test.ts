@@ -8,8 +8,10 @@ import {
   draftOf,
   draftProblem,
   nameAt,
+  rangeLabel,
+  rebaseDraft,
+  sameQuery,
   stepChoices,
-  withStep,
   type QueryDraft,
 } from './query-edit.js';
 
@@ -48,12 +50,39 @@ describe('[LD5] the query a widget binds to', () => {
     });
   });
 
-  it('sets or clears the step of a bound query (auto writes none)', () => {
-    expect(withStep({ datasource: 'p', expr: 'up' }, 15)).toEqual({ datasource: 'p', expr: 'up', step: 15 });
-    expect(withStep({ datasource: 'p', expr: 'up', step: 15 }, null)).toEqual({ datasource: 'p', expr: 'up' });
-    expect(withStep({ datasource: 'p', expr: 'up', step: 15 }, 15)).toBeNull();
-    expect(withStep({ datasource: 'p', expr: 'up' }, null)).toBeNull();
-    expect(withStep(undefined, 15)).toBeNull();
+  it('keeps what the user typed and has not applied when the bound query changes; the rest follows it', () => {
+    const bound = draft({ expr: 'rate(process_cpu_seconds_total[10s])', window: 300, step: 1 });
+    // Typed, not applied; a collaborator (or an undo) sets the step: the typed text stays.
+    const typed = { ...bound, expr: 'process_resident_memory_bytes' };
+    expect(rebaseDraft(typed, bound, { ...bound, step: 5 })).toEqual({ ...typed, step: 5 });
+    // A window chosen and not applied stays too, whatever the bound window becomes.
+    const windowed = { ...bound, window: 900 };
+    expect(rebaseDraft(windowed, bound, { ...bound, window: 3600, expr: 'up' })).toEqual({
+      ...bound,
+      expr: 'up',
+      window: 900,
+    });
+    // Applied: what is bound now is what was typed, nothing left to apply.
+    const applied = { ...typed, window: 900 };
+    expect(rebaseDraft(applied, bound, applied)).toEqual(applied);
+    // Unbound (undo of the first bind): an untouched draft empties, a typed one stays.
+    const unbound = draft({ expr: '', window: 900, step: null });
+    expect(rebaseDraft(bound, bound, unbound)).toEqual(unbound);
+    expect(rebaseDraft(typed, bound, unbound)).toEqual({ ...unbound, expr: typed.expr });
+  });
+
+  it('tells a draft that would change what is bound from one that reads the same', () => {
+    expect(sameQuery(draft({ expr: ' up ' }), draft())).toBe(true);
+    expect(sameQuery(draft({ window: 300 }), draft())).toBe(false);
+    expect(sameQuery(draft({ step: 1 }), draft())).toBe(false);
+    expect(sameQuery(draft({ datasource: 'b' }), draft())).toBe(false);
+    expect(sameQuery(draft({ expr: 'down' }), draft())).toBe(false);
+  });
+
+  it('names a window and step as the selects do', () => {
+    expect(rangeLabel({ window: 300, step: 1 })).toBe('5 m at a 1 s step');
+    expect(rangeLabel({ window: 900, step: null })).toBe('15 m at an auto step');
+    expect(rangeLabel({ window: 120, step: 20 })).toBe('120 s at a 20 s step');
   });
 
   it('lists auto and the usual steps, and a step set elsewhere among them', () => {

@@ -1,11 +1,12 @@
 /**
  * What the query editor (query-editor.tsx) shows and writes, pure (DESIGN.md 10, LD5): the
- * next `config.source` for a data source query, the step choices, and the completions of the
- * name being typed in a PromQL expression (the upstream's metric names, and PromQL's
- * functions and aggregations).
+ * next `config.source` for a data source query, the step choices, how a draft follows the
+ * bound query without losing what was typed, and the completions of the name being typed in
+ * a PromQL expression (the upstream's metric names, and PromQL's functions and aggregations).
  */
 import { DEFAULT_WINDOW_SECONDS, MAX_EXPR_LENGTH, type QuerySource, type WidgetSource } from '../shared/live-series.js';
 import { fitStep } from '../shared/series-data.js';
+import { windowChoices } from './source-edit.js';
 
 type RawSource = Record<string, unknown>;
 
@@ -63,12 +64,19 @@ export function bindQuery(current: unknown, draft: QueryDraft): RawSource | null
   return JSON.stringify(next) === JSON.stringify(raw) ? null : next;
 }
 
-/** The source with its step set (null: "auto", no step written); null when nothing changes. */
-export function withStep(current: unknown, step: number | null): RawSource | null {
-  const raw = rawSource(current);
-  if (!raw || (raw.step ?? null) === step) return null;
-  const { step: _old, ...rest } = raw;
-  return step === null ? rest : { ...rest, step };
+/** Whether two drafts read the same query (the expression as it would be written, trimmed). */
+export function sameQuery(a: QueryDraft, b: QueryDraft): boolean {
+  return a.datasource === b.datasource && a.expr.trim() === b.expr.trim() && a.window === b.window && a.step === b.step;
+}
+
+/**
+ * The draft once what it was started from changes from `from` to `to` (an undo, a collaborator,
+ * an apply): a field the user left as it was follows, a field the user changed and has not
+ * applied stays as typed. Nothing the user typed is ever replaced by a change of another field.
+ */
+export function rebaseDraft(draft: QueryDraft, from: QueryDraft, to: QueryDraft): QueryDraft {
+  const keep = <K extends keyof QueryDraft>(key: K): QueryDraft[K] => (draft[key] === from[key] ? to[key] : draft[key]);
+  return { datasource: keep('datasource'), expr: keep('expr'), window: keep('window'), step: keep('step') };
 }
 
 /** Why a draft cannot be applied as it is, or null when the server may judge it. */
@@ -93,6 +101,13 @@ export function checkRange(draft: QueryDraft, now: number, widthPx = 600): { fro
 /** How a status line names a bound query. */
 export function queryLabel(source: QuerySource): string {
   return `${source.expr} (${source.datasource})`;
+}
+
+/** A query's window and step as its selects name them: `5 m at a 1 s step`, `15 m at an auto step`. */
+export function rangeLabel(source: Pick<QuerySource, 'window' | 'step'>): string {
+  const window = windowChoices(source.window).find((choice) => choice.seconds === source.window)!.label;
+  const step = stepChoices(source.step).find((choice) => choice.seconds === source.step)!.label;
+  return `${window} at ${step === 'auto' ? 'an auto' : `a ${step}`} step`;
 }
 
 // ---- completions ------------------------------------------------------------------------

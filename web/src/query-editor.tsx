@@ -4,7 +4,8 @@
  * (an ARIA combobox: arrows move, Enter or a click chooses), a window and a step. Applying
  * runs the query once (queryData): an expression the upstream refuses is shown here with its
  * own message and binds nothing; anything else binds with one `set('source', ...)`, one op,
- * undoable like any edit. Window and step of a bound query change at once, one op each.
+ * undoable like any edit. Window and step are part of the draft, checked and applied with the
+ * expression: a change of one field never applies (or throws away) what was typed in another.
  */
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { useClient, useQuery } from 'urql';
@@ -21,19 +22,23 @@ import {
   draftOf,
   draftProblem,
   nameAt,
+  queryLabel,
+  rangeLabel,
+  rebaseDraft,
+  sameQuery,
   stepChoices,
-  withStep,
   type Completion,
   type QueryDraft,
 } from './query-edit.js';
-import { windowChoices, withSourceField } from './source-edit.js';
+import { windowChoices } from './source-edit.js';
 import { useDebounced } from './use-debounced.js';
 
 const COMPLETION_DELAY_MS = 250;
 /** Metric names asked for per search; the list narrows as the user types on. */
 const NAMES_FIRST = 200;
 
-type Outcome = { kind: 'error' | 'warning' | 'ok'; text: string } | null;
+/** What the last apply said; `bound`: the sourceKey it bound, said only while that is bound. */
+type Outcome = { kind: 'error' | 'warning' | 'ok'; text: string; bound?: string } | null;
 
 export function QueryEditor(props: {
   dashboardId: string;
@@ -47,23 +52,26 @@ export function QueryEditor(props: {
   const bound = source?.kind === 'query' ? source : null;
   const names = datasources.map((d) => d.name);
   const client = useClient();
-  const ids = { datasource: useId(), expr: useId(), list: useId() };
+  const ids = { datasource: useId(), expr: useId(), list: useId(), unapplied: useId() };
 
-  // The draft follows the bound query when it changes (undo, a collaborator), not while typed.
+  // The draft is edited over what is bound (its base). When that changes (an apply, undo, a
+  // collaborator), the fields left as they were follow it; those changed and not applied stay.
   const key = sourceKey(bound);
-  const [draft, setDraft] = useState<QueryDraft>(() => draftOf(source, names));
-  const [draftFor, setDraftFor] = useState(key);
-  if (draftFor !== key) {
-    setDraftFor(key);
-    setDraft(draftOf(source, names));
+  const base = draftOf(source, names);
+  const [draft, setDraft] = useState<QueryDraft>(base);
+  const [draftBase, setDraftBase] = useState<QueryDraft>(base);
+  if (JSON.stringify(draftBase) !== JSON.stringify(base)) {
+    setDraftBase(base);
+    setDraft((d) => rebaseDraft(d, draftBase, base));
   }
-  const edit = (patch: Partial<QueryDraft>) => setDraft((d) => ({ ...d, ...patch }));
-  const commit = (value: unknown) => {
-    if (value !== null) props.set('source', value);
-  };
-
+  const unapplied = bound !== null && !sameQuery(draft, base);
   // What is applied, and its answer; a later apply wins over an earlier one still running.
   const [outcome, setOutcome] = useState<Outcome>(null);
+  const edit = (patch: Partial<QueryDraft>) => {
+    setDraft((d) => ({ ...d, ...patch }));
+    setOutcome(null);
+  };
+
   const [applying, setApplying] = useState(false);
   const applied = useRef(0);
   // The latest props, for an answer that arrives after a re-render (another op, a rebind).
@@ -164,14 +172,17 @@ export function QueryEditor(props: {
     }
     const next = bindQuery(latest.current.raw, chosen);
     if (next) latest.current.set('source', next);
+    const boundKey = sourceKey(parseSource({ source: next ?? latest.current.raw }));
     if (result.error) {
       // The expression may be fine: bound, and the widget draws it once the upstream answers.
-      return setOutcome({ kind: 'warning', text: `Bound, but not checked: ${queryErrorMessage(result.error)}` });
+      const text = `Bound, but not checked: ${queryErrorMessage(result.error)}`;
+      return setOutcome({ kind: 'warning', text, bound: boundKey });
     }
     const count = result.data?.dashboard?.queryData.length ?? 0;
     setOutcome({
       kind: 'ok',
       text: count === 0 ? 'Bound. No series match it now.' : `Bound: ${count} series.`,
+      bound: boundKey,
     });
   }
 
@@ -258,11 +269,7 @@ export function QueryEditor(props: {
           Window
           <select
             value={draft.window}
-            onChange={(e) => {
-              const window = Number(e.target.value);
-              edit({ window });
-              if (bound) commit(withSourceField(raw, 'window', window));
-            }}
+            onChange={(e) => edit({ window: Number(e.target.value) })}
             data-testid="query-window"
           >
             {windowChoices(draft.window).map((choice) => (
@@ -276,11 +283,7 @@ export function QueryEditor(props: {
           Step
           <select
             value={draft.step ?? ''}
-            onChange={(e) => {
-              const step = e.target.value === '' ? null : Number(e.target.value);
-              edit({ step });
-              if (bound) commit(withStep(raw, step));
-            }}
+            onChange={(e) => edit({ step: e.target.value === '' ? null : Number(e.target.value) })}
             data-testid="query-step"
           >
             {stepChoices(draft.step).map((choice) => (
@@ -291,16 +294,37 @@ export function QueryEditor(props: {
           </select>
         </label>
       </div>
-      <button
-        type="button"
-        className="btn primary"
-        onClick={() => void apply()}
-        disabled={applying}
-        data-testid="query-apply"
-      >
-        {applying ? 'Running…' : bound ? 'Apply' : 'Run and bind'}
-      </button>
-      {outcome && (
+      {bound && unapplied && (
+        <p className="query-unapplied small" id={ids.unapplied} data-testid="query-unapplied">
+          Not applied yet: the widget still reads <code>{queryLabel(bound)}</code>, {rangeLabel(bound)}.
+        </p>
+      )}
+      <div className="query-actions">
+        <button
+          type="button"
+          className="btn primary"
+          onClick={() => void apply()}
+          disabled={applying}
+          aria-describedby={unapplied ? ids.unapplied : undefined}
+          data-testid="query-apply"
+        >
+          {applying ? 'Running…' : bound ? 'Apply' : 'Run and bind'}
+        </button>
+        {unapplied && !applying && (
+          <button
+            type="button"
+            className="btn"
+            onClick={() => {
+              setDraft(base);
+              setOutcome(null);
+            }}
+            data-testid="query-revert"
+          >
+            Revert
+          </button>
+        )}
+      </div>
+      {outcome && (outcome.bound === undefined || outcome.bound === key) && (
         <p
           className={outcome.kind === 'error' ? 'error small' : 'muted small'}
           role={outcome.kind === 'ok' ? 'status' : 'alert'}

@@ -3,8 +3,10 @@
  * package, started here on a free port in a temp dir, scraping the app's own /metrics every
  * second): a chart is bound to a PromQL query through the editor's Data section (a metric
  * name completed from the upstream), draws and moves, refuses a bad expression with the
- * upstream's own message, says so while Prometheus is down (the last data kept drawn) and
- * heals by itself when it is back; the Vue viewer draws the same query.
+ * upstream's own message, keeps what was typed and not applied through a change of window or
+ * step (its own or a collaborator's), checks a window and step as it checks an expression,
+ * says so while Prometheus is down (the last data kept drawn; a chart opened meanwhile shows
+ * the same banner) and heals by itself when it is back; the Vue viewer draws the same query.
  * Skipped with its reason where the binary is missing (`apt-get install -y prometheus`).
  * Every wait is on a selector or a condition in the page (or on Prometheus), never a sleep.
  */
@@ -246,6 +248,111 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
     await chartMoves(page, editorWidget(chartId));
   });
 
+  /** Ada's chart settings in another tab (another live editor): the chart selected, its Data section open. */
+  async function secondEditor(): Promise<Page> {
+    const other = await app.newPage(await app.newContext(ada));
+    await other.goto(`${app.url}/#/d/${dashboardId}`);
+    await other.locator('[data-testid=connection-status][data-state=connected]').waitFor({ timeout: WAIT });
+    await other.locator(`${editorWidget(chartId)} .widget-body`).click();
+    await other.locator(`${editorWidget(chartId)}.selected`).waitFor({ timeout: WAIT });
+    await other.getByTestId('query-editor').waitFor({ timeout: WAIT });
+    return other;
+  }
+
+  const BOUND = { datasource: 'prom', expr: METRIC, window: 300, step: 1 };
+  const TYPED = 'process_resident_memory_bytes';
+
+  it('text typed and not applied survives a window change; Apply checks and binds all of it as one op', async () => {
+    const before = await onServer(chartId);
+    expect(before.source).toEqual(BOUND);
+    const editor = page.getByTestId('query-editor');
+    const expr = editor.getByRole('combobox', { name: 'PromQL expression' });
+    await expr.fill(TYPED);
+    await expr.press('Escape');
+    await editor.getByLabel('Window').selectOption({ label: '15 m' });
+    expect(await expr.inputValue()).toBe(TYPED);
+    const unapplied = editor.getByTestId('query-unapplied');
+    await unapplied.waitFor({ timeout: WAIT });
+    expect(await unapplied.textContent()).toContain(`still reads ${METRIC} (prom), 5 m at a 1 s step`);
+    await noPending(page);
+    expect(await onServer(chartId)).toEqual(before); // nothing saved by the select
+
+    await editor.getByTestId('query-apply').click();
+    await editor.locator('[data-testid=query-result][data-kind=ok]', { hasText: 'Bound: 1 series.' }).waitFor({
+      timeout: WAIT,
+    });
+    await unapplied.waitFor({ state: 'detached', timeout: WAIT });
+    expect(await expr.inputValue()).toBe(TYPED);
+    await noPending(page);
+    expect(await onServer(chartId)).toEqual({
+      version: before.version + 1,
+      source: { datasource: 'prom', expr: TYPED, window: 900, step: 1 },
+    });
+
+    // One op: Ctrl+Z binds the query before it, and the editor follows (nothing was typed since).
+    await editor.getByTestId('query-apply').press('Control+z');
+    await noPending(page);
+    expect((await onServer(chartId)).source).toEqual(BOUND);
+    await page.waitForFunction(
+      ([selector, value]) => (document.querySelector(selector) as HTMLInputElement | null)?.value === value,
+      ['[data-testid=query-expr]', METRIC] as const,
+      { timeout: WAIT },
+    );
+    expect(await editor.getByLabel('Window').inputValue()).toBe('300');
+    expect(await editor.getByTestId('query-result').count()).toBe(0); // "Bound" no longer says what is bound
+    await chartMoves(page, editorWidget(chartId));
+  });
+
+  it('a collaborator’s step change keeps the text typed here, and the step follows', async () => {
+    const editor = page.getByTestId('query-editor');
+    const expr = editor.getByRole('combobox', { name: 'PromQL expression' });
+    await expr.fill(TYPED);
+    await expr.press('Escape');
+    const other = await secondEditor();
+    const theirs = other.getByTestId('query-editor');
+    await theirs.getByLabel('Step').selectOption({ label: '5 s' });
+    await theirs.getByTestId('query-apply').click();
+    await theirs.locator('[data-testid=query-result][data-kind=ok]').waitFor({ timeout: WAIT });
+    await noPending(other);
+    expect((await onServer(chartId)).source).toEqual({ ...BOUND, step: 5 });
+
+    await page.waitForFunction(
+      (selector) => (document.querySelector(selector) as HTMLSelectElement | null)?.value === '5',
+      '[data-testid=query-step]',
+      { timeout: WAIT },
+    );
+    expect(await expr.inputValue()).toBe(TYPED);
+    await editor.getByTestId('query-unapplied').waitFor({ timeout: WAIT });
+    // Revert: the editor reads what is bound again.
+    await editor.getByTestId('query-revert').click();
+    expect(await expr.inputValue()).toBe(METRIC);
+    await editor.getByTestId('query-unapplied').waitFor({ state: 'detached', timeout: WAIT });
+    await other.context().close();
+  });
+
+  it('a window and step with too many points are refused in the panel with the server’s message, nothing saved', async () => {
+    const before = await onServer(chartId);
+    const editor = page.getByTestId('query-editor');
+    await editor.getByLabel('Window').selectOption({ label: '7 d' });
+    await editor.getByLabel('Step').selectOption({ label: '1 s' });
+    await editor.getByTestId('query-apply').click();
+    const error = editor.getByTestId('query-error');
+    await error.waitFor({ timeout: WAIT });
+    expect(await error.textContent()).toMatch(/At most 11000 points per series/);
+    await noPending(page);
+    expect(await onServer(chartId)).toEqual(before);
+    expect(await attribute(page, `${editorWidget(chartId)} [data-testid=live-chart]`, 'data-state')).toBe('live');
+    await editor.getByTestId('query-revert').click();
+    expect(await editor.getByLabel('Window').inputValue()).toBe('300');
+    expect(await editor.getByLabel('Step').inputValue()).toBe('5');
+    // Back to what the tests after this one expect.
+    await editor.getByLabel('Step').selectOption({ label: '1 s' });
+    await editor.getByTestId('query-apply').click();
+    await editor.locator('[data-testid=query-result][data-kind=ok]').waitFor({ timeout: WAIT });
+    await noPending(page);
+    expect((await onServer(chartId)).source).toEqual(BOUND);
+  });
+
   it('says so on the chart while Prometheus is down, keeping what it drew, and heals when it is back', async () => {
     const chart = editorWidget(chartId);
     const live = `${chart} [data-testid=live-chart]`;
@@ -260,10 +367,23 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
     await page.locator(`${chart} .u-legend`).waitFor({ timeout: WAIT });
     await page.screenshot({ path: path.join(SHOTS, 'datasource-02-upstream-down.png') });
 
+    // Opened during the outage: the same banner (no error of its own), and nothing drawn.
+    const late = await app.newPage(await app.newContext(ada));
+    await late.goto(`${app.url}/#/d/${dashboardId}`);
+    const lateBanner = late.locator(`${chart} [data-testid=live-source-error]`);
+    await lateBanner.waitFor({ timeout: WAIT });
+    expect(await lateBanner.textContent()).toMatch(/prom is unavailable/);
+    expect(await late.locator(`${chart} [data-testid=live-error]`).count()).toBe(0);
+    expect(await attribute(late, live, 'data-state')).toBe('live');
+
     startPrometheus();
     await banner.waitFor({ state: 'detached', timeout: WAIT });
     expect(await attribute(page, live, 'data-source-error')).toBeNull();
     await chartMoves(page, chart);
+    // The late one heals with the open one (the server says when), not after a client backoff.
+    await lateBanner.waitFor({ state: 'detached', timeout: WAIT });
+    await chartMoves(late, chart);
+    await late.context().close();
   });
 
   it('the Vue viewer (embed token) draws the same query live', async () => {

@@ -26,6 +26,7 @@ import {
   liveDataAttributes,
   liveMetricView,
   liveTableView,
+  nothingToDraw,
 } from '../../shared/live-widget-view.js';
 import { NO_SERIES_TEXT } from '../../shared/series-chart.js';
 import { createLiveBinding, liveSourceOf, loadingState, type LiveContext } from '../../shared/live-binding.js';
@@ -86,8 +87,8 @@ export const LiveWidgetBody = defineComponent({
     return () => {
       const s = state.value;
       const { type, config } = props.widget;
-      // Nothing to draw but the error: an empty chart or "No series match" would mislead.
-      const failed = s.status === 'error' && s.data.length === 0;
+      // Nothing to draw but the error or the banner: an empty chart or "No series match" would mislead.
+      const failed = nothingToDraw(s);
       let body: VNode | null = null;
       if (s.status === 'loading') body = h('p', { class: 'muted' }, LOADING_TEXT);
       else if (!failed) {
