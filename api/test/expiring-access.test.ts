@@ -5,12 +5,14 @@
  * Redis).
  */
 import { randomUUID } from 'node:crypto';
+import { addWidget, createDocument, newWidget } from '@collab-dashboards/core';
 import {
   createBackend,
   createDashboard,
   errorCode,
   signUp,
   startApp,
+  SUBMIT,
   subscribeEvents,
   type TestApp,
 } from './helpers/harness.js';
@@ -113,5 +115,34 @@ describe('[SC2] memberships that expire', () => {
     );
     expect(log.completed).toBe(false);
     log.dispose();
+  });
+});
+
+describe('[SC2] the end is exact for writes too', () => {
+  it('[SC2] an edit from a known client right after expiresAt is refused, before the sweep has run', async () => {
+    const member = await signUp(a, 'Typist');
+    const d = await createDashboard(a, owner.token, 'Notes');
+    const expiresAt = Date.now() + 1500;
+    await a.ok(INVITE, { d, e: member.email, r: 'EDITOR', x: new Date(expiresAt).toISOString() }, owner.token);
+    const clientId = `typist-${randomUUID()}`;
+    const doc = createDocument('Notes');
+    const first = await a.gql(
+      SUBMIT,
+      { d, c: clientId, s: 1, b: 0, op: addWidget(doc, newWidget('note', { id: 'n1' })) },
+      member.token,
+    );
+    expect(first.errors).toBeUndefined();
+    // The moment itself is what is awaited: the sweep runs once a second, so this lands before
+    // it almost always, and the answer must be the same either way.
+    while (Date.now() <= expiresAt) await new Promise((resolve) => setTimeout(resolve, expiresAt + 1 - Date.now()));
+    const late = await a.gql(
+      SUBMIT,
+      { d, c: clientId, s: 2, b: 1, op: ['widgets', 'n1', 'title', { r: true, i: 'late' }] },
+      member.token,
+    );
+    expect(errorCode(late)).toBe('NOT_FOUND');
+    const version = (await a.ok(`query($d: ID!) { dashboard(id: $d) { version } }`, { d }, owner.token)).dashboard
+      .version;
+    expect(version).toBe(1);
   });
 });

@@ -10,13 +10,14 @@ import { json, OPERATION_COLUMNS } from './rows.js';
 
 /**
  * What a commit screens its submissions against, per locked dashboard `d`: the authors'
- * roles ($2/$3: dashboard and user ids, zipped) and the (clientId, seq) pairs already
+ * roles ($2/$3: dashboard and user ids, zipped; a membership past its expiresAt is none, SC2) and the (clientId, seq) pairs already
  * committed ($4/$5/$6: dashboard, client and seq, zipped).
  */
 const SCREEN = `
   (SELECT json_agg(json_build_array(c.user_id, c.role))
     FROM unnest($2::uuid[], $3::uuid[]) AS k(d, u)
     JOIN collaborators c ON c.dashboard_id = k.d AND c.user_id = k.u
+      AND (c.expires_at IS NULL OR c.expires_at > now())
     WHERE k.d = d.id) AS roles,
   (SELECT json_agg(r) FROM (
     SELECT ${OPERATION_COLUMNS.split(', ')
