@@ -299,7 +299,7 @@ describe('[SC1] scoped API tokens on every transport', () => {
       expect.arrayContaining([
         expect.objectContaining({ dashboards: [mine], actions: ['PUSH'], lastUsedIp: '127.0.0.1', allowFrom: null }),
         expect.objectContaining({ dashboards: null, actions: null }), // unscoped
-        expect.objectContaining({ allowFrom: ['10.0.0.0/8'], lastUsedIp: '127.0.0.1' }), // refused, still seen
+        expect.objectContaining({ allowFrom: ['10.0.0.0/8'], lastUsedAt: null, lastUsedIp: null }), // refused: audited, not a use
       ]),
     );
   });

@@ -27,13 +27,13 @@ function flakyStore(inner: Store, failure: () => unknown) {
   const control = { failing: false, failures: 0 };
   const store = new Proxy(inner, {
     get(target, property, receiver) {
-      if (property === 'useApiToken') {
-        return async (...args: Parameters<Store['useApiToken']>) => {
+      if (property === 'findApiToken') {
+        return async (...args: Parameters<Store['findApiToken']>) => {
           if (control.failing) {
             control.failures++;
             throw failure();
           }
-          return target.useApiToken(...args);
+          return target.findApiToken(...args);
         };
       }
       const value = Reflect.get(target, property, receiver);

@@ -21,7 +21,7 @@ export interface ApiTokenRow {
   name: string;
   createdAt: Date;
   lastUsedAt: Date | null;
-  /** The address of the last presentation (refused ones included: a leaked token shows). */
+  /** The address of the last accepted use. */
   lastUsedIp: string | null;
   /** SC1; null: the token acts as its user. */
   scope: TokenScope | null;
@@ -74,6 +74,8 @@ export interface AccountStore {
   listApiTokens(userId: string): Promise<ApiTokenRow[]>;
   /** Revokes the user's token; false when it is not theirs or already revoked. */
   revokeApiToken(userId: string, id: string, now: Date): Promise<boolean>;
-  /** Finds a live (not revoked) token and records its use; the caller checks its scope. */
-  useApiToken(tokenHash: string, now: Date, ip?: string | null): Promise<ApiTokenRow | null>;
+  /** A live (not revoked) token; the caller checks its scope. */
+  findApiToken(tokenHash: string): Promise<ApiTokenRow | null>;
+  /** Records an accepted use (refused ones are in the audit log instead). */
+  touchApiToken(id: string, now: Date, ip: string | null): Promise<void>;
 }

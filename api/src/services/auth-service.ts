@@ -216,17 +216,19 @@ export function createAuthService(deps: {
     async authenticate(token, ip = null) {
       if (token.startsWith(API_TOKEN_PREFIX)) {
         const now = clock.now();
-        const found = await store.useApiToken(sha256(token), now, ip);
+        const found = await store.findApiToken(sha256(token));
         if (!found) throw unauthenticated('Invalid or revoked API token');
         const { scope } = found;
-        if (!scope) return { userId: found.userId, via: 'api', expiresAt: null, apiTokenId: found.id };
         let refused: string | null = null;
-        if (scope.expiresAt && scope.expiresAt.getTime() <= now.getTime()) refused = 'API token expired';
-        else if (!addressAllowed(scope.allowFrom, ip)) refused = 'API token not allowed from this address';
+        if (scope?.expiresAt && scope.expiresAt.getTime() <= now.getTime()) refused = 'API token expired';
+        else if (scope && !addressAllowed(scope.allowFrom, ip)) refused = 'API token not allowed from this address';
         if (refused) {
+          // In the audit log with the address; lastUsedAt and lastUsedIp show accepted uses only.
           deps.onRefused?.({ userId: found.userId, tokenId: found.id, reason: refused, ip });
           throw unauthenticated(refused);
         }
+        await store.touchApiToken(found.id, now, ip);
+        if (!scope) return { userId: found.userId, via: 'api', expiresAt: null, apiTokenId: found.id };
         return { userId: found.userId, via: 'api', expiresAt: scope.expiresAt, apiTokenId: found.id, scope };
       }
       try {

@@ -141,12 +141,9 @@ export function registerStoreContract(
         scope: null,
       });
       expect(row.lastUsedAt).toBeNull();
-      expect(await accounts.useApiToken('api' + user.id, new Date(), '192.0.2.7')).toMatchObject({
-        id: row.id,
-        userId: user.id,
-        scope: null,
-        lastUsedIp: '192.0.2.7',
-      });
+      expect(await accounts.findApiToken('api' + user.id)).toMatchObject({ id: row.id, userId: user.id, scope: null });
+      await accounts.touchApiToken(row.id, new Date(), '192.0.2.7');
+      expect((await accounts.findApiToken('api' + user.id))!.lastUsedIp).toBe('192.0.2.7');
       expect((await accounts.listApiTokens(user.id))[0]!.lastUsedAt).toBeInstanceOf(Date);
       // SC1: a scope is stored and read back as given.
       const scope = {
@@ -163,10 +160,10 @@ export function registerStoreContract(
         scope,
       });
       expect(scoped.scope).toEqual(scope);
-      expect((await accounts.useApiToken('sc' + user.id, new Date()))!.scope).toEqual(scope);
+      expect((await accounts.findApiToken('sc' + user.id))!.scope).toEqual(scope);
       expect(await accounts.revokeApiToken(randomUUID(), row.id, new Date())).toBe(false);
       expect(await accounts.revokeApiToken(user.id, row.id, new Date())).toBe(true);
-      expect(await accounts.useApiToken('api' + user.id, new Date())).toBeNull();
+      expect(await accounts.findApiToken('api' + user.id)).toBeNull();
       expect((await accounts.listApiTokens(user.id)).map((t) => t.id)).toEqual([scoped.id]);
     });
 

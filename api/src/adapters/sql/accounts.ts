@@ -145,13 +145,18 @@ export function createSqlAccounts(db: SqlDb): AccountStore {
       return rowCount > 0;
     },
 
-    async useApiToken(tokenHash, now, ip = null) {
-      const { rows } = await db.query<Row>(
-        `UPDATE api_tokens SET last_used_at = $2, last_used_ip = COALESCE($3, last_used_ip)
-         WHERE token_hash = $1 AND revoked_at IS NULL RETURNING *`,
-        [tokenHash, now, ip],
-      );
+    async findApiToken(tokenHash) {
+      const { rows } = await db.query<Row>('SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [
+        tokenHash,
+      ]);
       return rows[0] ? toApiToken(rows[0]) : null;
+    },
+
+    async touchApiToken(id, now, ip) {
+      await db.query(
+        'UPDATE api_tokens SET last_used_at = $2, last_used_ip = COALESCE($3, last_used_ip) WHERE id = $1',
+        [id, now, ip],
+      );
     },
   };
 }
