@@ -379,9 +379,47 @@ describe('[SC1] scoped API tokens on every transport', () => {
       { d: other },
       owner.token,
     );
-    expect(elsewhere.auditLog.filter((e: { action: string }) => e.action === 'apiTokenRefused').length).toBeGreaterThan(
-      0,
+    // Refusals outside a token's scope are filed under no dashboard: a caller chooses the id,
+    // and must not be able to write into another owner's audit log.
+    expect(elsewhere.auditLog.filter((e: { action: string }) => e.action === 'apiTokenRefused')).toEqual([]);
+  });
+
+  it('[SC1] WRITE and ADMIN include READ (their results show what they change); PUSH alone does not', async () => {
+    const make = `mutation($s: TokenScope) { createApiToken(name: "w", scope: $s) { apiToken { actions } } }`;
+    const write = await t.ok(make, { s: { dashboards: [mine], actions: ['WRITE'] } }, owner.token);
+    expect(write.createApiToken.apiToken.actions).toEqual(['READ', 'WRITE']);
+    const push = await t.ok(make, { s: { dashboards: [mine], actions: ['PUSH'] } }, owner.token);
+    expect(push.createApiToken.apiToken.actions).toEqual(['PUSH']);
+  });
+
+  it('[SC1] a scoped token never shares an event execution with its user: auditLog stays FORBIDDEN to it', async () => {
+    const query = `subscription($d: ID!, $c: ID!) { dashboardEvents(dashboardId: $d, clientId: $c) {
+      __typename ... on DashboardChanged { dashboard { id auditLog(limit: 3) { action } } } } }`;
+    const own = subscribeLog(t.wsClient(owner.token), query, { d: mine, c: `own-${randomUUID()}` }, 'dashboardEvents');
+    const scoped = subscribeLog(
+      t.wsClient(tokens.read!),
+      query,
+      { d: mine, c: `tok-${randomUUID()}` },
+      'dashboardEvents',
     );
+    const synced = (log: typeof own) => log.until((events) => events.some((e) => e?.__typename === 'SyncCompleted'));
+    await Promise.all([synced(own), synced(scoped)]);
+    const guest = await signUp(t, 'Guest');
+    await t.ok(
+      `mutation($d: ID!, $e: String!) { inviteCollaborator(dashboardId: $d, email: $e, role: VIEWER) { role } }`,
+      { d: mine, e: guest.email },
+      owner.token,
+    );
+    await own.until((events) => events.some((e) => e?.__typename === 'DashboardChanged'));
+    await scoped.until(
+      (events) => events.some((e) => e?.__typename === 'DashboardChanged') || scoped.errors.length > 0,
+    );
+    const seenByOwner = own.events.find((e) => e?.__typename === 'DashboardChanged');
+    expect(seenByOwner.dashboard.auditLog.length).toBeGreaterThan(0);
+    const seenByToken = scoped.events.find((e) => e?.__typename === 'DashboardChanged');
+    expect(seenByToken?.dashboard?.auditLog ?? null).toBeNull();
+    own.dispose();
+    scoped.dispose();
   });
 });
 

@@ -61,11 +61,16 @@ export function checkScope(
   },
   now: Date,
 ): TokenScope {
-  const actions = [...new Set(input.actions)];
-  if (actions.length === 0) throw badInput('scope.actions must name at least one action');
-  for (const a of actions) {
+  if (input.actions.length === 0) throw badInput('scope.actions must name at least one action');
+  for (const a of input.actions) {
     if (!(TOKEN_ACTIONS as readonly string[]).includes(a)) throw badInput(`scope.actions: unknown action ${a}`);
   }
+  // WRITE and ADMIN include READ: their mutations return what they change (a renamed
+  // dashboard, a checkpoint, an undone op), so a token that may change a dashboard reads it.
+  // PUSH alone stays write-only: pushPoints returns counts.
+  const given = new Set(input.actions);
+  if (given.has('WRITE') || given.has('ADMIN')) given.add('READ');
+  const actions = TOKEN_ACTIONS.filter((a) => given.has(a));
   let dashboards: string[] | null = null;
   if (input.dashboards != null) {
     dashboards = [...new Set(input.dashboards.map(String))];
@@ -89,7 +94,7 @@ export function checkScope(
       return `${parsed.address}/${parsed.prefix}`;
     });
   }
-  return { dashboards, actions: actions as TokenAction[], expiresAt, allowFrom };
+  return { dashboards, actions, expiresAt, allowFrom };
 }
 
 /** Whether `ip` (as the server sees the client, TRUST_PROXY applied) is in `allowFrom`. */

@@ -38,8 +38,13 @@ const OperationApplied = builder.objectRef<OperationEvent>('OperationApplied').i
  * role), so it is an audience of its own.
  */
 export function eventAudience(_event: unknown, ctx: unknown): string {
-  const scope = embedScope((ctx as Partial<GraphQLContext>).viewer);
-  return scope === null ? '' : `embed:${scope}`;
+  const viewer = (ctx as Partial<GraphQLContext>).viewer;
+  const scope = embedScope(viewer);
+  if (scope !== null) return `embed:${scope}`;
+  // A scoped API token sees less than its user's own session (SC1: auditLog needs ADMIN), so
+  // it never shares an execution with it or with another token.
+  if (viewer?.scope) return `token:${viewer.apiTokenId}`;
+  return '';
 }
 
 type Of<N extends DashboardEvent['__typename']> = Extract<DashboardEvent, { __typename: N }>;

@@ -35,12 +35,19 @@ function scopeToken(services: Services, viewer: Viewer, scope: TokenScope, ip: s
   const base = services.dashboards;
   const inScope = (id: string) => scope.dashboards === null || scope.dashboards.includes(id);
 
+  /**
+   * Audits a refusal. One outside the scope is filed under no dashboard (the id in its
+   * details): the id is the caller's to choose, and another owner's audit log must not take
+   * entries from strangers. One inside it is filed under its dashboard, which the scope names.
+   */
   function refuse(dashboardId: string | null, action: string, error: Error): never {
+    const outside = dashboardId !== null && !inScope(dashboardId);
     void base
-      .audit({ userId: viewer.userId, ip }, 'apiTokenRefused', dashboardId, {
+      .audit({ userId: viewer.userId, ip }, 'apiTokenRefused', outside ? null : dashboardId, {
         tokenId: viewer.apiTokenId,
         action,
         reason: error.message,
+        ...(outside ? { dashboardId: dashboardId.slice(0, 64) } : {}),
       })
       .catch(() => {});
     throw error;
