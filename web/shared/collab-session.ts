@@ -34,8 +34,9 @@ import {
 import type { Connection } from './connection.js';
 import { throttle } from './throttle.js';
 import { errorMessage } from './errors.js';
-import { loadSavedState, newClientId, saveState, type EngineSlot } from './engine-slots.js';
+import { forgetState, loadSavedState, newClientId, saveState, type EngineSlot } from './engine-slots.js';
 import { sendOrphanedEdits } from './orphan-slots.js';
+import { keepUnsavedWork, unsavedTexts, type RevokeReason, type UnsavedWork } from './unsaved-work.js';
 
 export type Presence = Omit<PresenceFieldsFragment, ' $fragmentName'>;
 export type ConnectionStatus = 'connected' | 'reconnecting' | 'offline';
@@ -49,6 +50,14 @@ export interface LocalPresence {
   textSelection: TextSelection | null;
 }
 
+/** Access to the dashboard ended while it was open here (rule AU1: AccessRevoked, then NOT_FOUND). */
+export interface AccessEnded {
+  /** AccessRevoked.reason when the stream delivered it; null when the client only met NOT_FOUND. */
+  readonly reason: RevokeReason | null;
+  /** The edits the server never acknowledged, or null when none were waiting. */
+  readonly unsaved: UnsavedWork | null;
+}
+
 export interface CollabSession {
   readonly engine: SyncEngine;
   /** This tab's identity (it changes only if the server finds another editor using it). */
@@ -58,6 +67,13 @@ export interface CollabSession {
   readonly presence: ReadonlyMap<string, Presence>;
   /** Set when the dashboard can no longer be edited here (access revoked, ...). */
   readonly fatal: string | null;
+  /** Set once this user's access to the dashboard has ended; the session then stops. */
+  readonly accessEnded: AccessEnded | null;
+  /**
+   * Access ended, as learned elsewhere (the dashboard query answered null): stops the session
+   * and keeps its unsaved edits aside (unsaved-work.ts). Does nothing the second time.
+   */
+  endAccess(reason: RevokeReason | null): void;
   /** Increments on every change, for useSyncExternalStore. */
   readonly tick: number;
   subscribe(listener: () => void): () => void;
@@ -99,6 +115,7 @@ export function openCollabSession(options: {
   const presence = new Map<string, Presence>();
   let tick = 0;
   let fatal: string | null = null;
+  let accessEnded: { reason: RevokeReason | null; unsaved: UnsavedWork | null } | null = null;
   let closed = false;
   const local: LocalPresence = { cursor: null, selection: [], textSelection: null };
   const emit = () => {
@@ -109,8 +126,14 @@ export function openCollabSession(options: {
   const saved = key ? loadSavedState(key) : null;
   const onError = (event: SyncErrorEvent) => {
     const code = event.code as ServerErrorCode | undefined;
-    // The dashboard is gone for this user, or the stream was refused for good (STREAM_FATAL).
-    if (code === 'NOT_FOUND' || (code === 'FORBIDDEN' && !event.willRetry && !event.dropped)) {
+    // The dashboard is gone for this user (removed, expired, deleted: AccessRevoked, then
+    // NOT_FOUND). A submission refused for it is still in the local document at this point.
+    if (code === 'NOT_FOUND') {
+      endAccess(null, event.dropped ? 1 : 0);
+      return;
+    }
+    // The stream was refused for good (STREAM_FATAL).
+    if (code === 'FORBIDDEN' && !event.willRetry && !event.dropped) {
       fatal = errorMessage(event.error);
       emit();
       return;
@@ -147,9 +170,49 @@ export function openCollabSession(options: {
   });
   const theEngine = engine;
 
+  // Once access ended the slot is forgotten (endAccess): nothing may write it back.
   const persist = () => {
-    if (key) saveState(key, theEngine.serialize());
+    if (key && !accessEnded) saveState(key, theEngine.serialize());
   };
+
+  /**
+   * Access ended: stop for good, and move the unacknowledged edits out of this tab's slot
+   * (so no reload, tab or re-invitation replays them unseen) into a record that is only shown,
+   * until the user discards it (unsaved-work.ts says why). `dropped`: a refused submission
+   * the engine already took out of its queue but not yet out of its document.
+   */
+  function endAccess(reason: RevokeReason | null, dropped = 0): void {
+    if (accessEnded) {
+      if (reason && !accessEnded.reason) {
+        accessEnded = { ...accessEnded, reason };
+        if (accessEnded.unsaved) accessEnded.unsaved.reason = reason;
+        emit();
+      }
+      return;
+    }
+    const eng = engine!; // errors only come once the engine runs
+    const count = eng.pendingCount + dropped;
+    const unsaved: UnsavedWork | null =
+      count > 0 && !options.readOnly
+        ? {
+            dashboardId,
+            title: eng.document.title,
+            reason,
+            endedAt: Date.now(),
+            count,
+            texts: unsavedTexts(eng.serialize().serverDocument, eng.document),
+            document: eng.document,
+          }
+        : null;
+    accessEnded = { reason, unsaved };
+    fatal = errorMessage({ code: 'NOT_FOUND' });
+    // Kept aside first, then taken out of the slot: a crash in between keeps both, never none.
+    if (unsaved) keepUnsavedWork(userId, unsaved);
+    if (key) forgetState(key);
+    window.removeEventListener('online', goOnline);
+    eng.disconnect();
+    emit();
+  }
   persist();
   // Nothing kept for this tab (no slot): a reload would drop unsent edits, so ask first.
   const beforeUnload = (event: BeforeUnloadEvent) => {
@@ -175,6 +238,10 @@ export function openCollabSession(options: {
         break;
       case 'SyncCompleted':
         void loadPresence();
+        break;
+      case 'AccessRevoked':
+        // The engine has already stopped on it (as NOT_FOUND); this says why.
+        endAccess(event.reason);
         break;
     }
     eventListeners.forEach((l) => l(event));
@@ -236,6 +303,12 @@ export function openCollabSession(options: {
     presence,
     get fatal() {
       return fatal;
+    },
+    get accessEnded() {
+      return accessEnded;
+    },
+    endAccess(reason) {
+      endAccess(reason);
     },
     get tick() {
       return tick;

@@ -24,6 +24,8 @@ import { HistoryPanel } from './history-panel.js';
 import { ShareDialog } from './share-dialog.js';
 import { TitleInput } from './title-input.js';
 import type { LiveContext } from '../shared/live-binding.js';
+import { accessEndedSentence, discardUnsavedWork, loadUnsavedWork } from '../shared/unsaved-work.js';
+import { UnsavedNotice } from './unsaved-notice.js';
 
 const WIDGET_TYPES: { type: WidgetType; label: string }[] = [
   { type: 'note', label: 'Note' },
@@ -75,14 +77,44 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
   if (initial === null && summary && data?.dashboard) {
     setInitial({ version: summary.version, document: data.dashboard.document as DashboardDocument });
   }
+  // The last role seen: a dashboard that vanished (access ended) must not reopen the session
+  // read-only, which would close the one holding the unsaved edits before it could say so.
+  const [knownRole, setKnownRole] = useState(role);
+  if (role !== undefined && role !== knownRole) setKnownRole(role);
   const collab = useCollab({
     connection,
     dashboardId,
     userId: user.id,
     initial,
-    readOnly: role === undefined ? true : readOnly,
+    readOnly: knownRole === undefined ? true : knownRole === 'VIEWER',
     onError: toast,
   });
+  const accessEnded = collab?.accessEnded ?? null;
+  // Edits stranded when access ended, here or in an earlier visit (unsaved-work.ts): shown
+  // until discarded, never replayed.
+  const [kept, setKept] = useState(() => loadUnsavedWork(user.id, dashboardId));
+  const [keptAt, setKeptAt] = useState(accessEnded);
+  if (keptAt !== accessEnded) {
+    // This session has just kept some: read them back (set during render, like `initial`).
+    setKeptAt(accessEnded);
+    setKept(loadUnsavedWork(user.id, dashboardId));
+  }
+  // Storage refused the record: the session's own copy is still on screen.
+  const unsaved = kept.length === 0 && accessEnded?.unsaved ? [accessEnded.unsaved] : kept;
+  const discardUnsaved = useCallback(
+    (leave: boolean) => {
+      discardUnsavedWork(user.id, dashboardId);
+      setKept([]);
+      if (leave) window.location.hash = '#/';
+    },
+    [user.id, dashboardId],
+  );
+  const gone = data !== undefined && !data.dashboard;
+  // The dashboard query learned first that access ended (a refetch answered null): the
+  // session must stop too, keeping its unsaved edits aside, rather than wait for its stream.
+  useEffect(() => {
+    if (gone && collab && !collab.accessEnded) collab.endAccess(null);
+  }, [gone, collab]);
   // Bound widgets read their live data over the editor's one socket, as the session does.
   const live = useMemo<LiveContext>(() => ({ client: connection.ws, dashboardId }), [connection, dashboardId]);
   const [selected, setSelected] = useState<string | null>(null);
@@ -142,6 +174,33 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
       </main>
     );
   }
+  if ((gone || accessEnded) && unsaved.length > 0) {
+    return (
+      <UnsavedNotice
+        works={unsaved}
+        reason={accessEnded?.reason ?? null}
+        ended
+        onDiscard={() => discardUnsaved(true)}
+      />
+    );
+  }
+  if (accessEnded) {
+    return (
+      <main className="page">
+        <div
+          className="card empty"
+          role="alert"
+          data-testid="fatal"
+          data-access-ended={accessEnded.reason ?? 'unknown'}
+        >
+          <p>{accessEndedSentence(accessEnded.reason)}</p>
+          <a className="btn" href="#/">
+            Back to dashboards
+          </a>
+        </div>
+      </main>
+    );
+  }
   if (data && !data.dashboard) {
     return (
       <main className="page">
@@ -186,6 +245,9 @@ export function Editor({ dashboardId, connection, user }: { dashboardId: string;
 
   return (
     <main className="editor" data-testid="editor" data-role={role}>
+      {unsaved.length > 0 && (
+        <UnsavedNotice works={unsaved} reason={null} ended={false} onDiscard={() => discardUnsaved(false)} />
+      )}
       <div className="toolbar">
         <TitleInput
           value={doc.title}
