@@ -11,24 +11,20 @@
  * Every wait is on a selector or a condition in the page (or on Prometheus), never a sleep.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { freePort } from '../../api/test/helpers/child-app.js';
+import { HAS_PROMETHEUS, NEEDS_PROMETHEUS, preparePrometheus } from '../../api/test/helpers/prometheus.js';
 import { describeWhen } from '../../api/test/helpers/skip.js';
 import { waitFor } from '../../api/test/helpers/wait.js';
 import { browserSuite, SHOTS, startBrowserApp, type BrowserApp, type SessionPayload } from './helpers.js';
 
-const PROMETHEUS = process.env.PROMETHEUS_BIN || '/usr/bin/prometheus';
 const WAIT = 15_000;
 const METRIC = 'scrape_duration_seconds';
 
-const suite: (name: string, body: () => void) => void = existsSync(PROMETHEUS)
+const suite: (name: string, body: () => void) => void = HAS_PROMETHEUS
   ? browserSuite()
-  : describeWhen(false, `needs ${PROMETHEUS} (apt-get install -y prometheus)`);
+  : describeWhen(false, NEEDS_PROMETHEUS);
 
 suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => {
   let app: BrowserApp;
@@ -36,47 +32,20 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
   let dashboardId: string;
   let chartId: string;
   let page: Page;
-  let dir = '';
   let promPort = 0;
-  let prometheus: ChildProcess | undefined;
-  let output = '';
-
-  /** Starts Prometheus on `promPort` with the data dir in `dir` (the same ones after a restart). */
-  function startPrometheus() {
-    prometheus = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${path.join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout!.on('data', (chunk) => (output += chunk));
-    prometheus.stderr!.on('data', (chunk) => (output += chunk));
-  }
-
-  /** SIGKILL: as a crash would, and nothing to flush into a data dir that is thrown away. */
-  async function killPrometheus() {
-    const running = prometheus;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGKILL');
-    await exited;
-  }
+  let prom: Awaited<ReturnType<typeof preparePrometheus>>;
 
   /** Waits until Prometheus has scraped the app: its query API knows the metric. */
   async function prometheusHasScraped() {
     await waitFor(
       async () => {
-        if (prometheus!.exitCode !== null) throw new Error(`prometheus exited:\n${output}`);
         const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${METRIC}`);
         const body = (await res.json()) as { data?: { result?: unknown[] } };
         return (body.data?.result?.length ?? 0) > 0;
       },
       { timeout: WAIT, interval: 200, description: `Prometheus to scrape ${METRIC}` },
     ).catch((error: Error) => {
-      throw new Error(`${error.message}\nprometheus:\n${output.slice(-4000)}`);
+      throw new Error(`${error.message}\nprometheus:\n${prom.output().slice(-4000)}`);
     });
   }
 
@@ -135,24 +104,15 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
     mkdirSync(SHOTS, { recursive: true });
     // The port first, so the app can be told where Prometheus will be; Prometheus last, with
     // the app as its target.
-    promPort = await freePort();
+    prom = await preparePrometheus();
+    promPort = prom.port;
     app = await startBrowserApp({
       DATASOURCES: JSON.stringify({
         prom: { type: 'prometheus', url: `http://127.0.0.1:${promPort}`, timeout: 3000 },
       }),
     });
-    dir = await mkdtemp(path.join(tmpdir(), 'prometheus-'));
-    await writeFile(
-      path.join(dir, 'prometheus.yml'),
-      [
-        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-        'scrape_configs:',
-        '  - job_name: app',
-        `    static_configs: [{ targets: ["${new URL(app.url).host}"] }]`,
-        '',
-      ].join('\n'),
-    );
-    startPrometheus();
+    await prom.scrape([new URL(app.url).host]);
+    await prom.start();
     ada = await app.signUp('ada@example.com', 'Ada Lovelace', 'analytical-1');
     const created = await app.gql<{ createDashboard: { id: string } }>(
       'mutation { createDashboard(title: "This server") { id } }',
@@ -164,9 +124,8 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
   });
 
   afterAll(async () => {
-    await killPrometheus();
+    await prom?.kill();
     await app?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('binds a chart to a PromQL query completed from the upstream’s metric names; it draws and moves; Ctrl+Z unbinds', async () => {
@@ -356,7 +315,7 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
   it('says so on the chart while Prometheus is down, keeping what it drew, and heals when it is back', async () => {
     const chart = editorWidget(chartId);
     const live = `${chart} [data-testid=live-chart]`;
-    await killPrometheus();
+    await prom.kill();
     const banner = page.locator(`${chart} [data-testid=live-source-error]`);
     await banner.waitFor({ timeout: WAIT });
     expect(await banner.textContent()).toMatch(/prom is unavailable/);
@@ -376,7 +335,7 @@ suite('[LD5] a chart of a Prometheus query in the editor and the viewer', () => 
     expect(await late.locator(`${chart} [data-testid=live-error]`).count()).toBe(0);
     expect(await attribute(late, live, 'data-state')).toBe('live');
 
-    startPrometheus();
+    await prom.start();
     await banner.waitFor({ state: 'detached', timeout: WAIT });
     expect(await attribute(page, live, 'data-source-error')).toBeNull();
     await chartMoves(page, chart);
