@@ -1,3 +1,4 @@
+import { parseRedisUrl } from './adapters/redis-client.js';
 import { ConfigError, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
@@ -38,11 +39,42 @@ describe('loadConfig', () => {
     });
   });
 
+  it('[#17] reads a Redis Cluster URL and read replicas', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@p:5432/db',
+      DATABASE_REPLICA_URLS: ' postgres://u@r1:5432/db , postgresql://u@r2/db,',
+      REDIS_URL: 'redis-cluster://u:s%40cret@n1:6379,n2:6380,[::1]:7000',
+    });
+    expect(config.databaseReplicaUrls).toEqual(['postgres://u@r1:5432/db', 'postgresql://u@r2/db']);
+    expect(config.redisUrl).toBe('redis-cluster://u:s%40cret@n1:6379,n2:6380,[::1]:7000');
+    expect(parseRedisUrl(config.redisUrl!)).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 6379 },
+        { host: 'n2', port: 6380 },
+        { host: '::1', port: 7000 },
+      ],
+      username: 'u',
+      password: 's@cret',
+      tls: false,
+    });
+    expect(parseRedisUrl('rediss-cluster://n1:6379')).toMatchObject({ kind: 'cluster', tls: true });
+    expect(parseRedisUrl('redis://h:6379/2')).toEqual({ kind: 'single', url: 'redis://h:6379/2' });
+    expect(loadConfig({}).databaseReplicaUrls).toEqual([]);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/db', DATABASE_REPLICA_URLS: 'mysql://r/db' })).toThrow(
+      /DATABASE_REPLICA_URLS/,
+    );
+  });
+
   it.each([
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'not a url'],
+    ['REDIS_URL', 'redis-cluster://h1:6379,h2'],
+    ['REDIS_URL', 'redis-cluster://h1:6379/0'],
+    ['REDIS_URL', 'memcached://h:1'],
+    ['DATABASE_REPLICA_URLS', 'postgres://r1/db'],
     ['JWT_SECRET', 'short'],
     ['ACCESS_TOKEN_TTL', '0'],
     ['GRAPHIQL', 'maybe'],

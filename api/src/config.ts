@@ -2,12 +2,17 @@
  * Configuration from environment variables, validated once at start (DESIGN.md section 3).
  * Every variable is optional; a bad value throws a ConfigError naming the variable.
  */
+import { parseRedisUrl } from './adapters/redis-client.js';
+
 export interface Config {
   port: number;
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** One Redis (`redis://`, `rediss://`) or a cluster (`redis-cluster://h:p,h:p`, adapters/redis-client.ts). */
   redisUrl: string | undefined;
+  /** DATABASE_REPLICA_URLS: read replicas of DATABASE_URL (reads that may lag, topped up from the primary). */
+  databaseReplicaUrls: string[];
   /** When unset, generated once and stored in the database (settings table). */
   jwtSecret: string | undefined;
   accessTokenTtl: number; // seconds
@@ -120,6 +125,31 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
   }
   return raw;
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const target = parseRedisUrl(raw);
+    if (target.kind === 'single') return url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  } catch (error) {
+    throw new ConfigError('REDIS_URL', (error as Error).message);
+  }
+  return raw;
+}
+
+/** DATABASE_REPLICA_URLS: comma-separated postgres URLs; only with DATABASE_URL. */
+function replicaUrls(env: Env): string[] {
+  const raw = env.DATABASE_REPLICA_URLS?.trim();
+  if (!raw) return [];
+  if (!env.DATABASE_URL)
+    throw new ConfigError('DATABASE_REPLICA_URLS', 'needs DATABASE_URL (replicas of that primary)');
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => url({ DATABASE_REPLICA_URLS: entry }, 'DATABASE_REPLICA_URLS', ['postgres:', 'postgresql:'])!);
 }
 
 /** `scheme://host[:port]` of an http(s) origin written without a path, or null. */
@@ -236,7 +266,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: env.HOST || '0.0.0.0',
     dataDir: env.DATA_DIR || './data',
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: redisUrl(env),
+    databaseReplicaUrls: replicaUrls(env),
     jwtSecret,
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 1),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 24 * 3600, 60),

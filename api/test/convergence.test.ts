@@ -42,6 +42,8 @@ import {
 } from './helpers/harness.js';
 import { createRng, seedCases, seeded, type RegressionSeed, type Rng } from '@collab-dashboards/core/testing';
 import { waitFor } from './helpers/wait.js';
+import { HAS_REDIS_CLUSTER, startRedisCluster, type RedisClusterHandle } from './helpers/redis-cluster.js';
+import { describeWhen, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 
 const SEEDS = Number(process.env.FUZZ_SEEDS ?? 20);
 const OPS = Number(process.env.FUZZ_OPS ?? 200);
@@ -52,6 +54,7 @@ const RUN = Math.random().toString(36).slice(2, 8);
 let backend: Backend;
 let instances: TestApp[];
 let users: Array<Awaited<ReturnType<typeof signUp>>>;
+const usersOfMain = () => users;
 
 beforeAll(async () => {
   backend = await createBackend();
@@ -126,8 +129,19 @@ function nextChange(peers: Peer[], capMs: number): Promise<void> {
   });
 }
 
-async function runSeed(seed: number, opts: { instances: TestApp[]; ops: number }) {
+async function runSeed(
+  seed: number,
+  opts: {
+    instances: TestApp[];
+    ops: number;
+    /** Who edits (default: the users of the two-instance backend). */
+    users?: typeof users;
+    /** Runs before each step with the step number and the dashboard (fault injection). */
+    beforeStep?: (step: number, dashboardId: string) => Promise<void>;
+  },
+) {
   const rng = createRng(seed);
+  const users = opts.users ?? usersOfMain();
   const [owner, ...editors] = users;
   const t0 = opts.instances[0]!;
   const id = await createDashboard(t0, owner!.token, `fuzz ${seed}`);
@@ -163,6 +177,7 @@ async function runSeed(seed: number, opts: { instances: TestApp[]; ops: number }
   const counter = { n: 0 };
   let submitted = 0;
   for (let step = 0; submitted < opts.ops; step++) {
+    await opts.beforeStep?.(step, id);
     const peer = rng.pick(peers);
     const roll = rng();
     if (peer.offlineFor > 0) {
@@ -369,3 +384,49 @@ describe('[SUB2] an instance delivers its own commits without the bus', () => {
     }
   });
 });
+
+describeWhen(HAS_REDIS_CLUSTER, NEEDS_REDIS_BINARY)(
+  '[SUB2] convergence fuzz on a Redis Cluster: 5 clients on 3 instances, sharded pub/sub (issue #17)',
+  () => {
+    let cluster: RedisClusterHandle;
+    let apps: TestApp[];
+    let editors: typeof users;
+    beforeAll(async () => {
+      // Each master with a replica, so a killed master fails over as in production.
+      cluster = await startRedisCluster({ replicas: 1 });
+      const onCluster = await createBackend({ redisUrl: cluster.url });
+      apps = [];
+      for (let i = 0; i < 3; i++) apps.push(await startApp(onCluster, { config: { recheckIntervalMs: 1000 } }));
+      editors = await mapAll(['Dee', 'Eve', 'Fay'], (n) => signUp(apps[0]!, n));
+    });
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+
+    const clusterSeeds = Array.from({ length: Math.max(2, Math.ceil(SEEDS / 10)) }, (_, i) => 5000 + i);
+    it.each(seedCases([], clusterSeeds))(
+      '%s',
+      seeded(import.meta.url, async (seed) => {
+        const result = await runSeed(seed, { instances: apps, ops: OPS, users: editors });
+        expect(result.committed).toBeGreaterThan(0);
+      }),
+    );
+
+    it('converges with the master of the dashboard’s shard killed mid-run (failover to its replica)', async () => {
+      let killed = false;
+      const result = await runSeed(6000, {
+        instances: apps,
+        ops: OPS,
+        users: editors,
+        beforeStep: async (step, dashboardId) => {
+          if (killed || step !== 40) return;
+          killed = true;
+          await cluster.killMasterOf(`{d:${dashboardId}}`);
+        },
+      });
+      expect(killed).toBe(true);
+      expect(result.committed).toBeGreaterThan(0);
+      await cluster.waitForFailover();
+    });
+  },
+);

@@ -25,6 +25,8 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
+import { isClusterUrl } from './redis-client.js';
+import { createShardedEventBus } from './redis-sharded-event-bus.js';
 
 /** The subset of a pino logger this adapter uses. */
 export interface EventBusLogger {
@@ -42,7 +44,10 @@ export type RedisEventBusErrorKind =
   | 'connection';
 
 export interface RedisEventBusOptions {
-  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
+  /**
+   * `redis://[:password@]host:port[/db]` or `rediss://` for TLS; `redis-cluster://h:p,h:p`
+   * for a Redis Cluster (sharded pub/sub: ./redis-sharded-event-bus.ts).
+   */
   url: string;
   /** Prepended to every topic to make the channel name. Default `dash:`. */
   prefix?: string;
@@ -66,6 +71,7 @@ const INVALID_MESSAGE = Symbol('invalid message');
 const DISCONNECT_TIMEOUT_MS = 100;
 
 export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
+  if (isClusterUrl(options.url)) return createShardedEventBus(options);
   const prefix = options.prefix ?? 'dash:';
   const publishTimeoutMs = options.publishTimeoutMs ?? 1000;
   const { logger } = options;
