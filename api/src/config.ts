@@ -11,6 +11,11 @@ export interface Config {
   databaseUrl: string | undefined;
   /** One Redis (`redis://`, `rediss://`) or a cluster (`redis-cluster://h:p,h:p`, adapters/redis-client.ts). */
   redisUrl: string | undefined;
+  /**
+   * Where the shared limits keep their keys in Redis (adapters/redis-limits.ts); default
+   * `dash:limit:`. Not read from the environment: tests give each backend its own.
+   */
+  limitsKeyPrefix?: string;
   /** DATABASE_REPLICA_URLS: read replicas of DATABASE_URL (reads that may lag, topped up from the primary). */
   databaseReplicaUrls: string[];
   /** When unset, generated once and stored in the database (settings table). */

@@ -22,6 +22,8 @@ export interface Metrics {
   seriesBatches: Counter;
   /** Upstream requests to pulled data sources (LD5). */
   datasourceQueries: Counter<'datasource' | 'outcome'>;
+  /** Limit checks counted on this instance because Redis did not answer (issue #17). */
+  limitFallbacks: Counter<'limit'>;
 }
 
 /** Live values read when Prometheus scrapes. */
@@ -147,6 +149,12 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
       name: 'dash_datasource_queries_total',
       help: 'Requests to configured data sources (LD5), by outcome: ok, refused (the query), unavailable.',
       labelNames: ['datasource', 'outcome'],
+      registers: [registry],
+    }),
+    limitFallbacks: new Counter({
+      name: 'dash_limit_fallbacks_total',
+      help: 'Rate limit, points and socket cap checks counted on this instance alone because Redis did not answer.',
+      labelNames: ['limit'],
       registers: [registry],
     }),
   };

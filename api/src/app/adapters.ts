@@ -13,6 +13,11 @@ import { createRedisEventBus } from '../adapters/redis-event-bus.js';
 import { createMemoryPresenceStore } from '../adapters/memory-presence-store.js';
 import { createRedisPresenceStore } from '../adapters/redis-presence-store.js';
 import { createRedisLeaseStore } from '../adapters/redis-lease-store.js';
+import { createMemoryLimits } from '../adapters/memory-limits.js';
+import { PruningRateLimitStore } from '../transport/guards.js';
+import { createPointBudget } from '../services/point-budget.js';
+import { createRedisLimits } from '../adapters/redis-limits.js';
+import type { LimitKind, SharedLimits } from '../ports/shared-limits.js';
 import type { LeaseStore } from '../ports/lease-store.js';
 import type { EventBus } from '../ports/event-bus.js';
 import type { Store } from '../ports/store.js';
@@ -36,6 +41,11 @@ export interface Adapters {
   openPresenceStore(opened: Opened): PresenceStore;
   /** Leases (LD5): in Redis when it is configured, else in the database. */
   openLeases(opened: Opened, store: Store): LeaseStore;
+  /**
+   * Rate limits, points and socket caps (issue #17): counted in Redis for every instance when
+   * it is configured (each call counted here while Redis does not answer), else here.
+   */
+  openLimits(opened: Opened, hooks: { now: () => number; onFallback: (limit: LimitKind) => void }): SharedLimits;
   /** For stop(): closes the leases, the presence store, the bus and the store, the ones opened here only. */
   closeOwned(opened: { store: Store; bus: EventBus; presenceStore: PresenceStore }): Promise<void>;
 }
@@ -43,6 +53,7 @@ export interface Adapters {
 export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: ErrorLog): Adapters {
   const { config } = deps;
   let ownedLeases: { close(): Promise<void> } | null = null;
+  let ownedLimits: SharedLimits | null = null;
   return {
     names: { storage: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory' },
 
@@ -86,7 +97,37 @@ export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: Erro
       return leases;
     },
 
+    openLimits(opened, hooks) {
+      const { rateLimits } = config;
+      // Counted on this instance: everything without Redis, each call Redis misses with it.
+      const local = {
+        rateLimitStore: new PruningRateLimitStore(60_000),
+        points: createPointBudget(rateLimits.pointsPerMinute, hooks.now),
+      };
+      if (!config.redisUrl) return createMemoryLimits(local);
+      const limits = createRedisLimits({
+        url: config.redisUrl,
+        prefix: config.limitsKeyPrefix,
+        pointsPerMinute: rateLimits.pointsPerMinute,
+        now: hooks.now,
+        local,
+        // No field's max is larger: keeping more timestamps would change no decision.
+        rateKeep: Math.max(
+          rateLimits.mutationsPerMinute,
+          rateLimits.submitsPerMinute,
+          rateLimits.presencePerMinute,
+          rateLimits.authPerIpPerMinute,
+        ),
+        logger,
+        onFallback: hooks.onFallback,
+      });
+      opened('limits', () => limits.close());
+      ownedLimits = limits;
+      return limits;
+    },
+
     async closeOwned({ store, bus, presenceStore }) {
+      await ownedLimits?.close();
       await ownedLeases?.close();
       if (!deps.presenceStore) await presenceStore.close();
       if (!deps.bus) await bus.close();

@@ -102,10 +102,15 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     onError: (error, where) => logger.warn({ err: error, where }, 'presence error'),
   });
   opened('presence', () => presence.stop({ cleanup: true }));
+  const limits = adapters.openLimits(opened, {
+    now: () => clock.now().getTime(),
+    onFallback: (limit) => metrics.limitFallbacks.inc({ limit }),
+  });
   const series = createSeriesService({
     store,
     clock,
     config,
+    budget: limits.points,
     onWritten: (dashboardId, outcome) => {
       metrics.pointsIngested.inc(outcome.accepted);
       // LD3: live streams here at once, on other instances through the bus (a hint: SUB2).
@@ -158,5 +163,6 @@ export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): 
     seriesFeed,
     datasources,
     queryFeed,
+    limits,
   };
 }

@@ -17,7 +17,7 @@ import type {
   SeriesStore,
   WriteOutcome,
 } from '../ports/series-store.js';
-import { createPointBudget } from './point-budget.js';
+import { createPointBudget, type PointBudget } from './point-budget.js';
 
 /** LD2: more raw points than this for one series asks for a step. */
 export const MAX_POINTS_PER_SERIES = 11_000;
@@ -52,6 +52,8 @@ export interface SeriesServiceDeps {
   store: SeriesStore;
   clock: Clock;
   config: Config;
+  /** RATE_LIMIT_POINTS, counted for every instance (ports/shared-limits.ts); default: on this one. */
+  budget?: PointBudget;
   /** After a write is committed (metrics, the live stream's hint to other instances). */
   onWritten?(dashboardId: string, outcome: WriteOutcome, points: number): void;
 }
@@ -60,19 +62,19 @@ const PRUNE_CHUNK = 50_000;
 
 export function createSeriesService(deps: SeriesServiceDeps): SeriesService {
   const { store, clock, config } = deps;
-  const budget = createPointBudget(config.rateLimits.pointsPerMinute, () => clock.now().getTime());
+  const budget = deps.budget ?? createPointBudget(config.rateLimits.pointsPerMinute, () => clock.now().getTime());
 
   return {
     async push(userId, dashboardId, input) {
       const now = clock.now().getTime();
       const points = validatePoints(input, { now, retentionMs: config.series.retentionMs });
-      budget.take(userId, points.length);
+      await budget.take(userId, points.length);
       if (points.length === 0) return { accepted: 0, series: 0 };
       let outcome: WriteOutcome;
       try {
         outcome = await store.writePoints(dashboardId, points, { maxSeries: config.series.maxPerDashboard });
       } catch (error) {
-        budget.giveBack(userId, points.length); // nothing stored
+        await budget.giveBack(userId, points.length); // nothing stored
         throw error;
       }
       deps.onWritten?.(dashboardId, outcome, points.length);

@@ -13,6 +13,7 @@ import type { SeriesService } from './series-service.js';
 import type { SeriesFeed } from './series-live.js';
 import type { DatasourceService } from './datasource-service.js';
 import type { QueryFeed } from './query-live.js';
+import type { SharedLimits } from '../ports/shared-limits.js';
 
 export interface Services {
   config: Config;
@@ -31,6 +32,8 @@ export interface Services {
   /** Pulled data sources (LD5): range queries, and live queries evaluated once for all watchers. */
   datasources: DatasourceService;
   queryFeed: QueryFeed;
+  /** Rate limits, points and socket caps: in Redis for every instance when it is configured. */
+  limits: SharedLimits;
 }
 
 export type { Actor } from './actor.js';

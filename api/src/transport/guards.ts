@@ -2,7 +2,8 @@
  * What keeps the server up under abuse (DESIGN.md section 7), as envelop plugins so they
  * run on HTTP, SSE and WebSocket alike: query depth, alias, token and cost limits
  * (graphql-armor), per-user and per-IP rate limits (@envelop/rate-limiter), and
- * introspection switched off for hardened deployments.
+ * introspection switched off for hardened deployments. The rate limiter counts in the store
+ * it is given: the services' shared limits (in Redis when it is configured), else here.
  */
 import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -14,6 +15,7 @@ import { useRateLimiter, type ConfigByField, type Identity } from '@envelop/rate
 import type { Config } from '../config.js';
 import { DomainError } from '../errors.js';
 import type { GraphQLContext } from '../schema/context.js';
+import type { RateLimitStore } from '../ports/shared-limits.js';
 
 /** Mutations with a budget of their own; every other mutation shares `mutationsPerMinute`. */
 // pushPoints is budgeted in points, not calls (RATE_LIMIT_POINTS, services/point-budget.ts).
@@ -24,7 +26,7 @@ const OWN_BUDGET = new Set(['submitOperation', 'updatePresence', 'signUp', 'logI
  * its whole state on every call and never forgets an identity, which grows without bound and
  * blocks the event loop on a long-running instance.
  */
-export class PruningRateLimitStore {
+export class PruningRateLimitStore implements RateLimitStore {
   private readonly entries = new Map<string, { timestamps: readonly number[]; expires: number }>();
   private writes = 0;
 
@@ -54,7 +56,11 @@ export class PruningRateLimitStore {
   }
 }
 
-export function guardPlugins(config: Config, mutationNames: readonly string[]): Plugin[] {
+export function guardPlugins(
+  config: Config,
+  mutationNames: readonly string[],
+  store: RateLimitStore = new PruningRateLimitStore(60_000),
+): Plugin[] {
   const limits = config.rateLimits;
   const perUser = (ctx: unknown) => {
     const c = ctx as GraphQLContext;
@@ -89,7 +95,7 @@ export function guardPlugins(config: Config, mutationNames: readonly string[]): 
     maxAliasesPlugin({ n: config.queryLimits.maxAliases, ...report }) as Plugin,
     costLimitPlugin({ maxCost: config.queryLimits.maxCost, ...report }) as Plugin,
     useRateLimiter({
-      store: new PruningRateLimitStore(60_000),
+      store,
       identifyFn: perUser,
       configByField,
       transformError: (message) => {

@@ -5,8 +5,10 @@
  *   clients retry; an access token closes its socket with 4401 when it expires (by the
  *   injected clock). API tokens never expire: a revocation, heard on the `user:<id>` topic on
  *   every instance and re-checked after a bus gap (SUB2), closes their sockets with 4401.
- * - Caps (4429, RATE_LIMITED): at most MAX_SOCKETS_PER_USER open sockets and
- *   MAX_SUBSCRIPTIONS_PER_SOCKET * 4 subscription starts a minute per socket budget.
+ * - Caps (4429, RATE_LIMITED): at most MAX_SOCKETS_PER_USER open sockets per socket budget,
+ *   over every instance when Redis is configured (services.limits.sockets), and
+ *   MAX_SUBSCRIPTIONS_PER_SOCKET * 4 subscription starts a minute per socket budget on this
+ *   instance (a socket lives on one instance).
  * Every close for an error takes its code from `closeCodeFor`.
  */
 import { GraphQLError } from 'graphql';
@@ -83,6 +85,7 @@ export function createSocketGate(deps: { services: Services; logger: Logger; log
   }
 
   const socketsByUser = new Map<string, number>(); // socketBudget -> open sockets on this instance
+  const sockets = services.limits.sockets;
   const subscribeTimes = new Map<string, number[]>(); // socketBudget -> recent subscription starts (ms)
 
   /** At most MAX_SUBSCRIPTIONS_PER_SOCKET * 4 new subscriptions a minute per socket budget. */
@@ -138,12 +141,16 @@ export function createSocketGate(deps: { services: Services; logger: Logger; log
     // The socket may have closed while we authenticated: count and watch nothing then.
     if (socket.readyState !== socket.OPEN) return false;
     const budget = socketBudget(conn.viewer);
-    const open = socketsByUser.get(budget) ?? 0;
-    if (open >= config.rateLimits.socketsPerUser) {
+    if (!(await sockets.admit(budget, conn.id, config.rateLimits.socketsPerUser))) {
       closeFor(socket, new DomainError('RATE_LIMITED', 'Too many connections for this user'));
       return false;
     }
-    socketsByUser.set(budget, open + 1);
+    // It may have closed while it was counted: give its place back, nothing else to undo.
+    if (socket.readyState !== socket.OPEN) {
+      sockets.release(budget, conn.id);
+      return false;
+    }
+    socketsByUser.set(budget, (socketsByUser.get(budget) ?? 0) + 1);
     conn.counted = true;
     if (conn.viewer.apiTokenId) watchApiToken(conn.viewer.userId, conn.viewer.apiTokenId, socket);
     const expiresAt = conn.viewer.expiresAt;
@@ -163,6 +170,7 @@ export function createSocketGate(deps: { services: Services; logger: Logger; log
     if (conn?.expiryTimer) clearTimeout(conn.expiryTimer);
     if (conn?.counted && conn.viewer) {
       const budget = socketBudget(conn.viewer);
+      sockets.release(budget, conn.id);
       const left = (socketsByUser.get(budget) ?? 1) - 1;
       if (left > 0) socketsByUser.set(budget, left);
       else {

@@ -32,6 +32,8 @@ export interface Backend {
   newPresenceStore(): PresenceStore;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** The instances' shared limits in Redis: their own keys, never another backend's counts. */
+  limitsKeyPrefix: string;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function createBackend(options: { redisUrl?: string } = {}): Promis
     store,
     databaseUrl,
     redisUrl,
+    limitsKeyPrefix: `${prefix}limit:`,
     newBus() {
       const bus = redisUrl ? createRedisEventBus({ url: redisUrl, onError: () => {} }) : shared;
       if (redisUrl) buses.push(bus);
@@ -125,7 +128,12 @@ export async function startApp(
     // Many users sign up from 127.0.0.1 in one test file: raise the per-IP auth limit
     // (tests of the limits themselves set it back through `env`).
     { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', RATE_LIMIT_AUTH_PER_IP: '10000', ...options.env },
-    { databaseUrl: backend.databaseUrl, redisUrl: backend.redisUrl, ...options.config },
+    {
+      databaseUrl: backend.databaseUrl,
+      redisUrl: backend.redisUrl,
+      limitsKeyPrefix: backend.limitsKeyPrefix,
+      ...options.config,
+    },
   );
   // PostgreSQL: each instance has its own pool, like separate processes. PGlite: shared.
   const app = buildApp({
