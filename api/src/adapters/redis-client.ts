@@ -99,3 +99,134 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     },
   });
 }
+
+/**
+ * For adapters that fail fast: runs `command` (which sends one command or transaction on
+ * `client`) once the client can route it, and fails after `timeoutMs` in all (the command may
+ * still have run). A Cluster that is (re)connecting would queue the command in its own
+ * offline queue with no time limit and send it whenever it is back, however late: this waits
+ * for it to be ready instead, at most `timeoutMs`, and never hands it a command before.
+ */
+export async function sendWithin<T>(client: RedisClient, timeoutMs: number, command: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  await whenRedisReady(client, timeoutMs);
+  return within(command(), Math.max(1, deadline - Date.now()), `Redis command not answered within ${timeoutMs} ms`);
+}
+
+/**
+ * Resolves once `client` can route commands, or rejects after `timeoutMs` or when it has
+ * ended. One server resolves at once (its offline queue is bounded by `maxRetriesPerRequest`
+ * and `commandTimeout`).
+ */
+export async function whenRedisReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (!client.isCluster) return;
+  const status = () => client.status; // read afresh after every wait
+  const deadline = Date.now() + timeoutMs;
+  while (status() !== 'ready') {
+    if (status() === 'end') throw new Error('Redis Cluster connection has ended');
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`Redis Cluster not ready within ${timeoutMs} ms (${status()})`);
+    await within(nextReadyOrEnd(client as Cluster), left).catch(() => {});
+  }
+}
+
+// One listener per cluster however many callers wait (cluster -> next 'ready' or 'end').
+const readyWaits = new WeakMap<Cluster, Promise<void>>();
+function nextReadyOrEnd(cluster: Cluster): Promise<void> {
+  let wait = readyWaits.get(cluster);
+  if (!wait) {
+    wait = new Promise<void>((resolve) => {
+      const done = () => {
+        cluster.off('ready', done);
+        cluster.off('end', done);
+        readyWaits.delete(cluster);
+        resolve();
+      };
+      cluster.on('ready', done);
+      cluster.on('end', done);
+    });
+    readyWaits.set(cluster, wait);
+  }
+  return wait;
+}
+
+/**
+ * Closes `client` and resolves once nothing of it is left running but sockets finishing
+ * their close (each destroyed after `disconnectTimeout` at the latest; nothing reconnects),
+ * within about 2 s whatever state it is in: QUIT when connected (replies still pending
+ * arrive first), else disconnect().
+ */
+export function closeRedisClient(client: RedisClient): Promise<void> {
+  return client.isCluster ? closeCluster(client as Cluster) : closeServer(client as Redis);
+}
+
+async function closeServer(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    const ended = nextEvent(redis, 'end');
+    try {
+      await within(redis.quit(), 1000, 'QUIT not answered');
+      await within(ended, 1000, 'connection not closed after QUIT');
+      return;
+    } catch {
+      // fall through to disconnect()
+    }
+  }
+  const status = redis.status;
+  if (status === 'end') return;
+  // Between reconnect attempts there is no live socket: disconnect() cancels the retry timer
+  // and emits no 'end', but still arms its disconnectTimeout timer on the dead socket.
+  const betweenAttempts = status === 'reconnecting' || status === 'close';
+  const ended = betweenAttempts ? Promise.resolve() : nextEvent(redis, 'end');
+  redis.disconnect();
+  await within(ended, 1000, 'connection not closed').catch(() => {});
+  // Outlive that timer, so nothing of the client is left running when this resolves.
+  if (betweenAttempts) await sleep((redis.options.disconnectTimeout ?? 2000) + 10);
+}
+
+/**
+ * A Cluster's 'end' says little: it comes once its node connections drained, but not at all
+ * when it is closed between reconnect attempts or before it knew any node. What holds
+ * sockets and timers are the node connections (they do not reconnect on their own; the
+ * cluster replaces them), so this waits for each of those to end, and then for a slot
+ * refresh still asking a node (on a connection of its own) to finish.
+ */
+async function closeCluster(cluster: Cluster): Promise<void> {
+  const nodes = cluster.nodes('all');
+  const nodesEnded = Promise.all(nodes.map((node) => (node.status === 'end' ? undefined : nextEvent(node, 'end'))));
+  let quit = false;
+  if (cluster.status === 'ready') {
+    try {
+      await within(cluster.quit(), 1000, 'QUIT not answered');
+      await within(nodesEnded, 1000, 'node connections not closed after QUIT');
+      quit = true;
+    } catch {
+      // fall through to disconnect()
+    }
+  }
+  if (!quit) {
+    if (cluster.status !== 'end') cluster.disconnect();
+    await within(nodesEnded, 1000, 'node connections not closed').catch(() => {});
+  }
+  // With no node left this joins the refresh in flight, if any, else returns at once (with a
+  // node left it would start one).
+  if (cluster.nodes('all').length > 0) return;
+  await within(new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())), 1000).catch(() => {});
+}
+
+function nextEvent(emitter: Redis, event: string): Promise<void> {
+  return new Promise((resolve) => emitter.once(event, () => resolve()));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `promise`, or a rejection after `ms`; a late rejection of `promise` is ignored. */
+function within<T>(promise: Promise<T>, ms: number, message = `not settled within ${ms} ms`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  promise.catch(() => {});
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
