@@ -24,6 +24,8 @@ export interface Metrics {
   datasourceQueries: Counter<'datasource' | 'outcome'>;
   /** Limit checks counted on this instance because Redis did not answer (issue #17). */
   limitFallbacks: Counter<'limit'>;
+  /** Reads a replica may answer, by who answered and why (issue #17, adapters/sql/replica-reads.ts). */
+  dbReads: Counter<'target' | 'reason'>;
 }
 
 /** Live values read when Prometheus scrapes. */
@@ -155,6 +157,12 @@ export function createMetrics(sources: () => MetricSources | undefined): Metrics
       name: 'dash_limit_fallbacks_total',
       help: 'Rate limit, points and socket cap checks counted on this instance alone because Redis did not answer.',
       labelNames: ['limit'],
+      registers: [registry],
+    }),
+    dbReads: new Counter({
+      name: 'dash_db_reads_total',
+      help: 'Reads a read replica may answer, by target (replica, primary) and reason: caught_up, topped_up (the primary added what the replica lacked), lagging, down, error.',
+      labelNames: ['target', 'reason'],
       registers: [registry],
     }),
   };

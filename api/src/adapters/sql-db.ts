@@ -20,6 +20,63 @@ export interface SqlDb extends Queryable {
   readonly commitConcurrency: number;
 }
 
+/**
+ * A read replica's connections (DATABASE_REPLICA_URLS): a read checks out one connection, so
+ * the check of how far the replica has replayed and the read it guards run on the same server,
+ * in that order (adapters/sql/replica-set.ts).
+ */
+export interface ReplicaPool {
+  /** host:port, for the log (never the URL: it may hold a password). */
+  readonly name: string;
+  connect(): Promise<ReplicaConnection>;
+  close(): Promise<void>;
+}
+
+export interface ReplicaConnection {
+  readonly db: Queryable;
+  /** The same object for as long as the underlying connection lives (one server process). */
+  readonly identity: object;
+  /** Gives the connection back; `broken` closes it instead (it failed or timed out). */
+  release(broken: boolean): void;
+}
+
+function clientQueryable(client: pg.PoolClient): Queryable {
+  return {
+    async query<R>(sql: string, params?: unknown[]) {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  };
+}
+
+/** A replica through its own `pg` Pool. */
+export function createPgReplicaPool(pool: pg.Pool, name: string): ReplicaPool {
+  return {
+    name,
+    async connect() {
+      const client = await pool.connect();
+      let broken = false;
+      // As in a transaction: a checked-out client has no pool listener for its errors.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
+      return {
+        db: clientQueryable(client),
+        identity: client,
+        release(failed) {
+          client.off('error', onError);
+          client.release(failed || broken);
+        },
+      };
+    },
+    close: () => pool.end(),
+  };
+}
+
 /** PostgreSQL through a `pg` Pool. */
 export function createPgDb(pool: pg.Pool): SqlDb {
   return {
@@ -43,16 +100,7 @@ export function createPgDb(pool: pg.Pool): SqlDb {
       client.on('error', onError);
       try {
         await client.query('BEGIN');
-        const tx: Queryable = {
-          async query<R>(sql: string, params?: unknown[]) {
-            const result = await client.query(sql, params as unknown[]);
-            return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
-          },
-          async exec(sql: string) {
-            await client.query(sql);
-          },
-        };
-        const value = await fn(tx);
+        const value = await fn(clientQueryable(client));
         await client.query('COMMIT');
         return value;
       } catch (error) {

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ErrorLog } from '../error-log.js';
 import { openStore } from '../adapters/create-store.js';
+import type { OnRead } from '../adapters/sql/replica-reads.js';
 import { createMemoryEventBus } from '../adapters/memory-event-bus.js';
 import { createRedisEventBus } from '../adapters/redis-event-bus.js';
 import { createMemoryPresenceStore } from '../adapters/memory-presence-store.js';
@@ -36,7 +37,8 @@ export interface AdapterDeps {
 export interface Adapters {
   /** The backends the config names, for the log (an injected adapter stands in for one). */
   readonly names: { storage: 'postgres' | 'pglite'; bus: 'redis' | 'memory' };
-  openStore(opened: Opened): Promise<Store>;
+  /** `onRead`: each read routed to a read replica or back to the primary (DATABASE_REPLICA_URLS). */
+  openStore(opened: Opened, hooks?: { onRead?: OnRead }): Promise<Store>;
   openBus(opened: Opened): Promise<EventBus>;
   openPresenceStore(opened: Opened): PresenceStore;
   /** Leases (LD5): in Redis when it is configured, else in the database. */
@@ -57,9 +59,16 @@ export function chooseAdapters(deps: AdapterDeps, logger: Logger, logError: Erro
   return {
     names: { storage: config.databaseUrl ? 'postgres' : 'pglite', bus: config.redisUrl ? 'redis' : 'memory' },
 
-    async openStore(opened) {
+    async openStore(opened, hooks) {
       if (deps.store) return deps.store;
-      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const store = await openStore({
+        databaseUrl: config.databaseUrl,
+        replicaUrls: config.databaseReplicaUrls,
+        dataDir: config.dataDir,
+        onRead: hooks?.onRead,
+        onReplicaDown: (replica, error) =>
+          logger.warn({ err: error, replica }, 'read replica out of rotation (reads go to the primary)'),
+      });
       opened('store', () => store.close());
       return store;
     },

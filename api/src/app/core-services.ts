@@ -38,7 +38,9 @@ export interface CoreServiceDeps {
  */
 export async function buildCoreServices(deps: CoreServiceDeps, opened: Opened): Promise<Services> {
   const { config, clock, logger, logError, metrics, adapters } = deps;
-  const store = await adapters.openStore(opened);
+  const store = await adapters.openStore(opened, {
+    onRead: (target, reason) => metrics.dbReads.inc({ target, reason }),
+  });
   const bus = await adapters.openBus(opened);
   // JWT_SECRET unset: the first instance generates one; every instance on this database agrees.
   const secret =

@@ -144,7 +144,7 @@ builder.subscriptionField('dashboardEvents', (t) =>
       const embedded = embedScope(ctx.viewer) !== null;
       const owner = embedded ? userId : await ctx.services.store.claimClientId(clientId, userId);
       if (owner !== userId) throw new DomainError('FORBIDDEN', 'This clientId belongs to another user');
-      const current = (await ctx.services.store.getDashboard(dashboardId))?.version ?? 0;
+      const [current = 0] = (await ctx.services.store.dashboardVersions([dashboardId])).values();
       const fromVersion = args.fromVersion ?? null;
       if (fromVersion !== null && (!Number.isSafeInteger(fromVersion) || fromVersion < 0 || fromVersion > current)) {
         throw badInput(`fromVersion must be between 0 and the current version ${current}`);

@@ -12,7 +12,7 @@ import type { SqlDb } from '../sql-db.js';
 import { date, dateOrNull, json, type Row } from './rows.js';
 import { deleteSeriesOf } from './series.js';
 
-const toDashboard = (r: Row): DashboardRow => ({
+export const toDashboard = (r: Row): DashboardRow => ({
   id: r.id as string,
   ownerId: r.owner_id as string,
   title: r.title as string,
@@ -34,7 +34,7 @@ const toCollaborator = (r: Row): CollaboratorRow => ({
 });
 
 /** SC2: a membership counts until its expiresAt, by the database's clock. */
-const LIVE_MEMBER = '(c.expires_at IS NULL OR c.expires_at > now())';
+export const LIVE_MEMBER = '(c.expires_at IS NULL OR c.expires_at > now())';
 
 export function createSqlDashboards(db: SqlDb): DashboardStore {
   return {
