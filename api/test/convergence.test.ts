@@ -386,7 +386,7 @@ describe('[SUB2] an instance delivers its own commits without the bus', () => {
 });
 
 describeWhen(HAS_REDIS_CLUSTER, NEEDS_REDIS_BINARY)(
-  '[SUB2] convergence fuzz on a Redis Cluster: 5 clients on 3 instances, sharded pub/sub (issue #17)',
+  '[SO1][SUB2] convergence fuzz on a Redis Cluster: 5 clients on 3 instances, sharded pub/sub (issue #17)',
   () => {
     let cluster: RedisClusterHandle;
     let apps: TestApp[];

@@ -23,7 +23,7 @@ import { deferred, waitFor, withTimeout } from './helpers/wait.js';
 const describeCluster = describeWhen(HAS_REDIS_CLUSTER, NEEDS_REDIS_BINARY);
 const prefix = `test-${randomUUID().slice(0, 8)}:`;
 
-describeCluster('sharded event bus on a 3-master cluster', () => {
+describeCluster('[SO1] sharded event bus on a 3-master cluster', () => {
   let cluster: RedisClusterHandle;
   beforeAll(async () => {
     cluster = await startRedisCluster();
@@ -54,7 +54,7 @@ describeCluster('sharded event bus on a 3-master cluster', () => {
     expect(owners.size).toBe(3);
   });
 
-  it('a channel is subscribed once per watching instance, on its own shard only, and dropped when nobody watches', async () => {
+  it('[SO1] a channel is subscribed once per watching instance, on its own shard only, and dropped when nobody watches', async () => {
     const buses = [0, 1, 2].map(() => createRedisEventBus({ url: cluster.url, prefix, onError: () => {} }));
     try {
       const topic = `dashboard:${randomUUID()}` as const;
@@ -116,7 +116,7 @@ describeCluster('sharded event bus on a 3-master cluster', () => {
   });
 });
 
-describeCluster('failover and moved slots (3 masters, each with a replica)', () => {
+describeCluster('[SO1][SUB2] failover and moved slots (3 masters, each with a replica)', () => {
   let cluster: RedisClusterHandle;
   beforeAll(async () => {
     cluster = await startRedisCluster({ replicas: 1 });
@@ -134,7 +134,7 @@ describeCluster('failover and moved slots (3 masters, each with a replica)', () 
     }
   }
 
-  it('after the owning master is killed, a replica takes over, the subscription comes back and receivers are told to re-check', async () => {
+  it('[SO1][SUB2] after the owning master is killed, a replica takes over, the subscription comes back and receivers are told to re-check', async () => {
     const sender = createRedisEventBus({ url: cluster.url, prefix, onError: () => {} });
     const receiver = createRedisEventBus({ url: cluster.url, prefix, onError: () => {} });
     try {
@@ -180,7 +180,7 @@ describeCluster('failover and moved slots (3 masters, each with a replica)', () 
     }
   });
 
-  it('three app instances on the cluster: every acked op reaches every subscriber in order, across a master killed mid-edit', async () => {
+  it('[SO1][OP4] three app instances on the cluster: every acked op reaches every subscriber in order, across a master killed mid-edit', async () => {
     const backend = await createBackend({ redisUrl: cluster.url });
     const apps = [];
     for (let i = 0; i < 3; i++) apps.push(await startApp(backend, { config: { recheckIntervalMs: 1000 } }));

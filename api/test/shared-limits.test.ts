@@ -107,7 +107,7 @@ const targets: Target[] = [
 ];
 
 for (const target of targets) {
-  describeRedis(`shared limits on ${target.name}`, () => {
+  describeRedis(`[SO3] shared limits on ${target.name}`, () => {
     let redis: Awaited<ReturnType<Target['start']>>;
     let backend: Backend;
     let a: TestApp;
@@ -128,7 +128,7 @@ for (const target of targets) {
       await redis?.stop();
     });
 
-    it('spends the per-user mutation budget once across two instances (RATE_LIMITED with retryAfter)', async () => {
+    it('[SO3] spends the per-user mutation budget once across two instances (RATE_LIMITED with retryAfter)', async () => {
       const user = await signUp(a, 'Mutations');
       for (const app of [a, b, a, b, a, b]) expect(errorCode(await app.gql(CREATE, {}, user.token))).toBeUndefined();
       for (const app of [a, b]) {
@@ -158,7 +158,7 @@ for (const target of targets) {
       }
     });
 
-    it('caps sockets per user across two instances (4429); a closed socket gives its place to the other instance', async () => {
+    it('[SO3] caps sockets per user across two instances (4429); a closed socket gives its place to the other instance', async () => {
       const user = await signUp(a, 'Sockets');
       const first = await connect(a, user.token);
       const second = await connect(b, user.token);

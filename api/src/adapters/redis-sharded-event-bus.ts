@@ -77,6 +77,11 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
   let up = false;
   let ready = false;
   let resubscribing: Promise<void> | null = null;
+  // ioredis builds its shard subscribers after the first slot map arrives, and may replace one
+  // then: an SSUBSCRIBE sent before that can be dropped with the connection it went to. Wait
+  // for that first build (at most a few seconds; a cluster that is down fails the SSUBSCRIBE).
+  let groupBuilt!: () => void;
+  const firstBuild = new Promise<void>((resolve) => (groupBuilt = resolve));
   let resubscribeAgain = false;
 
   const lastErrorMessage = { publisher: '', subscriber: '' };
@@ -121,6 +126,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
   // The group rebuilt itself (topology change, failover, lost connection): subscribe every
   // channel again and tell the receivers once Redis confirmed it.
   subscriber.on('subscribersReady', () => {
+    groupBuilt();
     if (!closed && ready) void resubscribeAll();
   });
   subscriber.on('ready', () => {
@@ -165,6 +171,9 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
     return resubscribing;
   }
 
+  let warm = false;
+  let warmup: Promise<void> = Promise.resolve();
+
   async function publishNow(channel: string, json: string): Promise<void> {
     await withTimeout(
       (publisher as unknown as { spublish(c: string, m: string): Promise<number> }).spublish(channel, json),
@@ -188,7 +197,20 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
         );
         if (closed) throw new Error('event bus is closed');
       }
-      await publishNow(shardedChannel(prefix, topic), json);
+      const channel = shardedChannel(prefix, topic);
+      if (warm) return publishNow(channel, json);
+      // Until one SPUBLISH went through, the node connection it goes to may still be opening and
+      // ioredis retries a command that met it later than the ones behind it: one at a time until
+      // then, so one publisher's messages keep their order from the first (after that they share
+      // the node connection, which keeps the order of its commands).
+      const turn = warmup.then(() => publishNow(channel, json));
+      warmup = turn.then(
+        () => {
+          warm = true;
+        },
+        () => {},
+      );
+      return turn;
     },
 
     async subscribe<T extends Topic>(
@@ -214,7 +236,10 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
       set.add(listener);
       let pending = subscribing.get(channel);
       if (!pending) {
-        pending = subscriber.ssubscribe(channel).then(() => undefined);
+        pending = withTimeout(firstBuild, 5000, 'shard subscribers not built').then(
+          () => subscriber.ssubscribe(channel).then(() => undefined),
+          () => subscriber.ssubscribe(channel).then(() => undefined),
+        );
         subscribing.set(channel, pending);
         // A failed SSUBSCRIBE is forgotten, so the next subscribe() asks again.
         pending.catch(() => {
