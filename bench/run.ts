@@ -20,6 +20,7 @@ import { deflate } from './scenarios/deflate.js';
 import { seriesIngest, seriesWindow } from './scenarios/series-store.js';
 import { seriesFanout, seriesLatency } from './scenarios/series-live.js';
 import { datasourceFanout } from './scenarios/datasource-fanout.js';
+import { pubsubSharding } from './scenarios/pubsub-sharding.js';
 
 /** In run order: deflate replays the frames fan-out and ops captured. */
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   'series-latency': seriesLatency,
   'series-fanout': seriesFanout,
   'datasource-fanout': datasourceFanout,
+  'pubsub-sharding': pubsubSharding,
 };
 
 function parseArgs(argv: string[]): BenchOptions & { only?: string } {

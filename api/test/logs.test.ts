@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/logger.js';
 import { loadConfig } from '../src/config.js';
@@ -21,7 +22,14 @@ it('logs are JSON lines with request ids, and never carry tokens or passwords', 
     },
   });
   const logger = createLogger('debug', sink);
-  const config = loadConfig({ LOG_LEVEL: 'debug' }, { databaseUrl: backend.databaseUrl, redisUrl: backend.redisUrl });
+  const config = loadConfig(
+    { LOG_LEVEL: 'debug' },
+    {
+      databaseUrl: backend.databaseUrl,
+      redisUrl: backend.redisUrl,
+      limitsKeyPrefix: `${backend.limitsKeyPrefix}${randomUUID()}:`,
+    },
+  );
   const app = buildApp({
     config,
     logger,
@@ -95,7 +103,11 @@ describe('log levels', () => {
     });
     const config = loadConfig(
       { LOG_LEVEL: 'debug', RATE_LIMIT_AUTH_PER_IP: '2' },
-      { databaseUrl: backend.databaseUrl, redisUrl: backend.redisUrl },
+      {
+        databaseUrl: backend.databaseUrl,
+        redisUrl: backend.redisUrl,
+        limitsKeyPrefix: `${backend.limitsKeyPrefix}${randomUUID()}:`,
+      },
     );
     const app = buildApp({
       config,

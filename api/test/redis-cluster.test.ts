@@ -118,6 +118,10 @@ describeCluster('[SO1] sharded event bus on a 3-master cluster', () => {
 
 describeCluster('[SO1][SUB2] failover and moved slots (3 masters, each with a replica)', () => {
   let cluster: RedisClusterHandle;
+  const stopLater: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const stop of stopLater) await stop();
+  });
   beforeAll(async () => {
     cluster = await startRedisCluster({ replicas: 1 });
   });
@@ -181,6 +185,10 @@ describeCluster('[SO1][SUB2] failover and moved slots (3 masters, each with a re
   });
 
   it('[SO1][OP4] three app instances on the cluster: every acked op reaches every subscriber in order, across a master killed mid-edit', async () => {
+    // A cluster of its own: the shard killed must still have its replica (an earlier test may
+    // have used up the one of this dashboard's shard).
+    const cluster = await startRedisCluster({ replicas: 1 });
+    stopLater.push(() => cluster.stop());
     const backend = await createBackend({ redisUrl: cluster.url });
     const apps = [];
     for (let i = 0; i < 3; i++) apps.push(await startApp(backend, { config: { recheckIntervalMs: 1000 } }));

@@ -225,6 +225,19 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
 
   let down = false;
   let askAgainAt = 0;
+  // Right after start a cluster client still discovers its nodes (slower than a call's budget on
+  // a loaded machine): until it was ready once, calls wait for that (one wait of at most 2 s,
+  // shared) rather than counting here for a second.
+  let everReady = !client.isCluster || client.status === 'ready';
+  let startupWait: Promise<void> | null = null;
+  const firstReady = everReady
+    ? Promise.resolve()
+    : new Promise<void>((resolve) =>
+        client.once('ready', () => {
+          everReady = true;
+          resolve();
+        }),
+      );
 
   function failed(error: unknown) {
     askAgainAt = Date.now() + pauseMs;
@@ -235,6 +248,7 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
 
   /** `remote()` in Redis, or `local()` here when Redis does not answer in time. */
   async function counted<T>(limit: LimitKind, remote: () => Promise<T>, local: () => T | Promise<T>): Promise<T> {
+    if (!everReady) await (startupWait ??= within(firstReady, 2000).catch(() => {}));
     if (Date.now() >= askAgainAt) {
       if (UNREACHABLE.has(client.status)) {
         failed(new Error(`Redis connection ${client.status}`));

@@ -23,7 +23,7 @@
 import { Cluster } from 'ioredis';
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
 import { createRedisClient } from './redis-client.js';
-import type { RedisEventBusOptions } from './redis-event-bus.js';
+import type { RedisEventBusOptions } from './redis-bus-options.js';
 
 const RETRY = (attempt: number) => Math.min(attempt * 100, 2000);
 
