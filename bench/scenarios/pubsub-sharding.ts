@@ -53,7 +53,11 @@ interface RunResult {
 async function run(
   ports: number[],
   messages: number,
-  open: () => { subscribe(topic: string, onMessage: () => void): Promise<void>; publish(topic: string): Promise<void>; close(): Promise<void> },
+  open: () => {
+    subscribe(topic: string, onMessage: () => void): Promise<void>;
+    publish(topic: string): Promise<void>;
+    close(): Promise<void>;
+  },
 ): Promise<RunResult> {
   const instances = Array.from({ length: INSTANCES }, () => open());
   const publisher = open();
