@@ -22,7 +22,7 @@
  */
 import { Cluster } from 'ioredis';
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
-import { createRedisClient } from './redis-client.js';
+import { closeRedisClient, createRedisClient } from './redis-client.js';
 import type { RedisEventBusOptions } from './redis-bus-options.js';
 
 const RETRY = (attempt: number) => Math.min(attempt * 100, 2000);
@@ -301,24 +301,8 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
     reconnectCallbacks.clear();
     handlers.clear();
     subscribing.clear();
-    await Promise.all([publisher, subscriber].map((client) => closeCluster(client)));
+    await Promise.all([publisher, subscriber].map((client) => closeRedisClient(client)));
   }
-}
-
-/** Ends a Cluster client: QUIT when connected, else disconnect; resolves once it has ended. */
-async function closeCluster(client: Cluster): Promise<void> {
-  if (client.status === 'end') return;
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  if (client.status === 'ready') {
-    try {
-      await withTimeout(client.quit(), 1000, 'QUIT not answered');
-    } catch {
-      client.disconnect();
-    }
-  } else {
-    client.disconnect();
-  }
-  await withTimeout(ended, 2000, 'cluster connection not closed').catch(() => {});
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
