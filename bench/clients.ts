@@ -14,6 +14,7 @@ import { closeRaw, connectRaw } from './clients/raw.js';
 import { abandonLoad, loadStats, startLoad, stopLoad } from './clients/presence-load.js';
 import { closedLoopEditors, crossInstanceLoad } from './clients/op-load.js';
 import { counts, resetTally, setDeflateOffer, tally } from './clients/tally.js';
+import { storm } from './clients/storm.js';
 
 serveIpc({
   setDeflate({ on }: { on: boolean }) {
@@ -44,6 +45,7 @@ serveIpc({
   stopLoad,
   editors: closedLoopEditors,
   crossInstance: crossInstanceLoad,
+  storm,
   async closeAll() {
     tally.closing = true;
     await abandonLoad();

@@ -21,6 +21,7 @@ import { seriesIngest, seriesWindow } from './scenarios/series-store.js';
 import { seriesFanout, seriesLatency } from './scenarios/series-live.js';
 import { datasourceFanout } from './scenarios/datasource-fanout.js';
 import { pubsubSharding } from './scenarios/pubsub-sharding.js';
+import { catchupStorm } from './scenarios/catchup-storm.js';
 
 /** In run order: deflate replays the frames fan-out and ops captured. */
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<void>> = {
   'series-fanout': seriesFanout,
   'datasource-fanout': datasourceFanout,
   'pubsub-sharding': pubsubSharding,
+  'catchup-storm': catchupStorm,
 };
 
 function parseArgs(argv: string[]): BenchOptions & { only?: string } {

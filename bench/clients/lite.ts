@@ -19,8 +19,11 @@ interface TransportMessage {
 
 let lite: WebSocket[] = [];
 
-/** One socket and dashboardEvents subscription; answers the server's pings; resolves on SyncCompleted. */
-function liteSubscribe(url: string, s: Sub): Promise<void> {
+/**
+ * One socket and dashboardEvents subscription (from `s.fromVersion` when given: a reconnect);
+ * answers the server's pings; resolves on SyncCompleted.
+ */
+export function liteSubscribe(url: string, s: Sub & { fromVersion?: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = new CountedWebSocket(url, 'graphql-transport-ws');
     lite.push(socket);
@@ -51,7 +54,7 @@ function liteSubscribe(url: string, s: Sub): Promise<void> {
             JSON.stringify({
               id: '1',
               type: 'subscribe',
-              payload: { query: EVENTS, variables: { d: s.dashboardId, c: s.clientId, f: null } },
+              payload: { query: EVENTS, variables: { d: s.dashboardId, c: s.clientId, f: s.fromVersion ?? null } },
             }),
           );
           break;

@@ -18,7 +18,7 @@ const BATCH = 2000;
  * Writes `history` ops (a widget moved sideways each) straight through the store, BATCH per
  * transaction, with a snapshot every `snapshotEvery` versions, as the product would have.
  */
-async function writeHistory(
+export async function writeHistory(
   app: App,
   d: Seeded['dashboards'][number],
   authorId: string,
