@@ -67,7 +67,12 @@ describePg('a failed start() closes what it opened', () => {
         interval: 50,
       });
     } catch (error) {
-      throw new Error(`connections left open: ${JSON.stringify(await counts())}`, { cause: error });
+      throw new Error(
+        `connections left open: ${JSON.stringify(await counts())}${redisProxy ? ` ${JSON.stringify(redisProxy.describeOpen())}` : ''}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -116,6 +121,18 @@ describePg('a failed start() closes what it opened', () => {
     const { port } = await app.start(0, '127.0.0.1');
     try {
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      if (redisProxy) {
+        // Each Redis connection names itself (CLIENT SETNAME), so CLIENT LIST shows whose it is.
+        const names = () => redisProxy!.describeOpen().map((line) => /setname \$\d+ (dash:[\w:]+)/i.exec(line)?.[1]);
+        // A connection that is still opening has sent nothing yet.
+        await waitFor(() => !names().includes(undefined), {
+          timeout: 3000,
+          description: `every Redis connection named: ${JSON.stringify(redisProxy.describeOpen())}`,
+        });
+        for (const name of ['dash:bus:pub', 'dash:bus:sub', 'dash:presence', 'dash:limits']) {
+          expect(names()).toContain(name);
+        }
+      }
     } finally {
       await app.stop();
     }

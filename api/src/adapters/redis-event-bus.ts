@@ -69,6 +69,7 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
   // drops is re-sent later (a stale hint is worse than none).
   const publisher = new Redis(options.url, {
     ...common,
+    connectionName: 'dash:bus:pub',
     enableOfflineQueue: false,
     commandTimeout: publishTimeoutMs,
     maxRetriesPerRequest: 0,
@@ -78,6 +79,7 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
   // channel after a reconnect; its requests never give up (maxRetriesPerRequest: null).
   const subscriber = new Redis(options.url, {
     ...common,
+    connectionName: 'dash:bus:sub',
     maxRetriesPerRequest: null,
     autoResubscribe: true,
   });

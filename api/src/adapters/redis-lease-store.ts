@@ -38,6 +38,7 @@ export function createRedisLeaseStore(options: RedisLeaseStoreOptions): LeaseSto
   const timeoutMs = options.commandTimeoutMs ?? 1000;
   const client = createRedisClient(options.url, {
     node: {
+      connectionName: 'dash:leases',
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
       commandTimeout: timeoutMs,
       maxRetriesPerRequest: 1,

@@ -41,7 +41,7 @@ import type { Logger } from '../logger.js';
 import type { LimitKind, PointBudget, RateLimitStore, SharedLimits } from '../ports/shared-limits.js';
 import { POINT_WINDOW_MS, pointsRefused } from '../domain/point-budget.js';
 import { createLocalSocketCount } from './memory-limits.js';
-import { createRedisClient, type RedisClient } from './redis-client.js';
+import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.js';
 
 export interface RedisLimitsOptions {
   /** REDIS_URL: `redis://...` or `redis-cluster://h:p,h:p` (redis-client.ts). */
@@ -204,6 +204,7 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
 
   const client = createRedisClient(options.url, {
     node: {
+      connectionName: 'dash:limits',
       retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
       // Queued while (re)connecting, but never longer than a call is willing to wait.
       commandTimeout: timeoutMs,
@@ -367,8 +368,7 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
           within(client.zrem(socketsKey(budget), ...ids), timeoutMs).catch(() => {}),
         ),
       );
-      await within(client.quit(), timeoutMs).catch(() => {});
-      client.disconnect();
+      await closeRedisClient(client);
     },
   };
 }

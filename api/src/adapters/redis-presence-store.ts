@@ -140,6 +140,7 @@ export function createRedisPresenceStore(options: RedisPresenceStoreOptions): Pr
 
   const client = createRedisClient(options.url, {
     node: {
+      connectionName: 'dash:presence',
       retryStrategy: retryDelay,
       maxRetriesPerRequest: 2,
       commandTimeout: timeoutMs,

@@ -54,6 +54,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
 
   const publisher = createRedisClient(options.url, {
     node: {
+      connectionName: 'dash:bus:pub',
       retryStrategy: RETRY,
       enableOfflineQueue: false,
       commandTimeout: publishTimeoutMs,
@@ -61,7 +62,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
     },
   }) as Cluster;
   const subscriber = createRedisClient(options.url, {
-    node: { retryStrategy: RETRY, maxRetriesPerRequest: null },
+    node: { connectionName: 'dash:bus:sub', retryStrategy: RETRY, maxRetriesPerRequest: null },
     // Notice a slot that moved without a MOVED reply to this client (a subscriber sends no
     // keyed commands after subscribing) within a second.
     cluster: { shardedSubscribers: true, slotsRefreshInterval: 1000 },
