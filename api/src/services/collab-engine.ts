@@ -22,7 +22,7 @@ import { commitBatch } from './commit/commit-batch.js';
 import { createCommitScheduler } from './collab-scheduler.js';
 import { createRecentCache } from './collab-recent.js';
 import { createPublisher } from './collab-publish.js';
-import { dashboardWithVersion, documentAt, operations, replayTo } from './collab-history.js';
+import { checkVersion, documentAt, operations, replayTo } from './collab-history.js';
 import type { EngineMetrics, OperationAck } from './collab-types.js';
 import type { DashboardService } from './dashboard-service.js';
 import type { Actor } from './actor.js';
@@ -156,7 +156,7 @@ export function createCollabEngine(deps: {
 
     async restore(actor, input) {
       await prepare(actor, input.dashboardId, input.clientId, input.seq);
-      await dashboardWithVersion(store, input.dashboardId, input.version);
+      await checkVersion(store, input.dashboardId, input.version);
       const target = await replayTo(store, input.dashboardId, input.version);
       const ack = await enqueue(input.dashboardId, {
         kind: 'restore',

@@ -6,24 +6,20 @@
  */
 import { applyOp, type JSONOp } from '@collab-dashboards/core';
 import { DomainError, badInput } from '../errors.js';
-import type { DashboardRow, DashboardStore } from '../ports/dashboard-store.js';
+import type { DashboardStore } from '../ports/dashboard-store.js';
 import type { OperationLog, OperationRow } from '../ports/operation-log.js';
 
 /** What history reads. */
 type History = DashboardStore & OperationLog;
 
-/** The dashboard, once `version` is checked to be one of its versions (0 to its head). */
-export async function dashboardWithVersion(
-  store: History,
-  dashboardId: string,
-  version: number,
-): Promise<DashboardRow> {
-  const current = await store.getDashboard(dashboardId);
-  if (!current) throw new DomainError('NOT_FOUND', 'Dashboard not found');
-  if (!Number.isSafeInteger(version) || version < 0 || version > current.version) {
-    throw badInput(`version must be between 0 and ${current.version}`);
+/** The dashboard's head version, once `version` is checked to be one of its versions (0 to the head). */
+export async function checkVersion(store: History, dashboardId: string, version: number): Promise<number> {
+  const head = (await store.dashboardVersions([dashboardId])).get(dashboardId);
+  if (head === undefined) throw new DomainError('NOT_FOUND', 'Dashboard not found');
+  if (!Number.isSafeInteger(version) || version < 0 || version > head) {
+    throw badInput(`version must be between 0 and ${head}`);
   }
-  return current;
+  return head;
 }
 
 /** The document at `version`: the newest snapshot at or below it, plus the ops after it. */
@@ -38,8 +34,12 @@ export async function replayTo(store: History, dashboardId: string, version: num
 }
 
 export async function documentAt(store: History, dashboardId: string, version: number): Promise<unknown> {
-  const current = await dashboardWithVersion(store, dashboardId, version);
-  if (version === current.version) return current.document;
+  // Only the head's document is read from the row; an older version (or a head that moved
+  // on meanwhile) is rebuilt from its snapshot and ops.
+  if (version === (await checkVersion(store, dashboardId, version))) {
+    const row = await store.getDashboard(dashboardId);
+    if (row?.version === version) return row.document;
+  }
   return replayTo(store, dashboardId, version);
 }
 

@@ -206,8 +206,7 @@ export function createDashboardRooms(deps: {
       await Promise.race([room.subscription, new Promise((resolve) => setTimeout(resolve, 250).unref())]);
       readStarted = true;
       try {
-        const row = await store.getDashboard(dashboardId);
-        room.version = row?.version ?? 0;
+        room.version = (await store.dashboardVersions([dashboardId])).get(dashboardId) ?? 0;
       } catch (error) {
         rooms.delete(dashboardId);
         void room.subscription.then((unsubscribe) => unsubscribe?.()).catch(() => {});
