@@ -1,11 +1,12 @@
 import { openStore } from '../src/adapters/create-store.js';
 import { registerStoreContract } from './contracts/store-contract.js';
+import { pgliteTemplate } from './helpers/pglite-template.js';
 import { describeWhen, NEEDS_DATABASE_URL } from './helpers/skip.js';
 
 registerStoreContract(
   'PGlite',
   async () => {
-    const store = await openStore({ dataDir: 'memory://' });
+    const store = await openStore({ dataDir: 'memory://', loadDataDir: await pgliteTemplate() });
     return { store, cleanup: () => store.close() };
   },
   { concurrentTransactions: false },

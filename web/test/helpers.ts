@@ -12,6 +12,9 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig, type Config } from '../../api/src/config.js';
 import { buildApp, type App } from '../../api/src/app.js';
+import { openStore } from '../../api/src/adapters/create-store.js';
+import type { Store } from '../../api/src/ports/store.js';
+import { pgliteTemplate } from '../../api/test/helpers/pglite-template.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -86,6 +89,7 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
   const dist = mkdtempSync(path.join(tmpdir(), 'web-dist-'));
   let app: App | undefined;
   let config: Config | undefined;
+  let store: Store | undefined;
   let browser: Browser | undefined;
   let url = '';
   const contexts: BrowserContext[] = [];
@@ -93,6 +97,7 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
     for (const context of contexts) await context.close().catch(() => {});
     await browser?.close();
     await app?.stop();
+    await store?.close(); // the app closes only what it opened
     rmSync(dist, { recursive: true, force: true });
   };
   try {
@@ -102,7 +107,8 @@ export async function startBrowserApp(env: Record<string, string> = {}): Promise
     });
     if (build.status !== 0) throw new Error(`vite build failed:\n${build.stdout}\n${build.stderr}`);
     config = loadConfig({ LOG_LEVEL: 'silent', ...env }, { webDist: dist, dataDir: 'memory://' });
-    app = buildApp({ config });
+    store = await openStore({ dataDir: 'memory://', loadDataDir: await pgliteTemplate() });
+    app = buildApp({ config, store });
     const { port } = await app.start(0, '127.0.0.1');
     url = `http://127.0.0.1:${port}`;
     browser = await launchChromium();

@@ -12,6 +12,7 @@ import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp, type App } from '../../src/app.js';
 import { openStore } from '../../src/adapters/create-store.js';
+import { pgliteTemplate } from './pglite-template.js';
 import { createMemoryEventBus } from '../../src/adapters/memory-event-bus.js';
 import { createRedisEventBus } from '../../src/adapters/redis-event-bus.js';
 import type { EventBus } from '../../src/ports/event-bus.js';
@@ -40,7 +41,9 @@ export interface Backend {
 export async function createBackend(options: { redisUrl?: string } = {}): Promise<Backend> {
   const databaseUrl = process.env.DATABASE_URL || undefined;
   const redisUrl = options.redisUrl ?? (process.env.REDIS_URL || undefined);
-  const store = await openStore(databaseUrl ? { databaseUrl } : { dataDir: 'memory://' });
+  const store = await openStore(
+    databaseUrl ? { databaseUrl } : { dataDir: 'memory://', loadDataDir: await pgliteTemplate() },
+  );
   const buses: EventBus[] = [];
   const shared = createMemoryEventBus();
   const sharedPresence = createMemoryPresenceStore();
