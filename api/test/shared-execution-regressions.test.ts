@@ -96,7 +96,7 @@ describe('hub rooms', () => {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver);
         if (typeof value !== 'function') return value;
-        if (key !== 'getDashboard') return value.bind(target);
+        if (key !== 'dashboardVersions') return value.bind(target);
         return async (...args: unknown[]) => {
           if (!failFirstRead) return value.apply(target, args);
           failFirstRead = false;
