@@ -16,7 +16,6 @@
  *   unsubscribe before it is delivered.
  */
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
-import { parseBusMessage } from './bus-message.js';
 
 export interface MemoryEventBusOptions {
   /** Called when a handler throws. Defaults to console.error. */
@@ -41,7 +40,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Event
 
   function deliver(topic: Topic, json: string, recipients: Subscription[]): void {
     if (closed) return;
-    const message = parseBusMessage(json);
+    const message = deepFreeze(JSON.parse(json));
     for (const subscription of recipients) {
       if (!subscription.active) continue; // unsubscribed after the publish
       try {
@@ -108,4 +107,13 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Event
       topics.clear();
     },
   };
+}
+
+/** Freezes a freshly parsed JSON value in place (plain objects and arrays only). */
+function deepFreeze<V>(value: V): V {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
