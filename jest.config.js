@@ -17,4 +17,6 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
+  // Reports (and ends) a run that something a test left open keeps alive: scripts/jest-open-handles.js.
+  reporters: ['default', '<rootDir>/scripts/jest-open-handles.js'],
 };
