@@ -389,17 +389,21 @@ describeWhen(HAS_REDIS_CLUSTER, NEEDS_REDIS_BINARY)(
   '[SO1][SUB2] convergence fuzz on a Redis Cluster: 5 clients on 3 instances, sharded pub/sub (issue #17)',
   () => {
     let cluster: RedisClusterHandle;
-    let apps: TestApp[];
+    let onCluster: Backend;
+    const apps: TestApp[] = [];
     let editors: typeof users;
     beforeAll(async () => {
       // Each master with a replica, so a killed master fails over as in production.
       cluster = await startRedisCluster({ replicas: 1 });
-      const onCluster = await createBackend({ redisUrl: cluster.url });
-      apps = [];
+      onCluster = await createBackend({ redisUrl: cluster.url });
       for (let i = 0; i < 3; i++) apps.push(await startApp(onCluster, { config: { recheckIntervalMs: 1000 } }));
       editors = await mapAll(['Dee', 'Eve', 'Fay'], (n) => signUp(apps[0]!, n));
     });
     afterAll(async () => {
+      // The apps and their cluster clients first: the cluster must outlive their goodbyes
+      // (stopped after it, they would reconnect to dead nodes until the harness closed them).
+      for (const app of apps) await app.stop();
+      await onCluster?.close();
       await cluster?.stop();
     });
 
