@@ -18,7 +18,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { createRedisClient, parseRedisUrl } from '../src/adapters/redis-client.js';
 import { loadConfig } from '../src/config.js';
 import { findRedisServerBinary } from './helpers/redis-server.js';
+import { freePort } from './helpers/processes.js';
 import { describeWhen, NEEDS_REDIS_BINARY } from './helpers/skip.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -489,17 +489,6 @@ function runScript(
   return new Promise((resolve) => {
     execFile('sh', ['-ec', script], { ...options, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
 }

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -29,6 +29,7 @@ import {
   type TestApp,
 } from './helpers/harness.js';
 import { describeWhen } from './helpers/skip.js';
+import { freePort } from './helpers/processes.js';
 
 const NGINX = process.env.NGINX_BIN || '/usr/sbin/nginx';
 const CONFIG = new URL('../../deploy/nginx/nginx.conf', import.meta.url);
@@ -60,14 +61,6 @@ function renderNginxConfig(template: string, options: { port: number; upstreams:
     .join('\n');
   conf = replaceExactly(conf, /^http \{$/m, () => `http {\n${temp}`);
   return conf;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Polls a TCP connect until it succeeds, the process exits, or the deadline passes. */

@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './helpers/child-app.js';
+import { freePort } from './helpers/processes.js';
 import { waitFor } from './helpers/wait.js';
 
 let scratch: string;

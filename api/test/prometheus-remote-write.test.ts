@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend, createDashboard, signUp, startApp, type TestApp } from './helpers/harness.js';
-import { freePort } from './helpers/child-app.js';
+import { freePort } from './helpers/processes.js';
 import { describeWhen } from './helpers/skip.js';
 import { waitFor } from './helpers/wait.js';
 

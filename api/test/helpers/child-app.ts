@@ -4,9 +4,9 @@
  * Needs PostgreSQL (PGlite cannot be shared between processes). Loopback only, free port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { waitFor } from './wait.js';
+import { freePort, killOnExit } from './processes.js';
 
 export interface ChildApp {
   readonly url: string;
@@ -21,30 +21,8 @@ export interface ChildApp {
   kill(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let hookInstalled = false;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts `node --import tsx api/src/main.ts`; resolves once /readyz answers 200. */
 export async function startChildApp(env: Record<string, string>, { timeout = 20_000 } = {}): Promise<ChildApp> {
-  if (!hookInstalled) {
-    hookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
   const port = await freePort();
   const root = process.cwd();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'api/src/main.ts')], {
@@ -61,16 +39,13 @@ export async function startChildApp(env: Record<string, string>, { timeout = 20_
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  live.add(child);
+  killOnExit(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8192);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    }),
+    child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://127.0.0.1:${port}`;
   let dead = false;

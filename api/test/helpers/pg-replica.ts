@@ -17,11 +17,11 @@
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { waitFor } from './wait.js';
+import { freePort } from './processes.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -92,19 +92,6 @@ function hookExit() {
       if (stopped.status !== 0) child.kill('SIGKILL');
     }
     for (const root of roots) rmSync(root, { recursive: true, force: true });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -13,12 +13,12 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { findRedisServerBinary } from './redis-server.js';
+import { freePort, killOnExit } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -45,32 +45,6 @@ export interface RedisClusterHandle {
 }
 
 export const HAS_REDIS_CLUSTER = findRedisServerBinary() !== null;
-
-const live = new Set<ChildProcess>();
-let hooked = false;
-function track(child: ChildProcess) {
-  if (!hooked) {
-    hooked = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function spawnNode(binary: string, port: number, dir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -101,7 +75,7 @@ function spawnNode(binary: string, port: number, dir: string): Promise<ChildProc
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    track(child);
+    killOnExit(child);
     let output = '';
     let ready = false;
     const timer = setTimeout(() => {

@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { freePort, killOnExit } from './processes.js';
 
 export interface RedisServerHandle {
   /** `redis://127.0.0.1:<port>` */
@@ -38,33 +38,6 @@ export function findRedisServerBinary(): string | null {
   return null;
 }
 
-/** Every server started by this process, so a crashed test run does not leave them behind. */
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
-  }
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const READY_PATTERN = /Ready to accept connections/;
 const START_TIMEOUT_MS = 10_000;
 
@@ -89,7 +62,7 @@ function spawnServer(binary: string, port: number): Promise<ChildProcess> {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    trackChild(child);
+    killOnExit(child);
     let output = '';
     let ready = false;
     const onData = (chunk: Buffer) => {
