@@ -16,6 +16,7 @@
  *   unsubscribe before it is delivered.
  */
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
+import { parseBusMessage } from './bus-message.js';
 
 export interface MemoryEventBusOptions {
   /** Called when a handler throws. Defaults to console.error. */
@@ -40,7 +41,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Event
 
   function deliver(topic: Topic, json: string, recipients: Subscription[]): void {
     if (closed) return;
-    const message = deepFreeze(JSON.parse(json));
+    const message = parseBusMessage(json);
     for (const subscription of recipients) {
       if (!subscription.active) continue; // unsubscribed after the publish
       try {
@@ -107,13 +108,4 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Event
       topics.clear();
     },
   };
-}
-
-/** Freezes a freshly parsed JSON value in place (plain objects and arrays only). */
-function deepFreeze<V>(value: V): V {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

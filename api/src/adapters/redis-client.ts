@@ -222,7 +222,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** `promise`, or a rejection after `ms`; a late rejection of `promise` is ignored. */
-function within<T>(promise: Promise<T>, ms: number, message = `not settled within ${ms} ms`): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, message = `not settled within ${ms} ms`): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   promise.catch(() => {});
   const expired = new Promise<never>((_, reject) => {

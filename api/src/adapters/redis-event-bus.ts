@@ -25,7 +25,8 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
-import { isClusterUrl } from './redis-client.js';
+import { closeRedisClient, isClusterUrl, within } from './redis-client.js';
+import { parseBusMessage } from './bus-message.js';
 import { createShardedEventBus } from './redis-sharded-event-bus.js';
 import type { RedisEventBusOptions } from './redis-bus-options.js';
 
@@ -60,7 +61,8 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
 
   const common: RedisOptions = {
     retryStrategy: redisRetryDelay,
-    // disconnect() gives a socket this long to close before destroying it (see closeClients).
+    // disconnect() gives a socket this long to close before destroying it (closeRedisClient
+    // waits that out).
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
   };
   // The publisher never queues: while it is not connected a publish fails at once (or after
@@ -93,7 +95,7 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
     // RedisPubSub would hand the raw string to the handlers).
     deserializer: (source, { channel }) => {
       try {
-        return deepFreeze(JSON.parse(source.toString()));
+        return parseBusMessage(source.toString());
       } catch (error) {
         report(error, { kind: 'message', topic: channel.slice(prefix.length) });
         return INVALID_MESSAGE;
@@ -199,7 +201,7 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
         if (status !== 'connecting' && status !== 'connect') {
           throw new Error(`redis event bus: not connected (publisher ${status})`);
         }
-        await withTimeout(
+        await within(
           whenPublisherReady(),
           publishTimeoutMs,
           `redis event bus: not connected within ${publishTimeoutMs} ms`,
@@ -275,63 +277,9 @@ export function createRedisEventBus(options: RedisEventBusOptions): EventBus {
     reconnectCallbacks.clear();
     for (const reject of pendingSubscribes) reject(new Error('event bus is closed'));
     pendingSubscribes.clear();
-    const clients = [publisher, subscriber];
-    if (clients.every((client) => client.status === 'ready')) {
-      // The graceful path (KNOWN-GOOD: call pubsub.close()): QUIT on both clients, answered
-      // after their pending replies.
-      const ended = clients.map((client) => nextEnd(client));
-      try {
-        await withTimeout(pubsub.close(), 1000, 'QUIT not answered');
-        await withTimeout(Promise.all(ended), 1000, 'connection not closed after QUIT');
-        return;
-      } catch {
-        // fall through to disconnect()
-      }
-    }
-    // Not connected (the publisher would refuse QUIT, the subscriber might queue it until
-    // Redis is back) or QUIT failed: drop the sockets and stop reconnecting.
-    const ended: Promise<void>[] = [];
-    let disconnectedBetweenAttempts = false;
-    for (const client of clients) {
-      const status = client.status;
-      if (status === 'end') continue;
-      if (status === 'reconnecting' || status === 'close') {
-        // Between reconnect attempts there is no live socket: disconnect() cancels the retry
-        // timer, emits no 'end' (commands ioredis queued are never settled; ours were failed
-        // above) and still arms its disconnectTimeout timer on the dead socket.
-        disconnectedBetweenAttempts = true;
-      } else {
-        ended.push(nextEnd(client));
-      }
-      client.disconnect();
-    }
-    await withTimeout(Promise.all(ended), 1000, 'connection not closed').catch(() => {});
-    // Outlive that timer, so nothing of this bus is left running when close() resolves.
-    if (disconnectedBetweenAttempts) await sleep(DISCONNECT_TIMEOUT_MS + 10);
+    // QUIT on each client that is connected (answered after its pending replies: all that
+    // pubsub.close() does, here with a deadline), else drop the socket and stop reconnecting;
+    // resolves once nothing of either is left running.
+    await Promise.all([publisher, subscriber].map((client) => closeRedisClient(client)));
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function nextEnd(client: Redis): Promise<void> {
-  return new Promise((resolve) => client.once('end', () => resolve()));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-/** Freezes a freshly parsed JSON value in place (plain objects and arrays only). */
-function deepFreeze<V>(value: V): V {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -41,7 +41,7 @@ import type { Logger } from '../logger.js';
 import type { LimitKind, PointBudget, RateLimitStore, SharedLimits } from '../ports/shared-limits.js';
 import { POINT_WINDOW_MS, pointsRefused } from '../domain/point-budget.js';
 import { createLocalSocketCount } from './memory-limits.js';
-import { closeRedisClient, createRedisClient, type RedisClient } from './redis-client.js';
+import { closeRedisClient, createRedisClient, whenRedisReady, within, type RedisClient } from './redis-client.js';
 
 export interface RedisLimitsOptions {
   /** REDIS_URL: `redis://...` or `redis-cluster://h:p,h:p` (redis-client.ts). */
@@ -182,16 +182,6 @@ function defineScript(client: RedisClient, name: string, lua: string): Script {
   return (key, ...args) => commands[name]!(key, ...args);
 }
 
-/** Rejects when `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  promise.catch(() => {}); // a late failure has nobody left to hear it
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 /** Client states in which a command would only wait in the offline queue. */
 const UNREACHABLE = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
@@ -227,18 +217,10 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
   let down = false;
   let askAgainAt = 0;
   // Right after start a cluster client still discovers its nodes (slower than a call's budget on
-  // a loaded machine): until it was ready once, calls wait for that (one wait of at most 2 s,
-  // shared) rather than counting here for a second.
-  let everReady = !client.isCluster || client.status === 'ready';
+  // a loaded machine): the first calls wait for it to be ready (one shared wait of at most 2 s)
+  // rather than counting here for a second.
+  let everReady = !client.isCluster;
   let startupWait: Promise<void> | null = null;
-  const firstReady = everReady
-    ? Promise.resolve()
-    : new Promise<void>((resolve) =>
-        client.once('ready', () => {
-          everReady = true;
-          resolve();
-        }),
-      );
 
   function failed(error: unknown) {
     askAgainAt = Date.now() + pauseMs;
@@ -249,7 +231,13 @@ export function createRedisLimits(options: RedisLimitsOptions): SharedLimits {
 
   /** `remote()` in Redis, or `local()` here when Redis does not answer in time. */
   async function counted<T>(limit: LimitKind, remote: () => Promise<T>, local: () => T | Promise<T>): Promise<T> {
-    if (!everReady) await (startupWait ??= within(firstReady, 2000).catch(() => {}));
+    if (!everReady) {
+      await (startupWait ??= whenRedisReady(client, 2000)
+        .catch(() => {})
+        .then(() => {
+          everReady = true;
+        }));
+    }
     if (Date.now() >= askAgainAt) {
       if (UNREACHABLE.has(client.status)) {
         failed(new Error(`Redis connection ${client.status}`));

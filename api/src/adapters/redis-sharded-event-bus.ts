@@ -22,7 +22,8 @@
  */
 import { Cluster } from 'ioredis';
 import type { EventBus, Topic, TopicMessage } from '../ports/event-bus.js';
-import { closeRedisClient, createRedisClient } from './redis-client.js';
+import { closeRedisClient, createRedisClient, within } from './redis-client.js';
+import { parseBusMessage } from './bus-message.js';
 import type { RedisEventBusOptions } from './redis-bus-options.js';
 
 const RETRY = (attempt: number) => Math.min(attempt * 100, 2000);
@@ -107,7 +108,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
     if (!set || set.size === 0) return;
     let message: unknown;
     try {
-      message = deepFreeze(JSON.parse(raw));
+      message = parseBusMessage(raw);
     } catch (error) {
       report(error, { kind: 'message', topic: channel });
       return;
@@ -176,7 +177,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
   let warmup: Promise<void> = Promise.resolve();
 
   async function publishNow(channel: string, json: string): Promise<void> {
-    await withTimeout(
+    await within(
       (publisher as unknown as { spublish(c: string, m: string): Promise<number> }).spublish(channel, json),
       publishTimeoutMs,
       `redis event bus: SPUBLISH not answered within ${publishTimeoutMs} ms`,
@@ -191,7 +192,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
         if (publisher.status !== 'connecting' && publisher.status !== 'connect' && publisher.status !== 'wait') {
           throw new Error(`redis event bus: not connected (publisher ${publisher.status})`);
         }
-        await withTimeout(
+        await within(
           new Promise<void>((resolve) => publisher.once('ready', () => resolve())),
           publishTimeoutMs,
           `redis event bus: not connected within ${publishTimeoutMs} ms`,
@@ -237,7 +238,7 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
       set.add(listener);
       let pending = subscribing.get(channel);
       if (!pending) {
-        pending = withTimeout(firstBuild, 5000, 'shard subscribers not built').then(
+        pending = within(firstBuild, 5000, 'shard subscribers not built').then(
           () => subscriber.ssubscribe(channel).then(() => undefined),
           () => subscriber.ssubscribe(channel).then(() => undefined),
         );
@@ -304,20 +305,4 @@ export function createShardedEventBus(options: RedisEventBusOptions): EventBus {
     subscribing.clear();
     await Promise.all([publisher, subscriber].map((client) => closeRedisClient(client)));
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function deepFreeze<V>(value: V): V {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
