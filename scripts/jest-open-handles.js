@@ -8,8 +8,10 @@
  *
  * With JEST_TRACE_HANDLES=1 it also records, for every timer, socket, server and child process
  * made during the run, the test file whose code made it (or made what made it, so a reconnect
- * loop is charged to the file that opened the client), and the report names those files. That
- * costs an async hook on every resource: a run for hunting a leak, not for CI.
+ * loop is charged to the file that opened the client), and the report names those files. The
+ * async hook this takes on every resource costs nothing measurable next to our suites' own work,
+ * and CI sets it. It sees this process only: suites that Jest runs in worker processes (on a
+ * machine with more cores) are not traced.
  */
 import { createHook } from 'node:async_hooks';
 import path from 'node:path';
