@@ -33,10 +33,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../api/test/helpers/processes.js';
 import { cpuSeconds, procUsage, round, sleep, spawnChild, type Seeded } from '../lib.js';
 import {
   clientGroup,
@@ -60,14 +59,6 @@ const EXPR = 'rate(process_cpu_seconds_total{job="bench"}[5s])';
 /** Where in a step a window starts and ends: well after the evaluation at the boundary. */
 const WINDOW_PHASE = STEP / 2;
 const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
-
-async function freePort() {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 /** Sleeps until the first moment from `after` on that is `WINDOW_PHASE` into a step; returns it. */
 async function nextPhase(after = Date.now()) {

@@ -1,6 +1,7 @@
 /**
- * What every helper that starts a server process needs: a free loopback port, and a promise
- * that no child it started outlives the test process (each is killed when it exits).
+ * What every test helper and bench scenario that starts a server process needs: a free
+ * loopback port, and the assurance that no child it started outlives this process (each still
+ * running is killed when it exits).
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
