@@ -35,7 +35,6 @@ export default class OpenHandlesReporter {
   }
 
   onRunComplete() {
-    if (this.trace) this.trace.current = BETWEEN_FILES;
     if (this.globalConfig.watch || this.globalConfig.watchAll) return;
     const timer = setTimeout(() => {
       process.stderr.write(describeOpen(this.trace));
